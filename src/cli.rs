@@ -1,0 +1,280 @@
+//! The command line: argument parsing and dispatch. Exit status is decided here,
+//! in one place: 0 clean, 1 findings at or above `--fail-on`, 2 the run failed.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::Severity;
+use crate::emit::{self, EmitOptions, Format};
+use crate::engine::{self, CheckOptions};
+use crate::rules::Registry;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "migverify",
+    version,
+    about = "Verifies Alembic migrations: revision graph, rules, database state and drift"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Lint migrations (a project root, a version directory, or single files)
+    Check(CheckArgs),
+    /// Print the revision graph
+    Graph(GraphArgs),
+    /// List every rule in the registry
+    Rules(RulesArgs),
+    /// Print a rule's documentation (by code or name)
+    Explain { rule: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct RuleSelection {
+    /// Rules to enable (codes, prefixes like MV0, names, or ALL), replacing the config's
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Rules to disable
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Rules to enable on top of the selection
+    #[arg(long, value_delimiter = ',')]
+    pub extend_select: Vec<String>,
+    /// Override a rule's severity: RULE=error|warning|info|off
+    #[arg(long, value_name = "RULE=LEVEL")]
+    pub severity: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Project root, version directory, or migration files
+    pub paths: Vec<PathBuf>,
+    /// Use this config file instead of searching for one
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub selection: RuleSelection,
+    /// Exit with 1 when a diagnostic at or above this severity is found
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to this file instead of standard output
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Lint standard input as the content of this file (for editors)
+    #[arg(long)]
+    pub stdin_filename: Option<PathBuf>,
+    /// Never use colour (also NO_COLOR)
+    #[arg(long)]
+    pub no_color: bool,
+    /// List migration files and skipped rules
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print diagnostics only, no status block or summary
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Enable the schema drift rules (MV2xx), as the Python script's --check-schema did
+    #[arg(long)]
+    pub check_schema: bool,
+    /// Enable every rule
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    /// Project root or version directory
+    pub path: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
+    pub format: GraphFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    /// Print the list as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{:?}", miette::Report::new(err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
+    let registry = Registry::builtin();
+    match cli.command {
+        Command::Check(args) => check(&registry, args),
+        Command::Graph(args) => {
+            let project = crate::project::discover(
+                &args.path.into_iter().collect::<Vec<_>>(),
+                args.config.as_deref(),
+                &RuleSelection::default(),
+                &registry,
+            )?;
+            let migrations = engine::load_migrations(&project);
+            let json = crate::graph_output::to_json(&project, &migrations);
+            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules(args) => {
+            print_rules(&registry, args.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { rule } => {
+            let Some(i) = registry.find(&rule) else {
+                return Err(crate::Error::UnknownRule {
+                    suggestion: registry
+                        .suggest(&rule)
+                        .map(|s| format!("did you mean `{s}`?")),
+                    rule,
+                });
+            };
+            print!("{}", crate::rules::render_doc(registry.get(i).meta()));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_rules(registry: &Registry, json: bool) {
+    if json {
+        let list: Vec<_> = registry
+            .rules()
+            .iter()
+            .map(|r| {
+                let m = r.meta();
+                serde_json::json!({
+                    "code": m.code, "name": m.name, "default": m.default_level(),
+                    "severity": m.severity, "source": m.source.describe(), "summary": m.summary,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+        return;
+    }
+    println!(
+        "{:<6} {:<24} {:<8} {:<8} summary",
+        "code", "name", "default", "source"
+    );
+    for r in registry.rules() {
+        let m = r.meta();
+        println!(
+            "{:<6} {:<24} {:<8} {:<8} {}",
+            m.code,
+            m.name,
+            m.default_level(),
+            m.source.describe(),
+            m.summary
+        );
+    }
+}
+
+fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Error> {
+    if args.full {
+        args.selection.select = vec!["ALL".into()];
+    } else if args.check_schema {
+        args.selection.extend_select.push("MV2".into());
+    }
+    let cwd = std::env::current_dir().map_err(|source| crate::Error::Io {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let mut project = crate::project::discover(
+        &args.paths,
+        args.config.as_deref(),
+        &args.selection,
+        registry,
+    )?;
+    if let Some(name) = &args.stdin_filename {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            crate::Error::Io {
+                path: PathBuf::from("<stdin>"),
+                source,
+            }
+        })?;
+        crate::project::use_stdin(&mut project, name, text)?;
+    }
+    let report = engine::check(
+        &project,
+        registry,
+        &CheckOptions {
+            verbose: args.verbose,
+            cwd,
+        },
+    );
+
+    let color = args.format == Format::Human
+        && !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && args.output.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let opts = EmitOptions { color };
+    let emitter = emit::emitter(args.format);
+    let mut buf = Vec::new();
+    let _ = args.quiet;
+    emitter
+        .emit(&report, opts, &mut buf)
+        .map_err(|source| crate::Error::Io {
+            path: PathBuf::from("<output>"),
+            source,
+        })?;
+    match &args.output {
+        Some(path) => crate::fsutil::write_atomic(path, &buf)?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&buf);
+            let _ = stdout.flush();
+        }
+    }
+    let failed = args
+        .fail_on
+        .threshold()
+        .is_some_and(|t| report.diagnostics.iter().any(|d| d.severity >= t));
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,158 @@
+//! The data every rule returns and every emitter formats.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a diagnostic is. Ordered: `Info < Warning < Error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule's configured level: a severity, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Off,
+    Info,
+    Warning,
+    Error,
+}
+
+impl Level {
+    pub const CHOICES: &'static [&'static str] = &["error", "warning", "info", "off"];
+
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            Level::Off => None,
+            Level::Info => Some(Severity::Info),
+            Level::Warning => Some(Severity::Warning),
+            Level::Error => Some(Severity::Error),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "off" => Some(Level::Off),
+            "info" => Some(Level::Info),
+            "warning" => Some(Level::Warning),
+            "error" => Some(Level::Error),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// A region of a source file. Byte offsets index the decoded text of
+/// [`crate::source::SourceFile`]; lines and columns are 1-based, columns count
+/// Unicode scalar values (characters), as ruff does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Span {
+    #[serde(skip)]
+    pub start: usize,
+    #[serde(skip)]
+    pub end: usize,
+    pub start_line: usize,
+    pub start_column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+/// A place in a file; `span` is `None` for file-level findings with no better place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub span: Option<Span>,
+}
+
+/// Another place that matters for a diagnostic (the other file of a duplicate, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Related {
+    pub location: Location,
+    pub message: String,
+}
+
+/// What a rule returns: where, what, and how to fix it. The engine turns it into a
+/// [`Diagnostic`] by adding the rule's code, name and configured severity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub location: Location,
+    pub message: String,
+    pub related: Vec<Related>,
+    pub help: Option<String>,
+}
+
+impl Finding {
+    pub fn new(path: impl Into<PathBuf>, span: Option<Span>, message: impl Into<String>) -> Self {
+        Finding {
+            location: Location {
+                path: path.into(),
+                span,
+            },
+            message: message.into(),
+            related: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_related(
+        mut self,
+        path: impl Into<PathBuf>,
+        span: Option<Span>,
+        message: impl Into<String>,
+    ) -> Self {
+        self.related.push(Related {
+            location: Location {
+                path: path.into(),
+                span,
+            },
+            message: message.into(),
+        });
+        self
+    }
+}
+
+/// A finding of a rule, with the rule's identity and the severity it was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: String,
+    pub name: String,
+    pub severity: Severity,
+    pub message: String,
+    pub location: Location,
+    pub related: Vec<Related>,
+    pub help: Option<String>,
+}

@@ -1,0 +1,14 @@
+//! `human` output (placeholder until the emitter lands).
+
+use std::io::{self, Write};
+
+use super::{EmitOptions, Emitter};
+use crate::report::Report;
+
+pub struct Human;
+
+impl Emitter for Human {
+    fn emit(&self, report: &Report, opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
+        super::concise::Concise.emit(report, opts, out)
+    }
+}

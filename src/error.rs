@@ -1,0 +1,64 @@
+//! Errors that stop a run (exit code 2). Each names the file and, where it can,
+//! points at the place with a miette label.
+
+use std::path::PathBuf;
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    #[error("cannot read {}: {source}", path.display())]
+    #[diagnostic(code(migverify::io))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}: {source}", path.display())]
+    #[diagnostic(code(migverify::output))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("unknown rule `{rule}`")]
+    #[diagnostic(code(migverify::unknown_rule))]
+    UnknownRule {
+        rule: String,
+        #[help]
+        suggestion: Option<String>,
+    },
+
+    #[error("bad argument: {message}")]
+    #[diagnostic(code(migverify::argument))]
+    Argument {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(migverify::project))]
+    Project {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A problem in a config file (TOML or INI), pointing at the key or value.
+    #[error("{message}")]
+    #[diagnostic(code(migverify::config))]
+    Config {
+        message: String,
+        #[source_code]
+        src: NamedSource<String>,
+        #[label("{label}")]
+        span: Option<SourceSpan>,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+}

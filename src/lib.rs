@@ -1,0 +1,19 @@
+//! migverify: verifies Alembic migrations statically, against a database, and for drift.
+
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod emit;
+pub mod engine;
+mod error;
+pub mod fsutil;
+pub mod graph;
+pub mod graph_output;
+pub mod migration;
+pub mod project;
+pub mod report;
+pub mod rules;
+pub mod source;
+pub mod suppression;
+
+pub use error::Error;

@@ -1,0 +1,965 @@
+//! Extraction of a [`Migration`] from a tree-sitter-python parse.
+//!
+//! One parser per thread is reused across files; the whole tree is walked once,
+//! iteratively (a 5,000-deep expression cannot overflow the stack), collecting
+//! comments, syntax errors and `op.*` calls; module-level statements are read
+//! directly from the root's children.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tree_sitter::{Node, Parser, Tree};
+
+use super::value::Value;
+use super::{Arg, BodyKind, Function, Migration, OpCall, Phase, Problem, RevisionList, Spanned};
+use crate::source::SourceFile;
+use crate::suppression::{Suppression, Suppressions, parse_directive};
+
+/// Characters Alembic refuses in a revision id (`Revision.verify_rev_id`).
+const ILLEGAL_REVISION_CHARS: &[char] = &['@', '-', '+', ':'];
+
+/// Nesting depth past which argument values are kept as source text.
+const MAX_VALUE_DEPTH: usize = 24;
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Parses Python source with this thread's parser (created on first use).
+pub fn parse_python(text: &str) -> Option<Tree> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let parser = slot.get_or_insert_with(|| {
+            let mut p = Parser::new();
+            p.set_language(&tree_sitter_python::LANGUAGE.into())
+                .expect("tree-sitter-python matches the tree-sitter ABI");
+            p
+        });
+        parser.parse(text, None)
+    })
+}
+
+/// Reads and extracts a migration file. A file that cannot be read still yields a
+/// `Migration`, with the reason in `problems`.
+pub fn parse_file(path: &Path) -> Migration {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_source(path.to_path_buf(), bytes),
+        Err(err) => {
+            let source = Arc::new(SourceFile::from_text(path.to_path_buf(), String::new()));
+            let mut m = empty(path.to_path_buf(), source);
+            m.problems.push(Problem {
+                message: format!("cannot read the file: {err}"),
+                span: None,
+            });
+            m
+        }
+    }
+}
+
+fn empty(path: PathBuf, source: Arc<SourceFile>) -> Migration {
+    Migration {
+        path,
+        source,
+        revision: None,
+        down_revision: None,
+        branch_labels: None,
+        depends_on: None,
+        message: None,
+        upgrade: None,
+        downgrade: None,
+        ops: Vec::new(),
+        constants: Vec::new(),
+        suppressions: Suppressions::default(),
+        problems: Vec::new(),
+    }
+}
+
+/// Extracts a migration from a file's bytes.
+pub fn parse_source(path: PathBuf, bytes: Vec<u8>) -> Migration {
+    let nul = bytes.iter().position(|&b| b == 0);
+    let source = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
+    let mut m = empty(path, source.clone());
+    if let Some(pos) = nul {
+        let pos = pos.min(source.text.len());
+        m.problems.push(Problem {
+            message: "the file contains NUL bytes, which Python rejects (is it a binary file?)"
+                .into(),
+            span: Some(source.span(pos, pos + 1)),
+        });
+        return m;
+    }
+    let Some(tree) = parse_python(&source.text) else {
+        m.problems.push(Problem {
+            message: "the Python parser gave up on this file".into(),
+            span: None,
+        });
+        return m;
+    };
+    let mut ex = Extractor {
+        src: &source,
+        m: &mut m,
+        down_revision_assigned: false,
+    };
+    ex.module(tree.root_node());
+    ex.walk(tree.root_node());
+    m
+}
+
+struct Extractor<'a> {
+    src: &'a SourceFile,
+    m: &'a mut Migration,
+    /// A top-level `down_revision = ...` was seen (valid or not).
+    down_revision_assigned: bool,
+}
+
+/// An active `with op.batch_alter_table(...) as alias:` block.
+struct BatchScope {
+    alias: String,
+    end: usize,
+    args: Arc<Vec<Arg>>,
+}
+
+impl<'a> Extractor<'a> {
+    fn text(&self, node: Node) -> &'a str {
+        self.src.text.get(node.byte_range()).unwrap_or("")
+    }
+
+    fn span(&self, node: Node) -> crate::diagnostic::Span {
+        self.src.span(node.start_byte(), node.end_byte())
+    }
+
+    fn problem(&mut self, node: Node, message: String) {
+        let span = Some(self.span(node));
+        self.m.problems.push(Problem { message, span });
+    }
+
+    /// Module-level statements: docstring, revision identifiers, constants, functions.
+    fn module(&mut self, root: Node) {
+        let mut cursor = root.walk();
+        let mut first_statement = true;
+        for child in root.named_children(&mut cursor) {
+            if child.kind() == "comment" {
+                continue;
+            }
+            match child.kind() {
+                "expression_statement" => {
+                    if let Some(inner) = child.named_child(0) {
+                        match inner.kind() {
+                            "assignment" => self.assignment(child, inner),
+                            "string" | "concatenated_string" if first_statement => {
+                                if let Some(doc) = string_literal(inner, self.text(inner)) {
+                                    self.m.message = Some(doc_message(&doc));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                "function_definition" => self.function(child, child),
+                "decorated_definition" => {
+                    if let Some(def) = child.child_by_field_name("definition")
+                        && def.kind() == "function_definition"
+                    {
+                        self.function(def, def);
+                    }
+                }
+                _ => {}
+            }
+            first_statement = false;
+        }
+        if self.m.revision.is_none() && self.m.problems.is_empty() {
+            self.m.problems.push(Problem {
+                message: "no top-level `revision = \"...\"` string literal: Alembic cannot identify this migration"
+                    .into(),
+                span: None,
+            });
+        } else if self.m.revision.is_some() && !self.down_revision_assigned {
+            let span = self.m.revision.as_ref().map(|r| r.span);
+            self.m.problems.push(Problem {
+                message:
+                    "no top-level `down_revision` assignment: Alembic fails to load this migration"
+                        .into(),
+                span,
+            });
+        }
+    }
+
+    fn assignment(&mut self, statement: Node, assign: Node) {
+        let Some(left) = assign.child_by_field_name("left") else {
+            return;
+        };
+        if left.kind() != "identifier" {
+            return;
+        }
+        let Some(right) = assign.child_by_field_name("right") else {
+            return; // `revision: str` with no value
+        };
+        let name = self.text(left);
+        let literal = string_literal(right, self.text(right));
+        match name {
+            "revision" => match literal {
+                Some(rev) => {
+                    let bad: Vec<char> = rev
+                        .chars()
+                        .filter(|c| ILLEGAL_REVISION_CHARS.contains(c))
+                        .collect();
+                    if rev.is_empty() {
+                        self.problem(right, "the revision id is an empty string".into());
+                    } else if !bad.is_empty() {
+                        let list: Vec<String> = bad.iter().map(|c| format!("'{c}'")).collect();
+                        self.problem(
+                            right,
+                            format!(
+                                "revision id {rev:?} contains {}, which Alembic does not allow in a revision id",
+                                list.join(", ")
+                            ),
+                        );
+                    }
+                    self.m.revision = Some(Spanned {
+                        value: rev,
+                        span: self.span(right),
+                    });
+                }
+                None => self.problem(
+                    right,
+                    "`revision` must be a string literal for the migration to be read statically"
+                        .into(),
+                ),
+            },
+            "down_revision" | "branch_labels" | "depends_on" => {
+                self.down_revision_assigned |= name == "down_revision";
+                match self.revision_list(right) {
+                    Some(items) => {
+                        let list = RevisionList {
+                            statement: self.span(statement),
+                            value_span: self.span(right),
+                            items,
+                        };
+                        match name {
+                            "down_revision" => self.m.down_revision = Some(list),
+                            "branch_labels" => self.m.branch_labels = Some(list),
+                            _ => self.m.depends_on = Some(list),
+                        }
+                    }
+                    None => self.problem(
+                        right,
+                        format!(
+                            "`{name}` must be None, a string, or a tuple or list of string literals"
+                        ),
+                    ),
+                }
+            }
+            _ => {
+                if let Some(value) = literal {
+                    self.m.constants.push((name.to_string(), value));
+                }
+            }
+        }
+    }
+
+    /// `None`, a string, or a tuple/list of strings.
+    fn revision_list(&self, node: Node) -> Option<Vec<Spanned<String>>> {
+        match node.kind() {
+            "none" => Some(Vec::new()),
+            "parenthesized_expression" => self.revision_list(node.named_child(0)?),
+            "tuple" | "list" => {
+                let mut items = Vec::new();
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    if child.kind() == "comment" {
+                        continue;
+                    }
+                    let value = string_literal(child, self.text(child))?;
+                    items.push(Spanned {
+                        value,
+                        span: self.span(child),
+                    });
+                }
+                Some(items)
+            }
+            _ => {
+                let value = string_literal(node, self.text(node))?;
+                Some(vec![Spanned {
+                    value,
+                    span: self.span(node),
+                }])
+            }
+        }
+    }
+
+    fn function(&mut self, def: Node, _outer: Node) {
+        let Some(name) = def.child_by_field_name("name") else {
+            return;
+        };
+        let which = match self.text(name) {
+            "upgrade" => true,
+            "downgrade" => false,
+            _ => return,
+        };
+        let body = def
+            .child_by_field_name("body")
+            .map_or(BodyKind::Empty, |b| self.body_kind(b));
+        let f = Function {
+            name_span: self.span(name),
+            def_line: def.start_position().row + 1,
+            end_line: def.end_position().row + 1,
+            body,
+        };
+        if which {
+            self.m.upgrade = Some(f);
+        } else {
+            self.m.downgrade = Some(f);
+        }
+    }
+
+    fn body_kind(&self, block: Node) -> BodyKind {
+        let mut raises = false;
+        let mut cursor = block.walk();
+        for stmt in block.named_children(&mut cursor) {
+            match stmt.kind() {
+                "comment" | "pass_statement" => {}
+                "return_statement" if stmt.named_child_count() == 0 => {}
+                "raise_statement" => raises = true,
+                "expression_statement" => {
+                    let only_literal = stmt.named_child_count() == 1
+                        && stmt.named_child(0).is_some_and(|e| {
+                            matches!(e.kind(), "string" | "concatenated_string" | "ellipsis")
+                        });
+                    if !only_literal {
+                        return BodyKind::Effectful;
+                    }
+                }
+                _ => return BodyKind::Effectful,
+            }
+        }
+        if raises {
+            BodyKind::RaisesOnly
+        } else {
+            BodyKind::Empty
+        }
+    }
+
+    /// One iterative pass over the whole tree: comments (suppressions, where invalid
+    /// bytes may stand), the first syntax error, and `op.*` calls.
+    fn walk(&mut self, root: Node) {
+        let mut comments: Vec<(usize, usize)> = Vec::new();
+        let mut first_error: Option<Node> = None;
+        let mut scopes: Vec<BatchScope> = Vec::new();
+        let upgrade_range = self.m.upgrade.as_ref().map(|f| (f.def_line, f.end_line));
+        let downgrade_range = self.m.downgrade.as_ref().map(|f| (f.def_line, f.end_line));
+
+        let mut cursor = root.walk();
+        'outer: loop {
+            let node = cursor.node();
+            let mut descend = true;
+            if node.is_error() || node.is_missing() {
+                if first_error.is_none() {
+                    first_error = Some(node);
+                }
+            } else {
+                match node.kind() {
+                    "comment" => {
+                        comments.push((node.start_byte(), node.end_byte()));
+                        self.comment(node);
+                        descend = false;
+                    }
+                    "with_statement" => self.batch_scope(node, &mut scopes),
+                    "call" => {
+                        scopes.retain(|s| s.end > node.start_byte());
+                        let line = node.start_position().row + 1;
+                        let phase = if upgrade_range.is_some_and(|(a, b)| a <= line && line <= b) {
+                            Phase::Upgrade
+                        } else if downgrade_range.is_some_and(|(a, b)| a <= line && line <= b) {
+                            Phase::Downgrade
+                        } else {
+                            Phase::Other
+                        };
+                        self.call(node, phase, &scopes);
+                    }
+                    _ => {}
+                }
+            }
+            if descend && cursor.goto_first_child() {
+                continue;
+            }
+            loop {
+                if cursor.goto_next_sibling() {
+                    continue 'outer;
+                }
+                if !cursor.goto_parent() {
+                    break 'outer;
+                }
+            }
+        }
+
+        if let Some(err) = first_error {
+            let (line, col) = self.src.line_col(err.start_byte());
+            let what = if err.is_missing() {
+                format!("missing `{}`", err.kind())
+            } else {
+                let snippet: String = self.text(err).chars().take(30).collect();
+                let snippet = snippet.lines().next().unwrap_or("").trim().to_string();
+                if snippet.is_empty() {
+                    "unexpected token".to_string()
+                } else {
+                    format!("unexpected `{snippet}`")
+                }
+            };
+            let span = if err.is_missing() || err.start_byte() == err.end_byte() {
+                self.src.span(err.start_byte(), err.start_byte())
+            } else {
+                // Point at the first line of the erroneous region only.
+                let end = self.src.text[err.start_byte()..err.end_byte()]
+                    .find('\n')
+                    .map_or(err.end_byte(), |i| err.start_byte() + i);
+                self.src.span(err.start_byte(), end)
+            };
+            self.m.problems.insert(
+                0,
+                Problem {
+                    message: format!("Python syntax error at {line}:{col}: {what}"),
+                    span: Some(span),
+                },
+            );
+        }
+
+        if let Some(&bad) = self
+            .src
+            .invalid_utf8
+            .iter()
+            .find(|&&b| !comments.iter().any(|&(s, e)| s <= b && b < e))
+        {
+            let (line, col) = self.src.line_col(bad);
+            self.m.problems.insert(
+                0,
+                Problem {
+                    message: format!(
+                        "invalid UTF-8 at {line}:{col}: Python rejects the file (only comments may hold such bytes)"
+                    ),
+                    span: Some(self.src.span(bad, bad + 1)),
+                },
+            );
+        }
+    }
+
+    fn comment(&mut self, node: Node) {
+        let text = self.text(node);
+        let Some(d) = parse_directive(text) else {
+            return;
+        };
+        let base = node.start_byte();
+        let rules = d
+            .rules
+            .iter()
+            .map(|(name, s, e)| Spanned {
+                value: name.clone(),
+                span: self.src.span(base + s, base + e),
+            })
+            .collect();
+        self.m.suppressions.items.push(Suppression {
+            span: self.src.span(base + d.start, base + d.end),
+            line: node.start_position().row + 1,
+            file_level: d.file_level,
+            rules,
+        });
+    }
+
+    /// Registers `with op.batch_alter_table(...) as alias:` aliases for the body.
+    fn batch_scope(&mut self, node: Node, scopes: &mut Vec<BatchScope>) {
+        let mut cursor = node.walk();
+        let Some(clause) = node
+            .named_children(&mut cursor)
+            .find(|c| c.kind() == "with_clause")
+        else {
+            return;
+        };
+        let mut cursor = clause.walk();
+        for item in clause.named_children(&mut cursor) {
+            let Some(pattern) = item.named_child(0) else {
+                continue;
+            };
+            if pattern.kind() != "as_pattern" {
+                continue;
+            }
+            let Some(call) = pattern.named_child(0) else {
+                continue;
+            };
+            let mut pc = pattern.walk();
+            let Some(target) = pattern
+                .named_children(&mut pc)
+                .find(|c| c.kind() == "as_pattern_target")
+            else {
+                continue;
+            };
+            if call.kind() != "call" {
+                continue;
+            }
+            let Some(func) = call.child_by_field_name("function") else {
+                continue;
+            };
+            if !matches!(self.text(func), "op.batch_alter_table") {
+                continue;
+            }
+            let args = call
+                .child_by_field_name("arguments")
+                .map(|a| self.arguments(a))
+                .unwrap_or_default();
+            scopes.push(BatchScope {
+                alias: self.text(target).trim().to_string(),
+                end: node.end_byte(),
+                args: Arc::new(args),
+            });
+        }
+    }
+
+    fn call(&mut self, node: Node, phase: Phase, scopes: &[BatchScope]) {
+        let Some(func) = node.child_by_field_name("function") else {
+            return;
+        };
+        if func.kind() != "attribute" {
+            return;
+        }
+        let (Some(object), Some(attr)) = (
+            func.child_by_field_name("object"),
+            func.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        if object.kind() != "identifier" {
+            return;
+        }
+        let receiver = self.text(object);
+        let method = self.text(attr);
+        let batch = if receiver == "op" {
+            None
+        } else {
+            match scopes.iter().rev().find(|s| s.alias == receiver) {
+                Some(scope) => Some(scope.args.clone()),
+                None => return,
+            }
+        };
+        if method == "f" {
+            return; // `op.f("name")` marks a name as final; it is not an operation
+        }
+        let args = node
+            .child_by_field_name("arguments")
+            .map(|a| self.arguments(a))
+            .unwrap_or_default();
+        self.m.ops.push(OpCall {
+            phase,
+            receiver: receiver.to_string(),
+            method: method.to_string(),
+            args,
+            span: self.span(node),
+            batch,
+        });
+    }
+
+    fn arguments(&self, list: Node) -> Vec<Arg> {
+        let mut out = Vec::new();
+        let mut cursor = list.walk();
+        for child in list.named_children(&mut cursor) {
+            match child.kind() {
+                "comment" => {}
+                "keyword_argument" => {
+                    let name = child
+                        .child_by_field_name("name")
+                        .map(|n| self.text(n).to_string());
+                    let value = child
+                        .child_by_field_name("value")
+                        .map_or(Value::None, |v| self.value(v, 0));
+                    out.push(Arg {
+                        keyword: name,
+                        value,
+                        span: self.span(child),
+                    });
+                }
+                _ => out.push(Arg {
+                    keyword: None,
+                    value: self.value(child, 0),
+                    span: self.span(child),
+                }),
+            }
+        }
+        out
+    }
+
+    fn value(&self, node: Node, depth: usize) -> Value {
+        let text = self.text(node);
+        if depth > MAX_VALUE_DEPTH {
+            return Value::Other(text.to_string());
+        }
+        match node.kind() {
+            "string" | "concatenated_string" => match string_literal(node, text) {
+                Some(s) => Value::Str(s),
+                None => Value::Other(text.to_string()),
+            },
+            "integer" => parse_int(text).map_or_else(|| Value::Other(text.to_string()), Value::Int),
+            "float" => text
+                .replace('_', "")
+                .parse()
+                .map_or_else(|_| Value::Other(text.to_string()), Value::Float),
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            "none" => Value::None,
+            "identifier" => Value::Name(text.to_string()),
+            "attribute" if is_dotted_name(node) => Value::Name(text.to_string()),
+            "unary_operator" if text.starts_with('-') => match node.child_by_field_name("argument")
+            {
+                Some(arg) => match self.value(arg, depth + 1) {
+                    Value::Int(i) => Value::Int(-i),
+                    Value::Float(f) => Value::Float(-f),
+                    _ => Value::Other(text.to_string()),
+                },
+                None => Value::Other(text.to_string()),
+            },
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) if node.named_child_count() == 1 => self.value(inner, depth + 1),
+                _ => Value::Other(text.to_string()),
+            },
+            "list" | "tuple" => {
+                let mut items = Vec::new();
+                let mut cursor = node.walk();
+                for child in node.named_children(&mut cursor) {
+                    if child.kind() != "comment" {
+                        items.push(self.value(child, depth + 1));
+                    }
+                }
+                if node.kind() == "list" {
+                    Value::List(items)
+                } else {
+                    Value::Tuple(items)
+                }
+            }
+            "call" => {
+                let func = node
+                    .child_by_field_name("function")
+                    .map(|f| self.text(f).to_string())
+                    .unwrap_or_default();
+                let mut args = Vec::new();
+                if let Some(list) = node.child_by_field_name("arguments") {
+                    let mut cursor = list.walk();
+                    for child in list.named_children(&mut cursor) {
+                        match child.kind() {
+                            "comment" => {}
+                            "keyword_argument" => args.push((
+                                child
+                                    .child_by_field_name("name")
+                                    .map(|n| self.text(n).to_string()),
+                                child
+                                    .child_by_field_name("value")
+                                    .map_or(Value::None, |v| self.value(v, depth + 1)),
+                            )),
+                            _ => args.push((None, self.value(child, depth + 1))),
+                        }
+                    }
+                }
+                Value::Call { func, args }
+            }
+            _ => Value::Other(text.to_string()),
+        }
+    }
+}
+
+fn is_dotted_name(node: Node) -> bool {
+    let mut cur = node;
+    loop {
+        match cur.kind() {
+            "identifier" => return true,
+            "attribute" => match cur.child_by_field_name("object") {
+                Some(obj) => cur = obj,
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let t = text.replace('_', "");
+    let lower = t.to_ascii_lowercase();
+    if let Some(h) = lower.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = lower.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else if let Some(b) = lower.strip_prefix("0b") {
+        i64::from_str_radix(b, 2).ok()
+    } else {
+        lower.parse().ok()
+    }
+}
+
+/// The value of a `str` literal (plain, raw, or implicitly concatenated); `None`
+/// for bytes, f-strings with interpolations, and anything that is not a string.
+pub fn string_literal(node: Node, text: &str) -> Option<String> {
+    match node.kind() {
+        "string" => single_string(node, text),
+        "concatenated_string" => {
+            let mut out = String::new();
+            let mut cursor = node.walk();
+            for child in node.named_children(&mut cursor) {
+                if child.kind() == "comment" {
+                    continue;
+                }
+                let start = child.start_byte() - node.start_byte();
+                let end = child.end_byte() - node.start_byte();
+                out.push_str(&single_string(child, text.get(start..end)?)?);
+            }
+            Some(out)
+        }
+        "parenthesized_expression" if node.named_child_count() == 1 => {
+            let inner = node.named_child(0)?;
+            let start = inner.start_byte() - node.start_byte();
+            let end = inner.end_byte() - node.start_byte();
+            string_literal(inner, text.get(start..end)?)
+        }
+        _ => None,
+    }
+}
+
+fn single_string(node: Node, text: &str) -> Option<String> {
+    if node.kind() != "string" {
+        return None;
+    }
+    let mut cursor = node.walk();
+    if node
+        .named_children(&mut cursor)
+        .any(|c| c.kind() == "interpolation")
+    {
+        return None;
+    }
+    let quote_at = text.find(['"', '\''])?;
+    let prefix = text[..quote_at].to_ascii_lowercase();
+    if prefix.contains('b') {
+        return None;
+    }
+    let rest = &text[quote_at..];
+    let q = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+        &rest[..3]
+    } else {
+        &rest[..1]
+    };
+    let body = rest.strip_prefix(q)?.strip_suffix(q)?;
+    if prefix.contains('r') {
+        Some(body.to_string())
+    } else {
+        Some(unescape(body))
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('\\') => out.push('\\'),
+            Some('\'') => out.push('\''),
+            Some('"') => out.push('"'),
+            Some('\n') => {}
+            Some('\r') => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+            }
+            Some(x @ ('x' | 'u' | 'U')) => {
+                let n = match x {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = chars.by_ref().take(n).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => out.push(ch),
+                    None => {
+                        out.push('\\');
+                        out.push(x);
+                        out.push_str(&hex);
+                    }
+                }
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Alembic's `Script.doc`: the stripped docstring's first paragraph.
+fn doc_message(doc: &str) -> String {
+    let doc = doc.trim();
+    doc.split("\n\n").next().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Migration {
+        parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec())
+    }
+
+    const GENERIC: &str = r#""""add users table
+
+Revision ID: 1a2b3c4d5e6f
+Revises: 0f9e8d7c6b5a
+Create Date: 2024-01-01 00:00:00
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+# revision identifiers, used by Alembic.
+revision: str = '1a2b3c4d5e6f'
+down_revision: Union[str, Sequence[str], None] = '0f9e8d7c6b5a'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_users_name"), ["name"], unique=False)
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_table("users")
+"#;
+
+    #[test]
+    fn reads_the_generic_template() {
+        let m = parse(GENERIC);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert_eq!(m.revision_id(), Some("1a2b3c4d5e6f"));
+        let downs: Vec<_> = m.down_revisions().map(|d| d.value.as_str()).collect();
+        assert_eq!(downs, ["0f9e8d7c6b5a"]);
+        assert!(m.branch_labels.as_ref().unwrap().items.is_empty());
+        assert_eq!(m.message.as_deref(), Some("add users table"));
+        assert_eq!(m.upgrade.as_ref().unwrap().body, BodyKind::Effectful);
+        assert_eq!(m.downgrade.as_ref().unwrap().def_line, 32);
+        let methods: Vec<_> = m
+            .ops
+            .iter()
+            .map(|o| (o.receiver.as_str(), o.method.as_str(), o.phase))
+            .collect();
+        assert_eq!(
+            methods,
+            [
+                ("op", "create_table", Phase::Upgrade),
+                ("op", "batch_alter_table", Phase::Upgrade),
+                ("batch_op", "create_index", Phase::Upgrade),
+                ("op", "drop_table", Phase::Downgrade),
+            ]
+        );
+        let batch = m.ops[2].batch.as_ref().unwrap();
+        assert_eq!(batch[0].value, Value::Str("users".into()));
+        assert_eq!(
+            m.ops[0].positional(0).unwrap().value,
+            Value::Str("users".into())
+        );
+        match &m.ops[0].positional(1).unwrap().value {
+            Value::Call { func, args } => {
+                assert_eq!(func, "sa.Column");
+                assert_eq!(args[2], (Some("nullable".into()), Value::Bool(false)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tuples_lists_quotes_and_bodies() {
+        let m = parse(
+            "revision = \"m1\"\ndown_revision = ('a', \"b\")\nbranch_labels = ['x']\ndepends_on = 'c'\n\
+             def upgrade():\n    pass\n\ndef downgrade():\n    \"\"\"doc\"\"\"\n    raise NotImplementedError()\n",
+        );
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        assert!(m.is_merge());
+        assert_eq!(m.branch_labels().next().unwrap().value, "x");
+        assert_eq!(m.depends_on().next().unwrap().value, "c");
+        assert_eq!(m.upgrade.unwrap().body, BodyKind::Empty);
+        assert_eq!(m.downgrade.unwrap().body, BodyKind::RaisesOnly);
+    }
+
+    #[test]
+    fn problems_name_the_place() {
+        let m = parse("revision = 'a'\ndown_revision = None\ndef upgrade(:\n    pass\n");
+        assert!(
+            m.problems[0]
+                .message
+                .starts_with("Python syntax error at 3:"),
+            "{:?}",
+            m.problems
+        );
+
+        let m = parse("revision = get_rev()\ndown_revision = None\n");
+        assert!(m.problems[0].message.contains("string literal"));
+
+        let m = parse("revision = 'a'\ndown_revision = some_var\n");
+        assert_eq!(m.problems[0].span.unwrap().start_line, 2);
+
+        let m = parse("revision = 'a-b'\ndown_revision = None\n");
+        assert!(m.problems[0].message.contains("'-'"));
+
+        let m = parse_source(
+            "m.py".into(),
+            b"revision = 'a'\ndown_revision = None\n# caf\xe9\n".to_vec(),
+        );
+        assert!(
+            m.problems.is_empty(),
+            "invalid bytes in a comment are fine: {:?}",
+            m.problems
+        );
+
+        let m = parse_source(
+            "m.py".into(),
+            b"revision = 'a\xe9'\ndown_revision = None\n".to_vec(),
+        );
+        assert!(
+            m.problems[0].message.starts_with("invalid UTF-8 at 1:14"),
+            "{:?}",
+            m.problems
+        );
+    }
+
+    #[test]
+    fn suppressions_are_collected() {
+        let m = parse(
+            "revision = 'a'  # migverify: ignore[MV001]\ndown_revision = None\n# migverify: ignore-file\n",
+        );
+        assert_eq!(m.suppressions.items.len(), 2);
+        assert_eq!(m.suppressions.items[0].rules[0].value, "MV001");
+        assert!(m.suppressions.items[1].file_level);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let depth = 5000;
+        let src = format!(
+            "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.execute({}1{})\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let m = parse(&src);
+        assert_eq!(m.ops.len(), 1);
+    }
+}

@@ -1,0 +1,178 @@
+//! The migration model: what migverify knows about one Alembic migration file,
+//! extracted statically from a tree-sitter-python parse (see [`extract`]).
+
+mod extract;
+mod value;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::diagnostic::Span;
+use crate::source::SourceFile;
+use crate::suppression::Suppressions;
+
+pub use extract::{parse_file, parse_source};
+pub use value::Value;
+
+/// A value with the span of the source text it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// A module-level `down_revision`, `branch_labels` or `depends_on` assignment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevisionList {
+    /// The span of the whole assignment statement (`down_revision = ...`).
+    pub statement: Span,
+    /// The span of the assigned value.
+    pub value_span: Span,
+    /// The strings it names; empty for `None`, `()` and `[]`.
+    pub items: Vec<Spanned<String>>,
+}
+
+/// What a function body does, as far as a static reading can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// Only `pass`, `...`, string literals, comments and bare `return`.
+    Empty,
+    /// Nothing but `raise` statements (and the no-ops above).
+    RaisesOnly,
+    /// Anything else.
+    Effectful,
+}
+
+/// A top-level `def upgrade` / `def downgrade`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// The span of the function's name in its `def` line.
+    pub name_span: Span,
+    /// 1-based line of the `def` keyword (decorators excluded).
+    pub def_line: usize,
+    /// 1-based last line of the function.
+    pub end_line: usize,
+    pub body: BodyKind,
+}
+
+/// Which function an operation call stands in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    Upgrade,
+    Downgrade,
+    /// Another function, or module level.
+    Other,
+}
+
+/// An argument of a call: positional (`keyword == None`) or keyword.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    pub keyword: Option<String>,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// A call `op.<method>(...)`, or `<alias>.<method>(...)` inside
+/// `with op.batch_alter_table(...) as <alias>:`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpCall {
+    pub phase: Phase,
+    /// `op`, or the batch alias (`batch_op`).
+    pub receiver: String,
+    /// The method called: `create_table`, `add_column`, ...
+    pub method: String,
+    pub args: Vec<Arg>,
+    /// The span of the whole call.
+    pub span: Span,
+    /// For calls on a batch alias: the arguments of its `op.batch_alter_table(...)`.
+    pub batch: Option<Arc<Vec<Arg>>>,
+}
+
+impl OpCall {
+    /// The keyword argument `name`, if given.
+    pub fn kwarg(&self, name: &str) -> Option<&Arg> {
+        self.args
+            .iter()
+            .find(|a| a.keyword.as_deref() == Some(name))
+    }
+
+    /// The `n`-th positional argument.
+    pub fn positional(&self, n: usize) -> Option<&Arg> {
+        self.args.iter().filter(|a| a.keyword.is_none()).nth(n)
+    }
+}
+
+/// Why a file cannot be read as a migration (reported by MV009).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+/// One migration file, as extracted.
+#[derive(Debug)]
+pub struct Migration {
+    pub path: PathBuf,
+    pub source: Arc<SourceFile>,
+    /// The last top-level `revision = "..."` string assignment.
+    pub revision: Option<Spanned<String>>,
+    pub down_revision: Option<RevisionList>,
+    pub branch_labels: Option<RevisionList>,
+    pub depends_on: Option<RevisionList>,
+    /// The first paragraph of the module docstring (Alembic's `Script.doc`).
+    pub message: Option<String>,
+    pub upgrade: Option<Function>,
+    pub downgrade: Option<Function>,
+    pub ops: Vec<OpCall>,
+    /// Module-level `NAME = "string"` constants (used by the drift replay).
+    pub constants: Vec<(String, String)>,
+    pub suppressions: Suppressions,
+    /// Reasons the file is not a valid migration; empty when it is one.
+    pub problems: Vec<Problem>,
+}
+
+impl Migration {
+    /// The revisions named by `down_revision` (empty for a base).
+    pub fn down_revisions(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.down_revision.iter().flat_map(|l| l.items.iter())
+    }
+
+    pub fn depends_on(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.depends_on.iter().flat_map(|l| l.items.iter())
+    }
+
+    pub fn branch_labels(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.branch_labels.iter().flat_map(|l| l.items.iter())
+    }
+
+    /// A merge migration: `down_revision` names two or more revisions.
+    pub fn is_merge(&self) -> bool {
+        self.down_revision
+            .as_ref()
+            .is_some_and(|l| l.items.len() >= 2)
+    }
+
+    pub fn is_base(&self) -> bool {
+        self.down_revision
+            .as_ref()
+            .is_some_and(|l| l.items.is_empty())
+    }
+
+    /// The revision id, if the file declares one.
+    pub fn revision_id(&self) -> Option<&str> {
+        self.revision.as_ref().map(|r| r.value.as_str())
+    }
+
+    /// The best span to point at for a finding about the migration as a whole.
+    pub fn anchor(&self) -> Option<Span> {
+        self.revision.as_ref().map(|r| r.span)
+    }
+
+    /// The top-level function (`upgrade` / `downgrade`) containing a 1-based line.
+    pub fn function_at_line(&self, line: usize) -> Option<&Function> {
+        [&self.upgrade, &self.downgrade]
+            .into_iter()
+            .flatten()
+            .find(|f| f.def_line <= line && line <= f.end_line)
+    }
+}

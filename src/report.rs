@@ -1,0 +1,94 @@
+//! What a `check` run produced, handed to an emitter to format.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::rules::RuleMeta;
+use crate::source::SourceFile;
+
+/// A rule that ran, with the severity it ran at.
+#[derive(Clone, Debug)]
+pub struct RuleRun {
+    pub meta: RuleMeta,
+    pub severity: Severity,
+}
+
+/// A rule that was selected but could not run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedRule {
+    pub code: String,
+    pub name: String,
+    pub reason: String,
+}
+
+/// Where the project stands, like the status section of the Python script.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    /// The database, its URL redacted; `None` when no database is configured.
+    pub database: Option<String>,
+    /// Revisions in the version table; `None` without a database.
+    pub current_revisions: Option<Vec<String>>,
+    pub head_revisions: Vec<String>,
+    /// Migrations not yet applied; `None` without a database.
+    pub pending: Option<usize>,
+    pub version_locations: Vec<PathBuf>,
+    pub migration_files: Vec<PathBuf>,
+    /// Tables in the database (for `--verbose`); `None` without a database.
+    pub tables: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    /// Migration files checked.
+    pub files: usize,
+    pub skipped_rules: Vec<SkippedRule>,
+}
+
+/// Everything an emitter may show.
+#[derive(Debug)]
+pub struct Report {
+    /// The project root: SARIF URIs are relative to it.
+    pub root: PathBuf,
+    /// Where paths for people are shown relative to (the working directory).
+    pub cwd: PathBuf,
+    /// Sorted by path, line, column, code.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Every rule that ran, in registry order.
+    pub rules: Vec<RuleRun>,
+    /// Source text of every file a diagnostic may point into.
+    pub sources: HashMap<PathBuf, Arc<SourceFile>>,
+    pub status: Status,
+    pub summary: Summary,
+    pub verbose: bool,
+}
+
+impl Report {
+    /// A path as people see it: relative to the working directory when under it.
+    pub fn display_path(&self, path: &Path) -> String {
+        relative(path, &self.cwd).unwrap_or_else(|| path.display().to_string())
+    }
+
+    /// A path relative to the project root with `/` separators (SARIF URIs).
+    pub fn root_relative(&self, path: &Path) -> String {
+        relative(path, &self.root).unwrap_or_else(|| path.display().to_string())
+    }
+}
+
+fn relative(path: &Path, base: &Path) -> Option<String> {
+    let rel = path.strip_prefix(base).ok()?;
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(parts.join("/"))
+}

@@ -1,0 +1,267 @@
+//! The rule registry: every rule migverify knows, in one table.
+//!
+//! A native rule is one file in this folder: a unit struct implementing [`Rule`],
+//! its [`RuleMeta`] (code, name, default severity, inputs, documentation) and its
+//! unit tests. `migverify rules`, `migverify explain`, `docs/rules/` and SARIF's
+//! `rules[]` all read this registry.
+
+use std::borrow::Cow;
+
+use crate::diagnostic::{Finding, Severity};
+use crate::graph::RevisionGraph;
+use crate::migration::Migration;
+
+mod mv001_duplicate_revision;
+mod mv002_missing_downgrade;
+mod mv003_empty_downgrade;
+mod mv004_missing_upgrade;
+mod mv005_empty_upgrade;
+mod mv006_multiple_heads;
+mod mv007_unknown_down_revision;
+mod mv008_revision_cycle;
+mod mv009_invalid_migration;
+mod mv010_multiple_bases;
+mod mv011_irreversible_downgrade;
+pub mod mv012_unused_suppression;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+/// What a rule needs to run. A rule whose inputs are absent is skipped (and
+/// `--verbose` says so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// Migration files and the revision graph (always present).
+    Migrations,
+    /// A database connection or snapshot.
+    Database,
+    /// SQLAlchemy model files.
+    Models,
+}
+
+impl Input {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Input::Migrations => "migrations",
+            Input::Database => "no database",
+            Input::Models => "no models configured",
+        }
+    }
+}
+
+/// Where a rule comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleSource {
+    Builtin,
+}
+
+impl RuleSource {
+    pub fn describe(&self) -> String {
+        match self {
+            RuleSource::Builtin => "builtin".to_string(),
+        }
+    }
+}
+
+/// A rule's identity and documentation.
+#[derive(Clone, Debug)]
+pub struct RuleMeta {
+    /// Stable code, `MV001`.
+    pub code: Cow<'static, str>,
+    /// kebab-case name, `duplicate-revision`.
+    pub name: Cow<'static, str>,
+    /// The severity it reports with unless configured otherwise.
+    pub severity: Severity,
+    /// Whether the `recommended` preset (the default) enables it.
+    pub enabled_by_default: bool,
+    pub inputs: &'static [Input],
+    /// One sentence: what it finds.
+    pub summary: Cow<'static, str>,
+    /// Markdown documentation: What it does / Why is this bad? / Example / Use instead.
+    pub doc: Cow<'static, str>,
+    pub source: RuleSource,
+}
+
+impl RuleMeta {
+    /// The default level as the catalog writes it (`off` for rules not enabled by default).
+    pub fn default_level(&self) -> &'static str {
+        if self.enabled_by_default {
+            self.severity.as_str()
+        } else {
+            "off"
+        }
+    }
+}
+
+/// What a rule sees: data, never a connection or a file system.
+pub struct Context<'a> {
+    pub migrations: &'a [Migration],
+    pub graph: &'a RevisionGraph,
+}
+
+/// A lint rule. `check` pushes its findings; the engine adds code, name and
+/// severity, applies suppressions and sorts.
+pub trait Rule: Send + Sync {
+    fn meta(&self) -> &RuleMeta;
+    fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>);
+}
+
+/// Every rule, built-in first, in code order.
+pub struct Registry {
+    rules: Vec<Box<dyn Rule>>,
+}
+
+impl Registry {
+    pub fn builtin() -> Registry {
+        let rules: Vec<Box<dyn Rule>> = vec![
+            Box::new(mv001_duplicate_revision::DuplicateRevision),
+            Box::new(mv002_missing_downgrade::MissingDowngrade),
+            Box::new(mv003_empty_downgrade::EmptyDowngrade),
+            Box::new(mv004_missing_upgrade::MissingUpgrade),
+            Box::new(mv005_empty_upgrade::EmptyUpgrade),
+            Box::new(mv006_multiple_heads::MultipleHeads),
+            Box::new(mv007_unknown_down_revision::UnknownDownRevision),
+            Box::new(mv008_revision_cycle::RevisionCycle),
+            Box::new(mv009_invalid_migration::InvalidMigration),
+            Box::new(mv010_multiple_bases::MultipleBases),
+            Box::new(mv011_irreversible_downgrade::IrreversibleDowngrade),
+            Box::new(mv012_unused_suppression::UnusedSuppression),
+        ];
+        Registry { rules }
+    }
+
+    pub fn rules(&self) -> &[Box<dyn Rule>] {
+        &self.rules
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> &dyn Rule {
+        self.rules[index].as_ref()
+    }
+
+    /// The rule with this code or name (codes case-insensitively).
+    pub fn find(&self, code_or_name: &str) -> Option<usize> {
+        self.rules.iter().position(|r| {
+            let m = r.meta();
+            m.code.eq_ignore_ascii_case(code_or_name) || m.name == code_or_name
+        })
+    }
+
+    /// The rules a selector names: `ALL`, a code, a code prefix (`MV0`, `MV00`), or a
+    /// name. Empty when it names none.
+    pub fn select(&self, selector: &str) -> Vec<usize> {
+        if selector.eq_ignore_ascii_case("ALL") {
+            return (0..self.rules.len()).collect();
+        }
+        if let Some(i) = self.find(selector) {
+            return vec![i];
+        }
+        let upper = selector.to_ascii_uppercase();
+        if upper.len() < 2 {
+            return Vec::new();
+        }
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.meta().code.starts_with(upper.as_str()))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The closest code or name to a misspelled selector, for "did you mean".
+    pub fn suggest(&self, selector: &str) -> Option<String> {
+        let mut best: Option<(f64, String)> = None;
+        for r in &self.rules {
+            for candidate in [r.meta().code.as_ref(), r.meta().name.as_ref()] {
+                let score = strsim::jaro_winkler(
+                    &selector.to_ascii_lowercase(),
+                    &candidate.to_ascii_lowercase(),
+                );
+                if score > 0.8 && best.as_ref().is_none_or(|(s, _)| score > *s) {
+                    best = Some((score, candidate.to_string()));
+                }
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let reg = Registry::builtin();
+        let mut seen = std::collections::HashSet::new();
+        for r in reg.rules() {
+            let m = r.meta();
+            assert!(seen.insert(m.code.to_string()), "duplicate code {}", m.code);
+            assert!(seen.insert(m.name.to_string()), "duplicate name {}", m.name);
+            assert!(
+                m.code.starts_with("MV") && m.code.len() == 5,
+                "bad code {}",
+                m.code
+            );
+            assert!(
+                m.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "name not kebab-case: {}",
+                m.name
+            );
+            for section in ["## What it does", "## Why is this bad?", "## Example"] {
+                assert!(m.doc.contains(section), "{} docs lack {section}", m.code);
+            }
+        }
+    }
+
+    #[test]
+    fn selectors() {
+        let reg = Registry::builtin();
+        assert_eq!(reg.select("ALL").len(), reg.len());
+        assert_eq!(
+            reg.select("MV003"),
+            vec![reg.find("empty-downgrade").unwrap()]
+        );
+        assert_eq!(reg.select("mv00").len(), 9);
+        assert!(reg.select("MV9").is_empty());
+        assert_eq!(
+            reg.suggest("empty-downgrad").as_deref(),
+            Some("empty-downgrade")
+        );
+    }
+}
+
+/// A rule's documentation page (`migverify explain`, `docs/rules/<code>.md`).
+pub fn render_doc(meta: &RuleMeta) -> String {
+    let inputs: Vec<&str> = meta
+        .inputs
+        .iter()
+        .map(|i| match i {
+            Input::Migrations => "migration files",
+            Input::Database => "a database or snapshot",
+            Input::Models => "SQLAlchemy models",
+        })
+        .collect();
+    format!(
+        "# {code} {name}\n\n{summary}.\n\n- Default severity: {default}{when}\n- Needs: {inputs}\n- Source: {source}\n\n{doc}",
+        code = meta.code,
+        name = meta.name,
+        summary = meta.summary,
+        default = meta.default_level(),
+        when = if meta.enabled_by_default {
+            String::new()
+        } else {
+            format!(" (reports as {} when selected)", meta.severity)
+        },
+        inputs = inputs.join(", "),
+        source = meta.source.describe(),
+        doc = meta.doc,
+    )
+}

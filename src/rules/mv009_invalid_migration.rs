@@ -1,0 +1,92 @@
+use std::borrow::Cow;
+
+use super::{Context, Input, Rule, RuleMeta, RuleSource};
+use crate::diagnostic::{Finding, Severity};
+
+pub struct InvalidMigration;
+
+static META: RuleMeta = RuleMeta {
+    code: Cow::Borrowed("MV009"),
+    name: Cow::Borrowed("invalid-migration"),
+    severity: Severity::Error,
+    enabled_by_default: true,
+    inputs: &[Input::Migrations],
+    summary: Cow::Borrowed("A `.py` file in a version location cannot be read as a migration"),
+    doc: Cow::Borrowed(
+        r#"## What it does
+Reports `.py` files in a version location that cannot be read as a migration:
+- a Python syntax error (pointing at it);
+- bytes Python rejects: invalid UTF-8 in code or in a string literal (CPython accepts
+  them inside comments, and so does migverify), or NUL bytes (a binary file);
+- no top-level `revision = "..."` string literal, or no `down_revision` assignment;
+- a `down_revision`, `branch_labels` or `depends_on` that is not a literal `None`,
+  string, or tuple/list of strings;
+- a revision id with a character Alembic refuses (`@`, `-`, `+`, `:`);
+- a file that cannot be read at all (permissions).
+
+Files Alembic skips are skipped too: `__init__.py` (any name starting `__init__`),
+names starting with `.#` (editor lock files), and anything not ending in `.py`.
+
+## Why is this bad?
+Alembic imports every file in its version locations; one broken file stops every
+command (`upgrade`, `history`, `current`) for everyone. A file whose identifiers are
+computed at run time also cannot be checked without running it.
+
+## Example
+```python
+revision = "b1"
+down_revision = get_previous()   # not a literal
+```
+
+## Use instead
+```python
+revision = "b1"
+down_revision = "a0"
+```
+"#,
+    ),
+    source: RuleSource::Builtin,
+};
+
+impl Rule for InvalidMigration {
+    fn meta(&self) -> &RuleMeta {
+        &META
+    }
+
+    fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        for m in ctx.migrations {
+            for p in &m.problems {
+                out.push(Finding::new(&m.path, p.span, p.message.clone()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{lint_fires, lint_ok, mig};
+
+    #[test]
+    fn fires_on_broken_files() {
+        lint_fires(
+            &InvalidMigration,
+            &[("a.py", "revision = 'a'\ndown_revision = None\nx = (\n")],
+            1,
+        );
+        lint_fires(&InvalidMigration, &[("a.py", "down_revision = None\n")], 1);
+        lint_fires(
+            &InvalidMigration,
+            &[("a.py", "revision = 'a'\ndown_revision = 3\n")],
+            1,
+        );
+    }
+
+    #[test]
+    fn silent_on_valid_files() {
+        lint_ok(
+            &InvalidMigration,
+            &[("a.py", &mig("0001_initial", "None", "pass", "pass"))],
+        );
+    }
+}
