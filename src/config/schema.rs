@@ -114,3 +114,37 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("models", &["paths", "ignore_tables"]),
     ("rules", &["select", "ignore", "extend-select", "severity"]),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys the deserializer accepts in `table`, read from its unknown-key error.
+    fn accepted(table: &str) -> Vec<String> {
+        let text = if table.is_empty() {
+            "zzz = 1\n".to_string()
+        } else {
+            format!("[{table}]\nzzz = 1\n")
+        };
+        let err = toml::from_str::<Options>(&text).unwrap_err();
+        let msg = err.message().to_string();
+        let (_, expected) = msg.split_once("expected").expect(&msg);
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn keys_table_matches_the_structs() {
+        for (table, keys) in KEYS {
+            let mut want: Vec<&str> = keys.to_vec();
+            let mut got = accepted(table);
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "table [{table}]");
+        }
+    }
+}
