@@ -20,7 +20,11 @@ fn write(root: &Path, rel: &str, text: &str) -> PathBuf {
 }
 
 fn migration(root: &Path, rel: &str) -> PathBuf {
-    let rev = Path::new(rel).file_stem().unwrap().to_string_lossy().to_string();
+    let rev = Path::new(rel)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
     write(root, rel, &MIGRATION.replace("{rev}", &rev))
 }
 
@@ -82,7 +86,11 @@ fn config_err(e: Error) -> (String, String, String) {
 }
 
 fn settings_of(toml: &str, sel: &RuleSelection) -> Result<Settings, Error> {
-    let file = ConfigFile::parse(Some("migverify.toml".into()), "migverify.toml".into(), toml.into())?;
+    let file = ConfigFile::parse(
+        Some("migverify.toml".into()),
+        "migverify.toml".into(),
+        toml.into(),
+    )?;
     Config::load(Some(file))?.settings(sel, &Registry::builtin())
 }
 
@@ -101,7 +109,11 @@ fn sel(select: &[&str], extend: &[&str], ignore: &[&str], severity: &[&str]) -> 
 #[test]
 fn finds_migverify_toml_walking_up() {
     let d = tmp();
-    write(d.path(), "migverify.toml", "[migrations]\nscript_location = \"db\"\n");
+    write(
+        d.path(),
+        "migverify.toml",
+        "[migrations]\nscript_location = \"db\"\n",
+    );
     migration(d.path(), "db/versions/a1.py");
     fs::create_dir_all(d.path().join("sub/deeper")).unwrap();
     let p = discover(&d.path().join("sub/deeper"), &[]).unwrap();
@@ -115,7 +127,11 @@ fn finds_migverify_toml_walking_up() {
 fn prefers_migverify_toml_then_dot_then_pyproject() {
     let d = tmp();
     let cfg = "[migrations]\nscript_location = \"db\"\n";
-    write(d.path(), "pyproject.toml", &format!("[tool.migverify.migrations]\nscript_location = \"db\"\n"));
+    write(
+        d.path(),
+        "pyproject.toml",
+        "[tool.migverify.migrations]\nscript_location = \"db\"\n",
+    );
     write(d.path(), ".migverify.toml", cfg);
     migration(d.path(), "db/versions/a1.py");
     let p = discover(d.path(), &[]).unwrap();
@@ -128,7 +144,11 @@ fn prefers_migverify_toml_then_dot_then_pyproject() {
 #[test]
 fn pyproject_counts_only_with_tool_migverify() {
     let d = tmp();
-    write(d.path(), "migverify.toml", "[migrations]\nscript_location = \"db\"\n");
+    write(
+        d.path(),
+        "migverify.toml",
+        "[migrations]\nscript_location = \"db\"\n",
+    );
     migration(d.path(), "db/versions/a1.py");
     // A pyproject.toml without [tool.migverify] in between is passed over.
     write(d.path(), "app/pyproject.toml", "[project]\nname = \"x\"\n");
@@ -151,8 +171,16 @@ fn pyproject_counts_only_with_tool_migverify() {
 #[test]
 fn explicit_config_overrides_search() {
     let d = tmp();
-    write(d.path(), "migverify.toml", "[rules]\nselect = [\"MV001\"]\n[migrations]\nscript_location = \"db\"\n");
-    write(d.path(), "ci/other.toml", "[rules]\nselect = [\"MV002\"]\n[migrations]\nscript_location = \"../db\"\n");
+    write(
+        d.path(),
+        "migverify.toml",
+        "[rules]\nselect = [\"MV001\"]\n[migrations]\nscript_location = \"db\"\n",
+    );
+    write(
+        d.path(),
+        "ci/other.toml",
+        "[rules]\nselect = [\"MV002\"]\n[migrations]\nscript_location = \"../db\"\n",
+    );
     migration(d.path(), "db/versions/a1.py");
     let p = discover_from(
         d.path(),
@@ -175,18 +203,28 @@ fn explicit_config_overrides_search() {
         &Registry::builtin(),
     )
     .unwrap_err();
-    assert!(matches!(&err, Error::Io { path, .. } if path.ends_with("nope.toml")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path.ends_with("nope.toml")),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn root_falls_back_to_alembic_ini_then_path() {
     let d = tmp();
-    write(d.path(), "alembic.ini", "[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = driver://user:pass@localhost/dbname\n");
+    write(
+        d.path(),
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = driver://user:pass@localhost/dbname\n",
+    );
     migration(d.path(), "alembic/versions/a1.py");
     let p = discover(&d.path().join("alembic"), &[]).unwrap();
     assert_eq!(p.root, d.path());
     assert!(p.config_path.is_none());
-    assert_eq!(p.sqlalchemy_url(), Some("driver://user:pass@localhost/dbname"));
+    assert_eq!(
+        p.sqlalchemy_url(),
+        Some("driver://user:pass@localhost/dbname")
+    );
     assert_eq!(names(&p), vec!["alembic/versions/a1.py"]);
 
     // No config, no alembic.ini: a directory of migrations is a version location.
@@ -302,14 +340,26 @@ fn pyproject_tool_alembic() {
 #[test]
 fn ini_wins_over_tool_alembic_and_migverify_wins_over_both() {
     let d = tmp();
-    write(d.path(), "alembic.ini", "[alembic]\nscript_location = from_ini\n");
-    write(d.path(), "pyproject.toml", "[tool.alembic]\nscript_location = \"from_toml\"\n");
+    write(
+        d.path(),
+        "alembic.ini",
+        "[alembic]\nscript_location = from_ini\n",
+    );
+    write(
+        d.path(),
+        "pyproject.toml",
+        "[tool.alembic]\nscript_location = \"from_toml\"\n",
+    );
     migration(d.path(), "from_ini/versions/a1.py");
     migration(d.path(), "from_toml/versions/b1.py");
     migration(d.path(), "mine/c1.py");
     let p = discover(d.path(), &[]).unwrap();
     assert_eq!(names(&p), vec!["from_ini/versions/a1.py"]);
-    write(d.path(), "migverify.toml", "[migrations]\nversion_locations = [\"mine\"]\n");
+    write(
+        d.path(),
+        "migverify.toml",
+        "[migrations]\nversion_locations = [\"mine\"]\n",
+    );
     let p = discover(d.path(), &[]).unwrap();
     assert_eq!(names(&p), vec!["mine/c1.py"]);
     // sqlalchemy.url comes from the ini only.
@@ -347,7 +397,11 @@ fn same_file_through_two_locations_or_a_symlink_is_read_once() {
     migration(d.path(), "real/b1.py");
     symlink(d.path().join("real"), d.path().join("alias")).unwrap();
     fs::create_dir_all(d.path().join("third")).unwrap();
-    symlink(d.path().join("real/a1.py"), d.path().join("third/a1_link.py")).unwrap();
+    symlink(
+        d.path().join("real/a1.py"),
+        d.path().join("third/a1_link.py"),
+    )
+    .unwrap();
     write(
         d.path(),
         "migverify.toml",
@@ -388,11 +442,18 @@ fn dangling_symlinks_and_loops_are_skipped_with_a_warning() {
 #[test]
 fn single_files_load_the_whole_location_but_report_only_themselves() {
     let d = tmp();
-    write(d.path(), "alembic.ini", "[alembic]\nscript_location = alembic\n");
+    write(
+        d.path(),
+        "alembic.ini",
+        "[alembic]\nscript_location = alembic\n",
+    );
     migration(d.path(), "alembic/versions/a1.py");
     let b = migration(d.path(), "alembic/versions/b1.py");
     let p = discover(d.path(), &["alembic/versions/b1.py"]).unwrap();
-    assert_eq!(names(&p), vec!["alembic/versions/a1.py", "alembic/versions/b1.py"]);
+    assert_eq!(
+        names(&p),
+        vec!["alembic/versions/a1.py", "alembic/versions/b1.py"]
+    );
     assert_eq!(p.only, Some(vec![b]));
     // From inside the version directory, by a relative name.
     let p = discover(&d.path().join("alembic/versions"), &["./a1.py"]).unwrap();
@@ -407,7 +468,10 @@ fn a_version_directory_given_directly() {
     migration(d.path(), "somewhere/versions/a1.py");
     migration(d.path(), "somewhere/versions/b1.py");
     let p = discover(d.path(), &["somewhere/versions"]).unwrap();
-    assert_eq!(p.version_locations, vec![d.path().join("somewhere/versions")]);
+    assert_eq!(
+        p.version_locations,
+        vec![d.path().join("somewhere/versions")]
+    );
     assert_eq!(p.files.len(), 2);
 }
 
@@ -453,7 +517,9 @@ fn select_replaces_extend_adds_ignore_removes() {
     let s = settings_of("[rules]\nselect = [\"MV00\"]\nignore = [\"empty-downgrade\"]\nextend-select = [\"MV012\"]\n", &none).unwrap();
     assert_eq!(
         codes(&s),
-        vec!["MV001", "MV002", "MV004", "MV005", "MV006", "MV007", "MV008", "MV009", "MV012"]
+        vec![
+            "MV001", "MV002", "MV004", "MV005", "MV006", "MV007", "MV008", "MV009", "MV012"
+        ]
     );
     // MV012 is off by default and reports at its registry severity when selected.
     assert!(enabled(&s).contains(&("MV012".into(), Severity::Warning)));
@@ -476,13 +542,21 @@ fn severity_layers_and_off() {
     assert!(e.contains(&("MV001".into(), Severity::Info)));
     assert!(!codes(&s).contains(&"MV010".into()));
     // The command line comes last; `off` there disables, a level there re-levels.
-    let s = settings_of(cfg, &sel(&[], &["MV010"], &[], &["MV003=warning", "MV001=off"])).unwrap();
+    let s = settings_of(
+        cfg,
+        &sel(&[], &["MV010"], &[], &["MV003=warning", "MV001=off"]),
+    )
+    .unwrap();
     let e = enabled(&s);
     assert!(e.contains(&("MV003".into(), Severity::Warning)));
     assert!(e.contains(&("MV010".into(), Severity::Info)));
     assert!(!codes(&s).contains(&"MV001".into()));
     // A level never turns on a rule that is not selected.
-    let s = settings_of("[rules.severity]\nunused-suppression = \"error\"\n", &RuleSelection::default()).unwrap();
+    let s = settings_of(
+        "[rules.severity]\nunused-suppression = \"error\"\n",
+        &RuleSelection::default(),
+    )
+    .unwrap();
     assert!(!codes(&s).contains(&"MV012".into()));
 }
 
@@ -490,7 +564,10 @@ fn severity_layers_and_off() {
 fn flags_from_full_and_check_schema_never_fail() {
     // --check-schema adds MV2 (no rule yet): a rule family, not an error.
     let s = settings_of("", &sel(&[], &["MV2"], &[], &[])).unwrap();
-    assert_eq!(s.enabled.len(), Settings::recommended(&Registry::builtin()).enabled.len());
+    assert_eq!(
+        s.enabled.len(),
+        Settings::recommended(&Registry::builtin()).enabled.len()
+    );
     let s = settings_of("", &sel(&["ALL"], &[], &[], &[])).unwrap();
     assert_eq!(s.enabled.len(), Registry::builtin().len());
 }
@@ -502,7 +579,10 @@ fn bad_cli_values_are_argument_errors() {
         (sel(&[], &["empty-downgrad"], &[], &[]), "empty-downgrade"),
         (sel(&[], &[], &["nope"], &[]), "nope"),
         (sel(&[], &[], &[], &["MV003"]), "RULE=LEVEL"),
-        (sel(&[], &[], &[], &["MV003=loud"]), "error, warning, info, off"),
+        (
+            sel(&[], &[], &[], &["MV003=loud"]),
+            "error, warning, info, off",
+        ),
         (sel(&[], &[], &[], &["MV999=error"]), "MV999"),
     ] {
         match settings_of("", &s).unwrap_err() {
@@ -523,9 +603,17 @@ fn per_file_ignores() {
     )
     .unwrap();
     let reg = Registry::builtin();
-    let by_pattern = |pat: &str| s.per_file_ignores.iter().find(|p| p.pattern == pat).unwrap();
+    let by_pattern = |pat: &str| {
+        s.per_file_ignores
+            .iter()
+            .find(|p| p.pattern == pat)
+            .unwrap()
+    };
     let first = by_pattern("alembic/versions/0001_*.py");
-    assert_eq!(first.rules, vec![reg.find("MV003").unwrap(), reg.find("MV005").unwrap()]);
+    assert_eq!(
+        first.rules,
+        vec![reg.find("MV003").unwrap(), reg.find("MV005").unwrap()]
+    );
     assert!(first.matcher.is_match("alembic/versions/0001_init.py"));
     assert!(!first.matcher.is_match("alembic/versions/sub/0001_init.py"));
     let second = by_pattern("legacy_*.py");
@@ -549,8 +637,14 @@ fn database_and_models_are_kept() {
     let db = &p.database;
     assert_eq!(db.url.as_ref().unwrap().get_ref(), "${DATABASE_URL}");
     let text = fs::read_to_string(d.path().join("migverify.toml")).unwrap();
-    assert_eq!(&text[db.url.as_ref().unwrap().span()], "\"${DATABASE_URL}\"");
-    assert_eq!(db.snapshot.as_ref().unwrap().get_ref(), &d.path().join("schema.json"));
+    assert_eq!(
+        &text[db.url.as_ref().unwrap().span()],
+        "\"${DATABASE_URL}\""
+    );
+    assert_eq!(
+        db.snapshot.as_ref().unwrap().get_ref(),
+        &d.path().join("schema.json")
+    );
     assert_eq!(db.version_table(), "versions");
     assert_eq!(db.version_table_schema.as_deref(), Some("meta"));
     assert_eq!(db.schemas, vec!["public", "x"]);
@@ -562,15 +656,19 @@ fn database_and_models_are_kept() {
 // ---------------------------------------------------------------- errors
 
 fn err_of(toml: &str) -> (String, String, String) {
-    config_err(settings_of(toml, &RuleSelection::default()).and_then(|_| {
-        // Sections resolved outside `settings` are checked too.
-        let file = ConfigFile::parse(None, "migverify.toml".into(), toml.into())?;
-        let c = Config::load(Some(file))?;
-        c.migrations()?;
-        c.database(Path::new("/"))?;
-        c.models()?;
-        Ok(Settings::recommended(&Registry::builtin()))
-    }).unwrap_err())
+    config_err(
+        settings_of(toml, &RuleSelection::default())
+            .and_then(|_| {
+                // Sections resolved outside `settings` are checked too.
+                let file = ConfigFile::parse(None, "migverify.toml".into(), toml.into())?;
+                let c = Config::load(Some(file))?;
+                c.migrations()?;
+                c.database(Path::new("/"))?;
+                c.models()?;
+                Ok(Settings::recommended(&Registry::builtin()))
+            })
+            .unwrap_err(),
+    )
 }
 
 #[test]
@@ -606,7 +704,10 @@ fn wrong_type_names_the_key() {
 #[test]
 fn unknown_rules_suggest() {
     let (msg, help, text) = err_of("[rules]\nselect = [\"MV001\", \"empty-downgrad\"]\n");
-    assert!(msg.contains("unknown rule `empty-downgrad` in `select`"), "{msg}");
+    assert!(
+        msg.contains("unknown rule `empty-downgrad` in `select`"),
+        "{msg}"
+    );
     assert!(help.contains("did you mean `empty-downgrade`?"), "{help}");
     assert_eq!(text, "\"empty-downgrad\"");
     let (msg, _, text) = err_of("[rules]\nignore = [\"MV9\"]\n");
@@ -667,7 +768,10 @@ fn errors_in_pyproject_point_into_it() {
         "[project]\nname = \"x\"\n\n[tool.migverify.rules]\nselct = [\"ALL\"]\n",
     );
     let (msg, help, text) = config_err(discover(d.path(), &[]).unwrap_err());
-    assert!(msg.contains("unknown key `selct` in [tool.migverify.rules]"), "{msg}");
+    assert!(
+        msg.contains("unknown key `selct` in [tool.migverify.rules]"),
+        "{msg}"
+    );
     assert!(help.contains("did you mean `select`"), "{help}");
     assert_eq!(text, "selct");
 }
@@ -679,7 +783,9 @@ fn example_config_parses_with_the_real_loader() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("migverify.toml.example");
     let file = ConfigFile::read(&path).unwrap().unwrap();
     let config = Config::load(Some(file)).unwrap();
-    config.settings(&RuleSelection::default(), &Registry::builtin()).unwrap();
+    config
+        .settings(&RuleSelection::default(), &Registry::builtin())
+        .unwrap();
     config.migrations().unwrap();
     config.database(Path::new("/")).unwrap();
     config.models().unwrap();
@@ -687,8 +793,12 @@ fn example_config_parses_with_the_real_loader() {
     let text = fs::read_to_string(&path).unwrap();
     for (table, keys) in migverify::config::schema::KEYS {
         for key in *keys {
-            assert!(text.contains(&format!("{key} =")) || text.contains(&format!("[{key}]")) || text.contains(&format!("[rules.{key}]")),
-                "migverify.toml.example lacks `{key}` ({table})");
+            assert!(
+                text.contains(&format!("{key} ="))
+                    || text.contains(&format!("[{key}]"))
+                    || text.contains(&format!("[rules.{key}]")),
+                "migverify.toml.example lacks `{key}` ({table})"
+            );
         }
     }
 }
@@ -700,7 +810,11 @@ fn documented_keys_match_the_schema() {
     let mut schema: Vec<String> = Vec::new();
     for (table, keys) in migverify::config::schema::KEYS {
         for key in *keys {
-            schema.push(if table.is_empty() { key.to_string() } else { format!("{table}.{key}") });
+            schema.push(if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("{table}.{key}")
+            });
         }
     }
     // Every schema key has a `### ` heading naming it.
@@ -710,10 +824,16 @@ fn documented_keys_match_the_schema() {
         .map(|l| l.trim_end_matches('`').to_string())
         .collect();
     for key in &schema {
-        assert!(headings.contains(key), "docs/configuration.md lacks a `### `{key}`` heading");
+        assert!(
+            headings.contains(key),
+            "docs/configuration.md lacks a `### `{key}`` heading"
+        );
     }
     // And every such heading names a schema key.
     for h in &headings {
-        assert!(schema.contains(h), "docs/configuration.md documents `{h}`, which the schema lacks");
+        assert!(
+            schema.contains(h),
+            "docs/configuration.md documents `{h}`, which the schema lacks"
+        );
     }
 }

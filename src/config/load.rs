@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use miette::NamedSource;
 
@@ -96,7 +97,7 @@ pub fn config_error(
 ) -> Error {
     Error::Config {
         message: message.into(),
-        src: NamedSource::new(name, text.to_string()),
+        src: Arc::new(NamedSource::new(name, text.to_string())),
         span: span.map(|r| (r.start, r.end - r.start).into()),
         label: label.into(),
         help,

@@ -24,6 +24,10 @@ use crate::cli::RuleSelection;
 use crate::diagnostic::{Level, Severity};
 use crate::rules::Registry;
 
+/// Where an `extends` was written: the chain index (`usize::MAX` for the user's
+/// file) and the span of the value.
+type PresetOrigin = (usize, Range<usize>);
+
 /// The configuration in force: the preset chain and the user's file.
 #[derive(Debug)]
 pub struct Config {
@@ -35,7 +39,7 @@ impl Config {
     /// Loads the presets `user` extends (default `recommended`).
     pub fn load(user: Option<ConfigFile>) -> Result<Config, Error> {
         let mut chain = Vec::new();
-        let mut next: Option<(String, Option<(usize, Range<usize>)>)> = match &user {
+        let mut next: Option<(String, Option<PresetOrigin>)> = match &user {
             Some(file) => Some(match &file.options.extends {
                 Some(e) => (e.get_ref().clone(), Some((usize::MAX, e.span()))),
                 None => (presets::DEFAULT.to_string(), None),
