@@ -673,9 +673,20 @@ fn err_of(toml: &str) -> (String, String, String) {
 
 #[test]
 fn toml_syntax_error() {
-    let (msg, _, text) = err_of("[rules]\nselect = [\"MV001\"\n");
-    assert!(msg.contains("TOML"), "{msg}");
-    assert!(!text.is_empty() || text.is_empty());
+    let toml = "[rules]\nselect = [\"MV001\"\n";
+    let err = settings_of(toml, &RuleSelection::default()).unwrap_err();
+    let Error::Config { message, span, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("invalid TOML: unclosed array"),
+        "{message}"
+    );
+    // Right after the last element, where the `]` is missing.
+    assert_eq!(
+        span.unwrap().offset(),
+        toml.find('\n').unwrap() + 1 + "select = [\"MV001\"".len()
+    );
 }
 
 #[test]

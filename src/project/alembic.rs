@@ -565,6 +565,12 @@ mod tests {
             split_version_locations(&i, "a;b c", "/").unwrap(),
             vec!["a", "b c"]
         );
+        // As Alembic 1.20 splits `a, b  c,d` with `path_separator = space`.
+        let i = ini("[alembic]\npath_separator = space\n");
+        assert_eq!(
+            split_version_locations(&i, "a, b  c,d", "/").unwrap(),
+            vec!["a,", "b", "c,d"]
+        );
         let i = ini("[alembic]\npath_separator = comma\n");
         let err = split_version_locations(&i, "a", "/").unwrap_err();
         assert!(
