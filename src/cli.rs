@@ -153,6 +153,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                 &RuleSelection::default(),
                 &registry,
             )?;
+            print_warnings(&project);
             let migrations = engine::load_migrations(&project);
             let json = crate::graph_output::to_json(&project, &migrations);
             println!("{}", serde_json::to_string_pretty(&json).expect("json"));
@@ -174,6 +175,13 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
             print!("{}", crate::rules::render_doc(registry.get(i).meta()));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Discovery's non-fatal findings (skipped symlinks, missing locations) on stderr.
+fn print_warnings(project: &crate::project::Project) {
+    for w in &project.warnings {
+        eprintln!("warning: {w}");
     }
 }
 
@@ -226,6 +234,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         &args.selection,
         registry,
     )?;
+    print_warnings(&project);
     if let Some(name) = &args.stdin_filename {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {

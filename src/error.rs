@@ -2,6 +2,7 @@
 //! points at the place with a miette label.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use thiserror::Error;
@@ -49,12 +50,13 @@ pub enum Error {
     },
 
     /// A problem in a config file (TOML or INI), pointing at the key or value.
+    /// (`src` is behind an `Arc` to keep `Error` small.)
     #[error("{message}")]
     #[diagnostic(code(migverify::config))]
     Config {
         message: String,
         #[source_code]
-        src: NamedSource<String>,
+        src: Arc<NamedSource<String>>,
         #[label("{label}")]
         span: Option<SourceSpan>,
         label: String,

@@ -1,10 +1,28 @@
 //! Configuration: `migverify.toml` / `.migverify.toml` / `[tool.migverify]`, presets
 //! from `config/`, and the resolved [`Settings`] the engine runs with.
+//!
+//! - [`schema`]: the serde mirror of the TOML (every value spanned).
+//! - [`load`]: reading a file into it, TOML errors as miette diagnostics.
+//! - [`presets`]: the embedded presets.
+//! - [`resolve`]: presets + config + command line → [`Settings`], plus the
+//!   `[migrations]`, `[database]` and `[models]` sections.
+
+pub mod load;
+pub mod presets;
+pub mod resolve;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use globset::GlobMatcher;
+use toml::Spanned;
 
 use crate::diagnostic::Severity;
 use crate::rules::Registry;
+
+pub use load::ConfigFile;
+pub use resolve::{Config, resolve_selection};
 
 /// `per-file-ignores`: rules silenced in files matching a glob (relative to the root).
 #[derive(Clone, Debug)]
@@ -37,4 +55,65 @@ impl Settings {
             per_file_ignores: Vec::new(),
         }
     }
+
+    /// The severity a rule runs with, `None` when it is not enabled.
+    pub fn severity_of(&self, rule: usize) -> Option<Severity> {
+        self.enabled
+            .iter()
+            .find(|(i, _)| *i == rule)
+            .map(|(_, s)| *s)
+    }
+}
+
+/// `[migrations]`: where the migration files are, overriding Alembic's config.
+/// Paths are as written (relative to the project root); spans point into
+/// [`Config::file`].
+#[derive(Clone, Debug, Default)]
+pub struct MigrationsConfig {
+    pub script_location: Option<Spanned<String>>,
+    pub version_locations: Option<Vec<Spanned<String>>>,
+    pub recursive_version_locations: Option<bool>,
+    /// `exclude`: globset patterns matched against paths relative to the root.
+    pub exclude: Vec<PathPattern>,
+}
+
+/// A compiled glob with the pattern as written.
+#[derive(Clone, Debug)]
+pub struct PathPattern {
+    pub pattern: String,
+    pub matcher: GlobMatcher,
+}
+
+/// `[database]`, parsed and kept for the database rules. Nothing here connects.
+#[derive(Clone, Debug, Default)]
+pub struct DatabaseConfig {
+    /// As written (no `${VAR}` interpolation yet); the span points into the config
+    /// file, for diagnostics located at "the config file that names the database".
+    pub url: Option<Spanned<String>>,
+    /// Snapshot file, resolved against the project root; span of the value.
+    pub snapshot: Option<Spanned<PathBuf>>,
+    pub version_table: Option<String>,
+    pub version_table_schema: Option<String>,
+    pub schemas: Vec<String>,
+    pub connect_timeout: Option<Duration>,
+}
+
+impl DatabaseConfig {
+    /// Alembic's default version table name.
+    pub const DEFAULT_VERSION_TABLE: &'static str = "alembic_version";
+
+    /// The configured version table, or Alembic's default.
+    pub fn version_table(&self) -> &str {
+        self.version_table
+            .as_deref()
+            .unwrap_or(Self::DEFAULT_VERSION_TABLE)
+    }
+}
+
+/// `[models]`, parsed and kept for the drift rules.
+#[derive(Clone, Debug, Default)]
+pub struct ModelsConfig {
+    /// Glob patterns as written (relative to the project root), each validated.
+    pub paths: Vec<String>,
+    pub ignore_tables: Vec<String>,
 }

@@ -1,0 +1,113 @@
+//! Migration files of version locations, found as Alembic finds them.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::config::PathPattern;
+
+/// Whether Alembic reads a file of this name as a migration: its regex
+/// `(?!\.\#|__init__)(.*\.py)$` (with `match`, so anchored at the start).
+pub fn is_migration_name(name: &str) -> bool {
+    name.ends_with(".py") && !name.starts_with("__init__") && !name.starts_with(".#")
+}
+
+/// Whether `path` (absolute) is excluded: it, or one of its directories, relative
+/// to `root`, matches an `exclude` pattern.
+pub fn is_excluded(path: &Path, root: &Path, exclude: &[PathPattern]) -> bool {
+    if exclude.is_empty() {
+        return false;
+    }
+    let Ok(rel) = path.strip_prefix(root) else {
+        return false;
+    };
+    rel.ancestors()
+        .filter(|a| !a.as_os_str().is_empty())
+        .any(|a| exclude.iter().any(|p| p.matcher.is_match(a)))
+}
+
+/// A directory to read migration files from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionLocation {
+    pub path: PathBuf,
+    /// Search subdirectories too (`recursive_version_locations`).
+    pub recursive: bool,
+}
+
+/// Collects the migration files of `locations`: `*.py` files (in subdirectories
+/// only for recursive locations; never inside `__pycache__`), Alembic's skip rules, minus
+/// `exclude`, each real file once (by canonical path; the first path that
+/// reaches it is kept). Unreadable entries, dangling symlinks and symlink loops
+/// are skipped with a message pushed to `warnings`. Sorted.
+pub fn collect(
+    locations: &[VersionLocation],
+    root: &Path,
+    exclude: &[PathPattern],
+    warnings: &mut Vec<String>,
+) -> Vec<PathBuf> {
+    let mut seen = HashSet::new();
+    let mut files = Vec::new();
+    for loc in locations {
+        let walker = WalkDir::new(&loc.path)
+            .follow_links(true)
+            .min_depth(1)
+            .max_depth(if loc.recursive { usize::MAX } else { 1 })
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                !(e.file_type().is_dir()
+                    && e.file_name().to_string_lossy().ends_with("__pycache__"))
+            });
+        for entry in walker {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(err) => {
+                    warnings.push(walk_warning(&err));
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy();
+            if !is_migration_name(&name) {
+                continue;
+            }
+            let path = entry.path();
+            if is_excluded(path, root, exclude) {
+                continue;
+            }
+            match std::fs::canonicalize(path) {
+                Ok(real) => {
+                    if seen.insert(real) {
+                        files.push(path.to_path_buf());
+                    }
+                }
+                Err(err) => warnings.push(format!("skipping {}: {err}", path.display())),
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn walk_warning(err: &walkdir::Error) -> String {
+    let path = err
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "?".into());
+    if let Some(ancestor) = err.loop_ancestor() {
+        return format!(
+            "skipping {path}: symlink loop (points back to {})",
+            ancestor.display()
+        );
+    }
+    match err.io_error() {
+        Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            format!("skipping {path}: dangling symlink")
+        }
+        Some(io) => format!("skipping {path}: {io}"),
+        None => format!("skipping {path}: {err}"),
+    }
+}
