@@ -327,7 +327,108 @@ fn paint(text: &str, code: &str, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::SkippedRule;
+    use crate::diagnostic::{Location, Related};
+    use crate::report::{SkippedRule, Status};
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    fn report_with(diagnostic: Diagnostic, sources: Vec<SourceFile>) -> Report {
+        Report {
+            root: PathBuf::from("/p"),
+            cwd: PathBuf::from("/p"),
+            diagnostics: vec![diagnostic],
+            rules: Vec::new(),
+            sources: sources
+                .into_iter()
+                .map(|s| (s.path.clone(), Arc::new(s)))
+                .collect::<HashMap<_, _>>(),
+            status: Status::default(),
+            summary: Summary {
+                errors: 1,
+                files: 1,
+                ..Summary::default()
+            },
+            verbose: false,
+        }
+    }
+
+    fn emit(report: &Report, quiet: bool) -> String {
+        let mut out = Vec::new();
+        Human
+            .emit(
+                report,
+                EmitOptions {
+                    color: false,
+                    quiet,
+                },
+                &mut out,
+            )
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn file_level_and_unloaded_related_locations_show_their_path() {
+        let src = SourceFile::from_text("/p/a.py".into(), "x = 1\n".into());
+        let span = src.span(0, 1);
+        let d = Diagnostic {
+            code: "MV001".into(),
+            name: "duplicate-revision".into(),
+            severity: Severity::Error,
+            message: "no place to point at".into(),
+            location: Location {
+                path: "/p/b.py".into(),
+                span: None,
+            },
+            related: vec![
+                Related {
+                    location: Location {
+                        path: "/p/a.py".into(),
+                        span: Some(span),
+                    },
+                    message: "loaded".into(),
+                },
+                Related {
+                    location: Location {
+                        path: "/p/sub/c.py".into(),
+                        span: Some(span),
+                    },
+                    message: "not loaded".into(),
+                },
+            ],
+            help: Some("do something".into()),
+        };
+        let out = emit(&report_with(d, vec![src]), true);
+        assert!(out.starts_with("MV001 duplicate-revision [error]"), "{out}");
+        assert!(out.contains("× no place to point at\n  │ at b.py"), "{out}");
+        assert!(out.contains("╭─[a.py:1:1]"), "{out}");
+        assert!(out.contains("1 │ x = 1"), "{out}");
+        assert!(out.contains("☞ not loaded\n  │ at sub/c.py"), "{out}");
+        assert!(out.contains("help: do something"), "{out}");
+        assert!(!out.contains("Database:"), "quiet: {out}");
+    }
+
+    #[test]
+    fn zero_width_spans_render() {
+        let src = SourceFile::from_text("/p/a.py".into(), "def f():\n    pass\n".into());
+        let span = src.span(4, 4);
+        let d = Diagnostic {
+            code: "MV003".into(),
+            name: "empty-downgrade".into(),
+            severity: Severity::Warning,
+            message: "here".into(),
+            location: Location {
+                path: "/p/a.py".into(),
+                span: Some(span),
+            },
+            related: Vec::new(),
+            help: None,
+        };
+        let out = emit(&report_with(d, vec![src]), false);
+        assert!(out.contains("╭─[a.py:1:5]"), "{out}");
+        assert!(out.contains("Database: not configured"), "{out}");
+        assert!(out.ends_with("✗ 1 error in 1 file\n"), "{out}");
+    }
 
     fn skipped(code: &str, reason: &str) -> SkippedRule {
         SkippedRule {
