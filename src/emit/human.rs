@@ -124,10 +124,7 @@ impl MietteDiagnostic {
 }
 
 /// The loaded source and a label for a location with a span; `(None, None)` otherwise.
-fn snippet(
-    report: &Report,
-    loc: &Location,
-) -> (Option<NamedSource<Text>>, Option<LabeledSpan>) {
+fn snippet(report: &Report, loc: &Location) -> (Option<NamedSource<Text>>, Option<LabeledSpan>) {
     let (Some(span), Some(src)) = (loc.span, report.sources.get(&loc.path)) else {
         return (None, None);
     };

@@ -52,7 +52,14 @@ fn build(report: &Report) -> SarifLog {
     let results: Vec<SarifResult> = report
         .diagnostics
         .iter()
-        .map(|d| result(report, d, index.get(d.code.as_str()).copied(), &mut occurrences))
+        .map(|d| {
+            result(
+                report,
+                d,
+                index.get(d.code.as_str()).copied(),
+                &mut occurrences,
+            )
+        })
         .collect();
 
     let driver = ToolComponent::builder()
@@ -204,7 +211,9 @@ fn artifact(report: &Report, path: &Path) -> ArtifactLocation {
             .uri(encode(&report.root_relative(path)))
             .uri_base_id(SRCROOT)
             .build(),
-        _ => ArtifactLocation::builder().uri(file_uri(path, false)).build(),
+        _ => ArtifactLocation::builder()
+            .uri(file_uri(path, false))
+            .build(),
     }
 }
 
