@@ -42,10 +42,13 @@ fn run(format: &str, extra: &[&str]) -> String {
 /// Makes machine-specific parts stable: the absolute fixture path and the version.
 fn stabilise(s: &str, root: &Path) -> String {
     let root = root.display().to_string();
-    s.replace(&root, "[FIXTURE]").replace(
-        &format!("\"{}\"", env!("CARGO_PKG_VERSION")),
-        "\"[VERSION]\"",
-    )
+    // SARIF's `%SRCROOT%` is a percent-encoded URI: cover a checkout path with spaces.
+    s.replace(&root.replace(' ', "%20"), "[FIXTURE]")
+        .replace(&root, "[FIXTURE]")
+        .replace(
+            &format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+            "\"[VERSION]\"",
+        )
 }
 
 fn snapshot(name: &str, output: &str) {
