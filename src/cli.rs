@@ -259,10 +259,12 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && args.output.is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let opts = EmitOptions { color };
+    let opts = EmitOptions {
+        color,
+        quiet: args.quiet,
+    };
     let emitter = emit::emitter(args.format);
     let mut buf = Vec::new();
-    let _ = args.quiet;
     emitter
         .emit(&report, opts, &mut buf)
         .map_err(|source| crate::Error::Io {

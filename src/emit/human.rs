@@ -1,14 +1,482 @@
-//! `human` output (placeholder until the emitter lands).
+//! `human`: every diagnostic rendered by miette (code, severity, message, a labelled
+//! source snippet, help, related locations), then a status block like the Python
+//! verification script's and a one-line summary. `--quiet` keeps the diagnostics only.
 
+use std::fmt::{self, Display};
 use std::io::{self, Write};
+use std::sync::Arc;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, NamedSource, SourceCode,
+    SourceSpan, SpanContents,
+};
 
 use super::{EmitOptions, Emitter};
-use crate::report::Report;
+use crate::diagnostic::{Diagnostic, Location, Severity};
+use crate::report::{Report, Summary};
+use crate::source::SourceFile;
+
+/// Width used when not writing to a terminal, so that output (and snapshots) is stable.
+const FIXED_WIDTH: usize = 100;
 
 pub struct Human;
 
 impl Emitter for Human {
     fn emit(&self, report: &Report, opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
-        super::concise::Concise.emit(report, opts, out)
+        let handler = handler(opts);
+        for d in &report.diagnostics {
+            let rendered = render(&handler, &MietteDiagnostic::new(report, d));
+            out.write_all(rendered.as_bytes())?;
+            writeln!(out)?;
+        }
+        if opts.quiet {
+            return Ok(());
+        }
+        write_status(report, out)?;
+        writeln!(out)?;
+        writeln!(out, "{}", summary_line(&report.summary, opts.color))
+    }
+}
+
+fn handler(opts: EmitOptions) -> GraphicalReportHandler {
+    if opts.color {
+        // Colour implies a terminal (the caller decides): miette's default width.
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode())
+    } else {
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+            .with_urls(false)
+            .with_width(FIXED_WIDTH)
+    }
+}
+
+fn render(handler: &GraphicalReportHandler, diagnostic: &MietteDiagnostic) -> String {
+    let mut s = String::new();
+    // Writing into a String cannot fail.
+    let _ = handler.render_report(&mut s, diagnostic);
+    s
+}
+
+/// A file's text as miette reads it, shared without copying.
+#[derive(Debug)]
+struct Text(Arc<SourceFile>);
+
+impl SourceCode for Text {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        self.0
+            .text
+            .as_str()
+            .read_span(span, context_lines_before, context_lines_after)
+    }
+}
+
+/// One of our diagnostics (or one of its related locations) in miette's shape.
+#[derive(Debug)]
+struct MietteDiagnostic {
+    /// `MV003 empty-downgrade [warning]`; `None` for related locations.
+    code: Option<String>,
+    severity: miette::Severity,
+    /// The message, followed by `at <path>` when there is no snippet to show the path.
+    message: String,
+    source: Option<NamedSource<Text>>,
+    label: Option<LabeledSpan>,
+    help: Option<String>,
+    url: Option<String>,
+    related: Vec<MietteDiagnostic>,
+}
+
+impl MietteDiagnostic {
+    fn new(report: &Report, d: &Diagnostic) -> Self {
+        let (source, label) = snippet(report, &d.location);
+        let message = with_path(report, &d.message, &d.location, source.is_some());
+        MietteDiagnostic {
+            code: Some(format!("{} {} [{}]", d.code, d.name, d.severity)),
+            severity: severity(d.severity),
+            message,
+            source,
+            label,
+            help: d.help.clone(),
+            url: Some(super::help_uri(&d.code)),
+            related: d
+                .related
+                .iter()
+                .map(|r| {
+                    // The message heads the related block; the snippet only underlines.
+                    let (source, label) = snippet(report, &r.location);
+                    MietteDiagnostic {
+                        code: None,
+                        severity: miette::Severity::Advice,
+                        message: with_path(report, &r.message, &r.location, source.is_some()),
+                        source,
+                        label,
+                        help: None,
+                        url: None,
+                        related: Vec::new(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The loaded source and a label for a location with a span; `(None, None)` otherwise.
+fn snippet(report: &Report, loc: &Location) -> (Option<NamedSource<Text>>, Option<LabeledSpan>) {
+    let (Some(span), Some(src)) = (loc.span, report.sources.get(&loc.path)) else {
+        return (None, None);
+    };
+    let len = src.text.len();
+    let start = span.start.min(len);
+    let end = span.end.clamp(start, len);
+    let source = NamedSource::new(report.display_path(&loc.path), Text(Arc::clone(src)));
+    let label = LabeledSpan::new_primary_with_span(None, start..end);
+    (Some(source), Some(label))
+}
+
+fn with_path(report: &Report, message: &str, loc: &Location, has_snippet: bool) -> String {
+    if has_snippet {
+        message.to_string()
+    } else {
+        format!("{message}\nat {}", report.display_path(&loc.path))
+    }
+}
+
+fn severity(s: Severity) -> miette::Severity {
+    match s {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Info => miette::Severity::Advice,
+    }
+}
+
+impl Display for MietteDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MietteDiagnostic {}
+
+impl miette::Diagnostic for MietteDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn Display + 'a>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c.as_str()) as Box<dyn Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h.as_str()) as Box<dyn Display>)
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn Display + 'a>> {
+        self.url
+            .as_ref()
+            .map(|u| Box::new(u.as_str()) as Box<dyn Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.label
+            .clone()
+            .map(|l| Box::new(std::iter::once(l)) as Box<dyn Iterator<Item = LabeledSpan>>)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+/// The status block, as the Python verification script printed it.
+fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let status = &report.status;
+    writeln!(
+        out,
+        "Database: {}",
+        status.database.as_deref().unwrap_or("not configured")
+    )?;
+    if let Some(current) = &status.current_revisions {
+        writeln!(
+            out,
+            "Current revision(s): {}",
+            list_or_none(current.iter().map(String::as_str))
+        )?;
+    }
+    writeln!(
+        out,
+        "Head revision(s): {}",
+        list_or_none(status.head_revisions.iter().map(String::as_str))
+    )?;
+    if let Some(pending) = status.pending {
+        writeln!(out, "Pending: {pending}")?;
+    }
+    writeln!(out, "Migration files: {}", status.migration_files.len())?;
+    if !report.verbose {
+        return Ok(());
+    }
+    writeln!(out, "Version locations:")?;
+    for loc in &status.version_locations {
+        writeln!(out, "  {}", report.display_path(loc))?;
+    }
+    writeln!(out, "Migration files:")?;
+    for file in &status.migration_files {
+        writeln!(out, "  {}", report.display_path(file))?;
+    }
+    if let Some(tables) = &status.tables {
+        writeln!(out, "Tables:")?;
+        for table in tables {
+            writeln!(out, "  {table}")?;
+        }
+    }
+    if !report.summary.skipped_rules.is_empty() {
+        writeln!(out, "Skipped rules:")?;
+        for rule in &report.summary.skipped_rules {
+            writeln!(
+                out,
+                "  {} {}: skipped ({})",
+                rule.code, rule.name, rule.reason
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn list_or_none<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `✓ All checks passed` or `✗ 2 errors, 1 warning in 14 files (3 rules skipped: no database)`.
+pub(crate) fn summary_line(summary: &Summary, color: bool) -> String {
+    let counts: Vec<String> = [
+        (summary.errors, "error", "errors"),
+        (summary.warnings, "warning", "warnings"),
+        (summary.infos, "info", "infos"),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| plural(n, one, many))
+    .collect();
+    let skipped = skipped_note(summary);
+    if counts.is_empty() {
+        let line = format!("✓ All checks passed{skipped}");
+        return paint(&line, "32", color);
+    }
+    let line = format!(
+        "✗ {} in {}{skipped}",
+        counts.join(", "),
+        plural(summary.files, "file", "files")
+    );
+    let code = if summary.errors > 0 { "31" } else { "33" };
+    paint(&line, code, color)
+}
+
+/// ` (3 rules skipped: no database)`, grouping the reasons; empty when none skipped.
+fn skipped_note(summary: &Summary) -> String {
+    if summary.skipped_rules.is_empty() {
+        return String::new();
+    }
+    let mut reasons: Vec<&str> = Vec::new();
+    for r in &summary.skipped_rules {
+        if !reasons.contains(&r.reason.as_str()) {
+            reasons.push(&r.reason);
+        }
+    }
+    format!(
+        " ({} skipped: {})",
+        plural(summary.skipped_rules.len(), "rule", "rules"),
+        reasons.join(", ")
+    )
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[1;{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{Location, Related};
+    use crate::report::{SkippedRule, Status};
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    fn report_with(diagnostic: Diagnostic, sources: Vec<SourceFile>) -> Report {
+        Report {
+            root: PathBuf::from("/p"),
+            cwd: PathBuf::from("/p"),
+            diagnostics: vec![diagnostic],
+            rules: Vec::new(),
+            sources: sources
+                .into_iter()
+                .map(|s| (s.path.clone(), Arc::new(s)))
+                .collect::<HashMap<_, _>>(),
+            status: Status::default(),
+            summary: Summary {
+                errors: 1,
+                files: 1,
+                ..Summary::default()
+            },
+            verbose: false,
+        }
+    }
+
+    fn emit(report: &Report, quiet: bool) -> String {
+        let mut out = Vec::new();
+        Human
+            .emit(
+                report,
+                EmitOptions {
+                    color: false,
+                    quiet,
+                },
+                &mut out,
+            )
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn file_level_and_unloaded_related_locations_show_their_path() {
+        let src = SourceFile::from_text("/p/a.py".into(), "x = 1\n".into());
+        let span = src.span(0, 1);
+        let d = Diagnostic {
+            code: "MV001".into(),
+            name: "duplicate-revision".into(),
+            severity: Severity::Error,
+            message: "no place to point at".into(),
+            location: Location {
+                path: "/p/b.py".into(),
+                span: None,
+            },
+            related: vec![
+                Related {
+                    location: Location {
+                        path: "/p/a.py".into(),
+                        span: Some(span),
+                    },
+                    message: "loaded".into(),
+                },
+                Related {
+                    location: Location {
+                        path: "/p/sub/c.py".into(),
+                        span: Some(span),
+                    },
+                    message: "not loaded".into(),
+                },
+            ],
+            help: Some("do something".into()),
+        };
+        let out = emit(&report_with(d, vec![src]), true);
+        assert!(out.starts_with("MV001 duplicate-revision [error]"), "{out}");
+        assert!(out.contains("× no place to point at\n  │ at b.py"), "{out}");
+        assert!(out.contains("╭─[a.py:1:1]"), "{out}");
+        assert!(out.contains("1 │ x = 1"), "{out}");
+        assert!(out.contains("☞ not loaded\n  │ at sub/c.py"), "{out}");
+        assert!(out.contains("help: do something"), "{out}");
+        assert!(!out.contains("Database:"), "quiet: {out}");
+    }
+
+    #[test]
+    fn zero_width_spans_render() {
+        let src = SourceFile::from_text("/p/a.py".into(), "def f():\n    pass\n".into());
+        let span = src.span(4, 4);
+        let d = Diagnostic {
+            code: "MV003".into(),
+            name: "empty-downgrade".into(),
+            severity: Severity::Warning,
+            message: "here".into(),
+            location: Location {
+                path: "/p/a.py".into(),
+                span: Some(span),
+            },
+            related: Vec::new(),
+            help: None,
+        };
+        let out = emit(&report_with(d, vec![src]), false);
+        assert!(out.contains("╭─[a.py:1:5]"), "{out}");
+        assert!(out.contains("Database: not configured"), "{out}");
+        assert!(out.ends_with("✗ 1 error in 1 file\n"), "{out}");
+    }
+
+    fn skipped(code: &str, reason: &str) -> SkippedRule {
+        SkippedRule {
+            code: code.into(),
+            name: "x".into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn summary_all_passed() {
+        let s = Summary {
+            files: 3,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&s, false), "✓ All checks passed");
+    }
+
+    #[test]
+    fn summary_pluralises_and_mentions_skipped_rules() {
+        let s = Summary {
+            errors: 2,
+            warnings: 1,
+            infos: 1,
+            files: 14,
+            skipped_rules: vec![
+                skipped("MV101", "no database"),
+                skipped("MV102", "no database"),
+                skipped("MV103", "no database"),
+            ],
+        };
+        assert_eq!(
+            summary_line(&s, false),
+            "✗ 2 errors, 1 warning, 1 info in 14 files (3 rules skipped: no database)"
+        );
+        let s = Summary {
+            errors: 1,
+            files: 1,
+            skipped_rules: vec![skipped("MV101", "no database")],
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_line(&s, false),
+            "✗ 1 error in 1 file (1 rule skipped: no database)"
+        );
+        let s = Summary {
+            warnings: 2,
+            infos: 3,
+            files: 2,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&s, false), "✗ 2 warnings, 3 infos in 2 files");
     }
 }

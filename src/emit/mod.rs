@@ -28,6 +28,13 @@ pub enum Format {
 pub struct EmitOptions {
     /// Use ANSI colours (only for `human`; decided by the caller from the terminal and NO_COLOR).
     pub color: bool,
+    /// Print diagnostics only: no status block or summary (only `human` has those).
+    pub quiet: bool,
+}
+
+/// Where a rule's documentation lives on the web (SARIF `helpUri`, miette links).
+pub fn help_uri(code: &str) -> String {
+    format!("https://github.com/migverify/migverify/blob/main/docs/rules/{code}.md")
 }
 
 pub trait Emitter {

@@ -1,14 +1,301 @@
-//! `sarif` output (placeholder until the emitter lands).
+//! `sarif`: a SARIF 2.1.0 log, built with `serde-sarif`, that the official schema
+//! validates and GitHub code scanning accepts.
+//!
+//! - `tool.driver.rules[]`: every rule that ran, with help (the rule's documentation),
+//!   `helpUri` and `defaultConfiguration.level` (the severity it ran at).
+//! - Results point at files relative to the project root (`uriBaseId: "%SRCROOT%"`,
+//!   defined in `originalUriBaseIds`); files outside the root get absolute `file://` URIs.
+//! - `partialFingerprints.primaryLocationLineHash` hashes the rule code, the root-relative
+//!   path, the trimmed text of the diagnostic's line and an occurrence counter, so it
+//!   survives lines moving up or down.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::path::Path;
+
+use serde_sarif::sarif::{
+    ArtifactLocation, Invocation, Location as SarifLocation, Message, MultiformatMessageString,
+    PhysicalLocation, Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult,
+    ResultLevel, Run, Sarif as SarifLog, Tool, ToolComponent,
+};
+use sha2::{Digest, Sha256};
 
 use super::{EmitOptions, Emitter};
-use crate::report::Report;
+use crate::diagnostic::{Diagnostic, Location, Severity};
+use crate::report::{Report, RuleRun};
+use crate::rules::render_doc;
+
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub const INFORMATION_URI: &str = "https://github.com/migverify/migverify";
+const SRCROOT: &str = "%SRCROOT%";
 
 pub struct Sarif;
 
 impl Emitter for Sarif {
-    fn emit(&self, report: &Report, opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
-        super::concise::Concise.emit(report, opts, out)
+    fn emit(&self, report: &Report, _opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
+        let log = build(report);
+        serde_json::to_writer_pretty(&mut *out, &log)?;
+        writeln!(out)
+    }
+}
+
+fn build(report: &Report) -> SarifLog {
+    let rules: Vec<ReportingDescriptor> = report.rules.iter().map(descriptor).collect();
+    let index: HashMap<&str, usize> = report
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.meta.code.as_ref(), i))
+        .collect();
+
+    let mut occurrences: HashMap<String, usize> = HashMap::new();
+    let results: Vec<SarifResult> = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            result(
+                report,
+                d,
+                index.get(d.code.as_str()).copied(),
+                &mut occurrences,
+            )
+        })
+        .collect();
+
+    let driver = ToolComponent::builder()
+        .name("migverify")
+        .version(env!("CARGO_PKG_VERSION"))
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .information_uri(INFORMATION_URI)
+        .rules(rules)
+        .build();
+    let base_ids = BTreeMap::from([(
+        SRCROOT.to_string(),
+        ArtifactLocation::builder()
+            .uri(directory_uri(&report.root))
+            .build(),
+    )]);
+    let run = Run::builder()
+        .tool(Tool::builder().driver(driver).build())
+        .original_uri_base_ids(base_ids)
+        .invocations(vec![
+            Invocation::builder().execution_successful(true).build(),
+        ])
+        .results(results)
+        .column_kind(serde_json::json!("unicodeCodePoints"))
+        .build();
+    SarifLog::builder()
+        .schema(SCHEMA)
+        .version(serde_json::json!("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn result_level(s: Severity) -> ResultLevel {
+    match s {
+        Severity::Error => ResultLevel::Error,
+        Severity::Warning => ResultLevel::Warning,
+        Severity::Info => ResultLevel::Note,
+    }
+}
+
+fn descriptor(rule: &RuleRun) -> ReportingDescriptor {
+    let meta = &rule.meta;
+    let doc = render_doc(meta);
+    ReportingDescriptor::builder()
+        .id(meta.code.to_string())
+        .name(meta.name.to_string())
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(meta.summary.to_string())
+                .build(),
+        )
+        .full_description(
+            MultiformatMessageString::builder()
+                .text(what_it_does(&meta.doc).unwrap_or_else(|| meta.summary.to_string()))
+                .build(),
+        )
+        .help(
+            MultiformatMessageString::builder()
+                .text(doc.clone())
+                .markdown(doc)
+                .build(),
+        )
+        .help_uri(super::help_uri(&meta.code))
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(serde_json::json!(level(rule.severity)))
+                .build(),
+        )
+        .build()
+}
+
+/// The paragraph(s) under `## What it does`, joined into one line of text.
+fn what_it_does(doc: &str) -> Option<String> {
+    let start = doc.find("## What it does")?;
+    let body = &doc[start..];
+    let body = body.split_once('\n')?.1;
+    let end = body.find("\n## ").unwrap_or(body.len());
+    let text = body[..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
+fn result(
+    report: &Report,
+    d: &Diagnostic,
+    rule_index: Option<usize>,
+    occurrences: &mut HashMap<String, usize>,
+) -> SarifResult {
+    let related: Vec<SarifLocation> = d
+        .related
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            SarifLocation::builder()
+                .id(i as i64 + 1)
+                .physical_location(physical(report, &r.location))
+                .message(Message::builder().text(r.message.clone()).build())
+                .build()
+        })
+        .collect();
+    let fingerprints = BTreeMap::from([(
+        "primaryLocationLineHash".to_string(),
+        line_hash(report, d, occurrences),
+    )]);
+    let mut result = SarifResult::builder()
+        .rule_id(d.code.clone())
+        .level(result_level(d.severity))
+        .message(Message::builder().text(d.message.clone()).build())
+        .locations(vec![
+            SarifLocation::builder()
+                .physical_location(physical(report, &d.location))
+                .build(),
+        ])
+        .partial_fingerprints(fingerprints)
+        .build();
+    result.rule_index = rule_index.map(|i| i as i64);
+    if !related.is_empty() {
+        result.related_locations = Some(related);
+    }
+    result
+}
+
+fn physical(report: &Report, loc: &Location) -> PhysicalLocation {
+    let region = match loc.span {
+        Some(s) => Region::builder()
+            .start_line(s.start_line as i64)
+            .start_column(s.start_column as i64)
+            .end_line(s.end_line as i64)
+            .end_column(s.end_column as i64)
+            .build(),
+        None => Region::builder().start_line(1).build(),
+    };
+    PhysicalLocation::builder()
+        .artifact_location(artifact(report, &loc.path))
+        .region(region)
+        .build()
+}
+
+/// Relative to the project root with `%SRCROOT%` when under it, else an absolute URI.
+fn artifact(report: &Report, path: &Path) -> ArtifactLocation {
+    match path.strip_prefix(&report.root) {
+        Ok(rel) if rel.components().next().is_some() => ArtifactLocation::builder()
+            .uri(encode(&report.root_relative(path)))
+            .uri_base_id(SRCROOT)
+            .build(),
+        _ => ArtifactLocation::builder()
+            .uri(file_uri(path, false))
+            .build(),
+    }
+}
+
+/// A stable hash of what the diagnostic is about, not where the lines are.
+fn line_hash(report: &Report, d: &Diagnostic, occurrences: &mut HashMap<String, usize>) -> String {
+    let line_text = d
+        .location
+        .span
+        .and_then(|s| {
+            let src = report.sources.get(&d.location.path)?;
+            let line = src.line_span(s.start_line)?;
+            src.text.get(line.start..line.end).map(str::trim)
+        })
+        .unwrap_or("");
+    let key = format!(
+        "{}\0{}\0{}",
+        d.code,
+        report.root_relative(&d.location.path),
+        line_text
+    );
+    let counter = occurrences.entry(key.clone()).or_insert(0);
+    *counter += 1;
+    let mut hasher = Sha256::new();
+    hasher.update(key.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(counter.to_string().as_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}:{counter}")
+}
+
+fn directory_uri(path: &Path) -> String {
+    file_uri(path, true)
+}
+
+/// `file:///abs/path` (with a trailing `/` for directories), percent-encoded.
+fn file_uri(path: &Path, dir: bool) -> String {
+    let mut s: String = path
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(p) => Some(encode(&p.to_string_lossy())),
+            std::path::Component::Prefix(p) => Some(p.as_os_str().to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    if dir && !s.is_empty() {
+        s.push('/');
+    }
+    format!("file:///{s}")
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn encode(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_uris() {
+        assert_eq!(encode("a b/c%d.py"), "a%20b/c%25d.py");
+        assert_eq!(
+            directory_uri(Path::new("/work/my project")),
+            "file:///work/my%20project/"
+        );
+    }
+
+    #[test]
+    fn what_it_does_takes_the_first_section() {
+        let doc = "## What it does\nChecks a\nthing.\n\n## Why is this bad?\nBecause.";
+        assert_eq!(what_it_does(doc).as_deref(), Some("Checks a thing."));
+        assert_eq!(what_it_does("no sections"), None);
     }
 }
