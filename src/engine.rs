@@ -21,11 +21,19 @@ pub struct CheckOptions {
 }
 
 /// Reads and parses every migration file of the project, in parallel.
+///
+/// A file reached twice (two version locations that overlap, a symlinked directory)
+/// is read once, under the first of its paths: it is one migration, not a duplicate.
 pub fn load_migrations(project: &Project) -> Vec<Migration> {
-    let mut ms: Vec<Migration> = project
+    let mut real_paths = HashSet::new();
+    let files: Vec<&PathBuf> = project
         .files
+        .iter()
+        .filter(|p| real_paths.insert(std::fs::canonicalize(p).unwrap_or_else(|_| (*p).clone())))
+        .collect();
+    let mut ms: Vec<Migration> = files
         .par_iter()
-        .map(|path| match &project.stdin {
+        .map(|&path| match &project.stdin {
             Some((stdin_path, text)) if stdin_path == path => {
                 migration::parse_source(path.clone(), text.clone().into_bytes())
             }
@@ -179,6 +187,19 @@ fn ignored_by_config(project: &Project, ri: usize, f: &Finding) -> bool {
         .any(|p| p.rules.contains(&ri) && p.matcher.is_match(rel))
 }
 
+/// Whether `f` is MV012's finding about the suppression `s` itself.
+fn about_itself(
+    registry: &Registry,
+    ri: usize,
+    f: &Finding,
+    s: &crate::suppression::Suppression,
+) -> bool {
+    registry.get(ri).meta().code == "MV012"
+        && f.location
+            .span
+            .is_some_and(|fs| s.span.start <= fs.start && fs.end <= s.span.end)
+}
+
 /// Whether a suppression comment in the finding's file silences it; records which.
 fn suppressed(
     m: &Migration,
@@ -199,6 +220,10 @@ fn suppressed(
             continue;
         }
         if s.rules.is_empty() {
+            // A bare `ignore` does not silence MV012's report that it is unused.
+            if about_itself(registry, ri, f, s) {
+                continue;
+            }
             used.insert((mi, si, None));
             hit = true;
             continue;
@@ -211,4 +236,83 @@ fn suppressed(
         }
     }
     hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unused_bare_ignore_does_not_silence_its_own_report() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a1.py");
+        std::fs::write(
+            &file,
+            "revision = 'a1'\ndown_revision = None\ndef upgrade():  # migverify: ignore\n    op.f()\ndef downgrade():\n    op.g()\n",
+        )
+        .unwrap();
+        let registry = Registry::builtin();
+        let mut settings = crate::config::Settings::recommended(&registry);
+        settings.enabled = (0..registry.len())
+            .map(|i| (i, registry.get(i).meta().severity))
+            .collect();
+        let project = Project {
+            root: tmp.path().to_path_buf(),
+            config_path: None,
+            version_locations: vec![tmp.path().to_path_buf()],
+            files: vec![file],
+            only: None,
+            stdin: None,
+            settings,
+        };
+        let report = check(
+            &project,
+            &registry,
+            &CheckOptions {
+                verbose: false,
+                cwd: tmp.path().to_path_buf(),
+            },
+        );
+        let codes: Vec<(&str, usize)> = report
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.as_str(), d.location.span.unwrap().start_line))
+            .collect();
+        assert_eq!(codes, [("MV012", 3)]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_reached_through_a_symlinked_location_is_read_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let versions = tmp.path().join("versions");
+        std::fs::create_dir(&versions).unwrap();
+        std::fs::write(
+            versions.join("a1.py"),
+            "revision = 'a1'\ndown_revision = None\ndef upgrade():\n    op.f()\ndef downgrade():\n    op.g()\n",
+        )
+        .unwrap();
+        let more = tmp.path().join("more");
+        std::os::unix::fs::symlink(&versions, &more).unwrap();
+        let registry = Registry::builtin();
+        let project = Project {
+            root: tmp.path().to_path_buf(),
+            config_path: None,
+            version_locations: vec![versions.clone(), more.clone()],
+            files: vec![more.join("a1.py"), versions.join("a1.py")],
+            only: None,
+            stdin: None,
+            settings: crate::config::Settings::recommended(&registry),
+        };
+        let report = check(
+            &project,
+            &registry,
+            &CheckOptions {
+                verbose: false,
+                cwd: tmp.path().to_path_buf(),
+            },
+        );
+        assert_eq!(report.summary.files, 1);
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    }
 }

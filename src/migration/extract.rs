@@ -393,6 +393,21 @@ impl<'a> Extractor<'a> {
             }
         }
 
+        // CPython decodes before it parses: bytes that are not UTF-8 outside comments
+        // are the error, and the parse error their replacement causes on the same
+        // line or after it is not reported on top of it.
+        let legacy_encoding = declared_legacy_encoding(&self.src.text);
+        let bad_byte = self
+            .src
+            .invalid_utf8
+            .iter()
+            .copied()
+            .filter(|_| legacy_encoding.is_none())
+            .find(|&b| !comments.iter().any(|&(s, e)| s <= b && b < e));
+        let bad_line_start = bad_byte.map(|b| self.src.text[..b].rfind('\n').map_or(0, |i| i + 1));
+        let first_error =
+            first_error.filter(|err| bad_line_start.is_none_or(|l| err.start_byte() < l));
+
         if let Some(err) = first_error {
             let (line, col) = self.src.line_col(err.start_byte());
             let what = if err.is_missing() {
@@ -424,12 +439,7 @@ impl<'a> Extractor<'a> {
             );
         }
 
-        if let Some(&bad) = self
-            .src
-            .invalid_utf8
-            .iter()
-            .find(|&&b| !comments.iter().any(|&(s, e)| s <= b && b < e))
-        {
+        if let Some(bad) = bad_byte {
             let (line, col) = self.src.line_col(bad);
             self.m.problems.insert(
                 0,
@@ -796,6 +806,43 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The encoding a PEP 263 declaration (`# -*- coding: latin-1 -*-` on line 1 or 2)
+/// names, when it is not UTF-8: CPython then decodes the file with it, and bytes
+/// that are not valid UTF-8 are not an error.
+fn declared_legacy_encoding(text: &str) -> Option<String> {
+    for line in text.split('\n').take(2) {
+        let t = line.trim_start_matches([' ', '\t', '\x0c']);
+        if !t.starts_with('#') {
+            if t.trim().is_empty() {
+                continue;
+            }
+            return None; // a cookie on line 2 counts only below a comment or blank line
+        }
+        let Some(at) = t.find("coding") else {
+            continue;
+        };
+        let rest = &t[at + "coding".len()..];
+        let Some(rest) = rest.strip_prefix([':', '=']) else {
+            continue;
+        };
+        let name: String = rest
+            .trim_start_matches([' ', '\t'])
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
+        if name.is_empty() {
+            continue;
+        }
+        let norm = name.to_ascii_lowercase().replace('_', "-");
+        return if norm == "utf-8" || norm == "utf8" || norm.starts_with("utf-8-") {
+            None
+        } else {
+            Some(name)
+        };
+    }
+    None
+}
+
 /// Alembic's `Script.doc`: the stripped docstring's first paragraph.
 fn doc_message(doc: &str) -> String {
     let doc = doc.trim();
@@ -939,6 +986,50 @@ def downgrade() -> None:
             "{:?}",
             m.problems
         );
+    }
+
+    #[test]
+    fn invalid_utf8_in_code_is_one_problem_not_two() {
+        let m = parse_source(
+            "m.py".into(),
+            b"revision = 'a'\ndown_revision = None\nx\xff = 1\n".to_vec(),
+        );
+        assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+        assert!(m.problems[0].message.starts_with("invalid UTF-8 at 3:2"));
+        // a syntax error before the bad line is still reported
+        let m = parse_source(
+            "m.py".into(),
+            b"revision = 'a'\ndown_revision = None\ndef f(:\n    pass\ny = '\xff'\n".to_vec(),
+        );
+        assert_eq!(m.problems.len(), 2, "{:?}", m.problems);
+    }
+
+    #[test]
+    fn a_coding_declaration_accepts_non_utf8_bytes() {
+        let m = parse_source(
+            "m.py".into(),
+            b"# -*- coding: latin-1 -*-\nrevision = 'a'\ndown_revision = None\nx = 'caf\xe9'\n"
+                .to_vec(),
+        );
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        let m = parse_source(
+            "m.py".into(),
+            b"#!/usr/bin/env python\n# vim: set fileencoding=cp1252 :\nrevision = 'a'\ndown_revision = None\nx = '\x80'\n"
+                .to_vec(),
+        );
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        // utf-8 declared, or the cookie below code: still rejected
+        for src in [
+            &b"# coding: utf-8\nrevision = 'a\xe9'\ndown_revision = None\n"[..],
+            &b"revision = 'a\xe9'\n# coding: latin-1\ndown_revision = None\n"[..],
+        ] {
+            let m = parse_source("m.py".into(), src.to_vec());
+            assert!(
+                m.problems[0].message.starts_with("invalid UTF-8"),
+                "{:?}",
+                m.problems
+            );
+        }
     }
 
     #[test]
