@@ -256,15 +256,12 @@ mod tests {
         settings.enabled = (0..registry.len())
             .map(|i| (i, registry.get(i).meta().severity))
             .collect();
-        let project = Project {
-            root: tmp.path().to_path_buf(),
-            config_path: None,
-            version_locations: vec![tmp.path().to_path_buf()],
-            files: vec![file],
-            only: None,
-            stdin: None,
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![tmp.path().to_path_buf()],
+            vec![file],
             settings,
-        };
+        );
         let report = check(
             &project,
             &registry,
@@ -295,15 +292,12 @@ mod tests {
         let more = tmp.path().join("more");
         std::os::unix::fs::symlink(&versions, &more).unwrap();
         let registry = Registry::builtin();
-        let project = Project {
-            root: tmp.path().to_path_buf(),
-            config_path: None,
-            version_locations: vec![versions.clone(), more.clone()],
-            files: vec![more.join("a1.py"), versions.join("a1.py")],
-            only: None,
-            stdin: None,
-            settings: crate::config::Settings::recommended(&registry),
-        };
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![versions.clone(), more.clone()],
+            vec![more.join("a1.py"), versions.join("a1.py")],
+            crate::config::Settings::recommended(&registry),
+        );
         let report = check(
             &project,
             &registry,

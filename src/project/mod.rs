@@ -58,6 +58,30 @@ pub struct Project {
 }
 
 impl Project {
+    /// A project of the given files in one version location, with no config
+    /// (for tests and library users that construct their own).
+    pub fn for_files(
+        root: PathBuf,
+        version_locations: Vec<PathBuf>,
+        files: Vec<PathBuf>,
+        settings: Settings,
+    ) -> Project {
+        Project {
+            root,
+            config_path: None,
+            version_locations,
+            files,
+            only: None,
+            stdin: None,
+            settings,
+            migrations: MigrationsConfig::default(),
+            database: DatabaseConfig::default(),
+            models: ModelsConfig::default(),
+            alembic: None,
+            warnings: Vec::new(),
+        }
+    }
+
     /// `sqlalchemy.url` from `alembic.ini`, raw (may be Alembic's `driver://`
     /// placeholder).
     pub fn sqlalchemy_url(&self) -> Option<&str> {
