@@ -395,8 +395,8 @@ fn linear_chain_generic_template() {
     assert_eq!(g.revisions.len(), 3);
     assert_eq!(g.heads, set(&[&r3]));
     assert_eq!(g.bases, set(&[&r1]));
-    assert_eq!(g.rev(&r2).down_revisions, [r1.clone()]);
-    assert_eq!(g.rev(&r3).down_revisions, [r2.clone()]);
+    assert_eq!(g.rev(&r2).down_revisions, [r1.as_str()]);
+    assert_eq!(g.rev(&r3).down_revisions, [r2.as_str()]);
     assert_eq!(g.rev(&r2).message, "add email");
 
     let (code, report) = p.check(&[]);
@@ -445,7 +445,7 @@ fn fork_with_two_unmerged_heads() {
     let g = p.assert_same_graph();
     assert_eq!(g.heads, set(&[&r3, &r4]));
     assert_eq!(g.bases, set(&[&r1]));
-    assert_eq!(g.rev(&r4).down_revisions, [r2.clone()]);
+    assert_eq!(g.rev(&r4).down_revisions, [r2.as_str()]);
 
     let (code, report) = p.check(&[]);
     assert_eq!(code, 1, "two unmerged heads are an error:\n{report}");
@@ -508,7 +508,7 @@ fn second_labeled_base() {
     assert_eq!(g.bases, set(&[&r1, &b1]));
     assert_eq!(g.rev(&b1).branch_labels, ["billing"]);
     assert!(g.rev(&b1).down_revisions.is_empty());
-    assert_eq!(g.rev(&b2).down_revisions, [b1.clone()]);
+    assert_eq!(g.rev(&b2).down_revisions, [b1.as_str()]);
     // Only b1 declares the label; Alembic applies it to b2 too (migverify's graph
     // JSON reports declared labels, so that is what the comparison uses).
     assert!(g.rev(&b2).branch_labels.is_empty());
@@ -564,8 +564,8 @@ fn depends_on_revision_and_label() {
     );
 
     let g = p.assert_same_graph();
-    assert_eq!(g.rev(&r3).depends_on, [b1.clone()]);
-    assert_eq!(g.rev(&r3).down_revisions, [r2.clone()]);
+    assert_eq!(g.rev(&r3).depends_on, [b1.as_str()]);
+    assert_eq!(g.rev(&r3).down_revisions, [r2.as_str()]);
     assert_eq!(g.rev(&r4).depends_on, ["billing"]);
     // depends_on does not make the target a non-head.
     assert_eq!(g.heads, set(&[&r4, &b2]));
@@ -625,7 +625,7 @@ fn pyproject_template_with_branches_merge_and_labels() {
     assert_eq!(g.revisions.len(), 7);
     assert_eq!(g.heads, set(&[&last, &b1]));
     assert_eq!(g.bases, set(&[&r1, &b1]));
-    assert_eq!(g.rev(&r4).down_revisions, [r2.clone()]);
+    assert_eq!(g.rev(&r4).down_revisions, [r2.as_str()]);
     assert_eq!(g.rev(&last).depends_on, ["audit"]);
     let parents: BTreeSet<String> = g.rev(&m).down_revisions.iter().cloned().collect();
     assert_eq!(parents, set(&[&r3, &r4]));

@@ -193,6 +193,34 @@ impl Registry {
     }
 }
 
+/// A rule's documentation page (`migverify explain`, `docs/rules/<code>.md`).
+pub fn render_doc(meta: &RuleMeta) -> String {
+    let inputs: Vec<&str> = meta
+        .inputs
+        .iter()
+        .map(|i| match i {
+            Input::Migrations => "migration files",
+            Input::Database => "a database or snapshot",
+            Input::Models => "SQLAlchemy models",
+        })
+        .collect();
+    format!(
+        "# {code} {name}\n\n{summary}.\n\n- Default severity: {default}{when}\n- Needs: {inputs}\n- Source: {source}\n\n{doc}",
+        code = meta.code,
+        name = meta.name,
+        summary = meta.summary,
+        default = meta.default_level(),
+        when = if meta.enabled_by_default {
+            String::new()
+        } else {
+            format!(" (reports as {} when selected)", meta.severity)
+        },
+        inputs = inputs.join(", "),
+        source = meta.source.describe(),
+        doc = meta.doc,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,32 +264,4 @@ mod tests {
             Some("empty-downgrade")
         );
     }
-}
-
-/// A rule's documentation page (`migverify explain`, `docs/rules/<code>.md`).
-pub fn render_doc(meta: &RuleMeta) -> String {
-    let inputs: Vec<&str> = meta
-        .inputs
-        .iter()
-        .map(|i| match i {
-            Input::Migrations => "migration files",
-            Input::Database => "a database or snapshot",
-            Input::Models => "SQLAlchemy models",
-        })
-        .collect();
-    format!(
-        "# {code} {name}\n\n{summary}.\n\n- Default severity: {default}{when}\n- Needs: {inputs}\n- Source: {source}\n\n{doc}",
-        code = meta.code,
-        name = meta.name,
-        summary = meta.summary,
-        default = meta.default_level(),
-        when = if meta.enabled_by_default {
-            String::new()
-        } else {
-            format!(" (reports as {} when selected)", meta.severity)
-        },
-        inputs = inputs.join(", "),
-        source = meta.source.describe(),
-        doc = meta.doc,
-    )
 }
