@@ -551,7 +551,7 @@ fn depends_on_revision_and_label() {
     let Some(p) = Project::init("generic") else {
         return;
     };
-    let _r1 = p.revision("create users", &[]);
+    let r1 = p.revision("create users", &[]);
     let r2 = p.revision("add email", &[]);
     let b1 = p.revision("billing base", &["--head=base", "--branch-label=billing"]);
     let b2 = p.revision("invoices", &["--head=billing@head"]);
@@ -562,13 +562,19 @@ fn depends_on_revision_and_label() {
         "needs billing head",
         &["--head", &r3, "--depends-on", "billing"],
     );
+    // Several, repeated `--depends-on`: kept in the order given.
+    let r5 = p.revision(
+        "two dependencies",
+        &["--head", &r4, "--depends-on", &b2, "--depends-on", &r1],
+    );
 
     let g = p.assert_same_graph();
     assert_eq!(g.rev(&r3).depends_on, [b1.as_str()]);
     assert_eq!(g.rev(&r3).down_revisions, [r2.as_str()]);
     assert_eq!(g.rev(&r4).depends_on, ["billing"]);
-    // depends_on does not make the target a non-head.
-    assert_eq!(g.heads, set(&[&r4, &b2]));
+    assert_eq!(g.rev(&r5).depends_on, [b2.as_str(), r1.as_str()]);
+    // depends_on does not make its target a non-head: b2 stays one.
+    assert_eq!(g.heads, set(&[&r5, &b2]));
 
     let (code, report) = p.check(&[]);
     assert_eq!(code, 0, "{report}");
