@@ -4,6 +4,8 @@
 //! and skip when unset. SQLite always runs. Each test creates its own database and
 //! drops it afterwards, also on failure.
 
+#![cfg(feature = "db")]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -625,6 +627,32 @@ fn connect_timeout_is_honoured() {
         assert_no_secret(&e, "Sup3rSecretPw");
     }
     drop(listener);
+}
+
+#[test]
+fn statement_timeout_is_enforced() {
+    let slow_pg = "SELECT pg_sleep(5)";
+    // No sleep: MySQL's max_execution_time does not interrupt SLEEP() with an error.
+    let slow_mysql = "SELECT COUNT(*) FROM information_schema.COLUMNS a, \
+                      information_schema.COLUMNS b, information_schema.COLUMNS c";
+    let o = CaptureOptions {
+        statement_timeout: Duration::from_millis(300),
+        ..opts()
+    };
+    for (backend, sql) in [(Backend::Postgres, slow_pg), (Backend::Mysql, slow_mysql)] {
+        let Some(db) = TempDb::create(backend) else {
+            continue;
+        };
+        let start = Instant::now();
+        let e = execute_in_capture_session_blocking(&db.db_url(), &o, sql).unwrap_err();
+        let elapsed = start.elapsed();
+        assert!(elapsed < Duration::from_secs(3), "{backend:?}: {elapsed:?}");
+        assert!(
+            matches!(e, DbError::QueryTimeout { .. }),
+            "{backend:?}: {e:?}"
+        );
+        assert!(e.to_string().contains("timed out after 0.3 s"), "{e}");
+    }
 }
 
 // ---------------------------------------------------------------- all backends agree

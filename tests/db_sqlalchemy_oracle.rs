@@ -5,6 +5,8 @@
 //! the PostgreSQL and MySQL variants also need `MIGVERIFY_TEST_POSTGRES_URL` /
 //! `MIGVERIFY_TEST_MYSQL_URL`. Skips (printing why) when unset.
 
+#![cfg(feature = "db")]
+
 use std::path::Path;
 use std::process::Command;
 

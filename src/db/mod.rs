@@ -1,7 +1,8 @@
 //! The database side: URLs, read-only capture, and the [`Snapshot`] rules see.
 //!
 //! Rules never see a connection: the engine captures a [`Snapshot`] here (or loads one
-//! from a file) and hands it to them.
+//! from a file) and hands it to them. URLs and snapshots need nothing else; capturing
+//! from a live database needs the `db` cargo feature (on by default: sqlx + tokio).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -13,13 +14,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "db")]
 mod capture;
+#[cfg(feature = "db")]
 mod mysql;
+#[cfg(feature = "db")]
 mod postgres;
 pub mod snapshot;
+#[cfg(feature = "db")]
 mod sqlite;
 pub mod url;
 
+#[cfg(feature = "db")]
 pub use capture::{
     CaptureOptions, DbError, capture, capture_blocking, execute_in_capture_session,
     execute_in_capture_session_blocking,
