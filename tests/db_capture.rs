@@ -509,7 +509,12 @@ fn sqlite_session_is_read_only_and_file_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = sqlite_db(dir.path(), SCENARIO);
     let before = std::fs::read(&path).unwrap();
-    let url = DbUrl::parse(&format!("sqlite:///{}", path.display()), Path::new("/")).unwrap();
+    // Asking for a writable session in the URL changes nothing.
+    let url = DbUrl::parse(
+        &format!("sqlite:///{}?mode=rwc", path.display()),
+        Path::new("/"),
+    )
+    .unwrap();
     for sql in [
         "CREATE TABLE intruder (id integer)",
         "INSERT INTO alembic_version (version_num) VALUES ('x')",

@@ -216,14 +216,9 @@ impl fmt::Display for Redacted<'_> {
         let url = self.0;
         match &url.target {
             Target::Sqlite(SqliteTarget::Memory) => write!(f, "{}:///:memory:", url.scheme),
+            // An absolute path gives SQLAlchemy's four slashes, `sqlite:////var/app.db`.
             Target::Sqlite(SqliteTarget::File(p)) => {
-                let p = p.display().to_string();
-                if p.starts_with('/') {
-                    write!(f, "{}:///{}", url.scheme, p)
-                } else {
-                    // A Windows path or the like: show it as is.
-                    write!(f, "{}:///{}", url.scheme, p)
-                }
+                write!(f, "{}:///{}", url.scheme, p.display())
             }
             Target::Server(s) => {
                 write!(f, "{}://", url.scheme)?;
