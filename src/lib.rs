@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod diagnostic;
 pub mod emit;
 pub mod engine;

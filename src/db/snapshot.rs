@@ -1,0 +1,413 @@
+//! What rules see of a database: a [`Snapshot`] of its version table and schema,
+//! captured live or loaded from a JSON file (`docs/snapshot-format.md`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The snapshot format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Postgresql,
+    Mysql,
+    Mariadb,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Postgresql => "postgresql",
+            Dialect::Mysql => "mysql",
+            Dialect::Mariadb => "mariadb",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A database's version table and schema at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    pub dialect: Dialect,
+    /// As the server reports it (`SHOW server_version`, `VERSION()`, `sqlite_version()`).
+    pub server_version: String,
+    /// The URL it was captured from, password redacted.
+    pub database: String,
+    /// RFC 3339 UTC, e.g. `2026-11-24T14:43:53Z`.
+    pub captured_at: String,
+    pub version_table: VersionTable,
+    /// The schemas captured (PostgreSQL `public`, MySQL the database, SQLite `main`).
+    pub schemas: Vec<String>,
+    /// Every table in those schemas (the version table included), sorted by schema, name.
+    pub tables: Vec<Table>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionTable {
+    pub name: String,
+    pub schema: String,
+    /// Whether the table exists.
+    pub present: bool,
+    /// Its `version_num` values, sorted; empty when absent or empty.
+    pub revisions: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    /// In ordinal order.
+    pub columns: Vec<Column>,
+    /// Primary key columns in key order; empty without a primary key.
+    pub primary_key: Vec<String>,
+    /// Sorted by columns, then name.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Indexes other than the primary key's and unique constraints' own, sorted by name.
+    pub indexes: Vec<Index>,
+    /// Sorted by columns, then name.
+    pub unique_constraints: Vec<UniqueConstraint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    /// The type as the server reports it (`character varying(50)`, `varchar(50)`, `VARCHAR(50)`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub nullable: bool,
+    /// The default expression as the server reports it; `None` without one.
+    pub default: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignKey {
+    /// The constraint name; `None` where the server keeps none (SQLite).
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub referred_schema: String,
+    pub referred_table: String,
+    pub referred_columns: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    pub name: String,
+    /// Column names, or expression text for expression indexes.
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniqueConstraint {
+    /// `None` where the server keeps none (SQLite).
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+}
+
+/// A snapshot file that cannot be used.
+#[derive(Debug, Error, Diagnostic)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot {}: {source}", path.display())]
+    #[diagnostic(code(migverify::snapshot::io))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{} is not a valid snapshot: {message}", path.display())]
+    #[diagnostic(
+        code(migverify::snapshot::invalid),
+        help("write one with `migverify snapshot`; the format is in docs/snapshot-format.md")
+    )]
+    Invalid { path: PathBuf, message: String },
+
+    #[error(
+        "{} has snapshot format_version {found}; this migverify reads format_version {}",
+        path.display(),
+        FORMAT_VERSION
+    )]
+    #[diagnostic(
+        code(migverify::snapshot::version),
+        help("capture the snapshot again with this version of migverify")
+    )]
+    UnsupportedVersion { path: PathBuf, found: String },
+
+    #[error("cannot write snapshot {}: {source}", path.display())]
+    #[diagnostic(code(migverify::snapshot::write))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Snapshot {
+    /// Loads a snapshot file, checking `format_version` before anything else.
+    pub fn from_path(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Snapshot::from_json(&text, path)
+    }
+
+    /// Parses snapshot JSON; `path` is only used in messages.
+    pub fn from_json(text: &str, path: &Path) -> Result<Snapshot, SnapshotError> {
+        let invalid = |message: String| SnapshotError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        match value.get("format_version") {
+            None => return Err(invalid("no `format_version` field".to_string())),
+            Some(v) if v.as_u64() != Some(u64::from(FORMAT_VERSION)) => {
+                return Err(SnapshotError::UnsupportedVersion {
+                    path: path.to_path_buf(),
+                    found: v.to_string(),
+                });
+            }
+            Some(_) => {}
+        }
+        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a snapshot always serializes");
+        s.push('\n');
+        s
+    }
+
+    /// Writes the snapshot atomically (a temporary file renamed into place).
+    pub fn save(&self, path: &Path) -> Result<(), SnapshotError> {
+        let write = |source| SnapshotError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write)?;
+        std::io::Write::write_all(&mut tmp, self.to_json().as_bytes()).map_err(write)?;
+        tmp.persist(path).map_err(|e| write(e.error))?;
+        Ok(())
+    }
+
+    /// The revisions in the version table (empty when absent or empty).
+    pub fn version_revisions(&self) -> &[String] {
+        &self.version_table.revisions
+    }
+
+    /// Whether the version table exists.
+    pub fn has_version_table(&self) -> bool {
+        self.version_table.present
+    }
+
+    /// Whether `table` is the version table.
+    pub fn is_version_table(&self, table: &Table) -> bool {
+        table.name == self.version_table.name && table.schema == self.version_table.schema
+    }
+
+    /// Tables other than the version table.
+    pub fn user_tables(&self) -> impl Iterator<Item = &Table> {
+        self.tables.iter().filter(|t| !self.is_version_table(t))
+    }
+
+    /// Names of the tables other than the version table, `schema.name` when the snapshot
+    /// covers several schemas, sorted (for the status block).
+    pub fn table_names(&self) -> Vec<String> {
+        let qualify = self.schemas.len() > 1;
+        let mut names: Vec<String> = self
+            .user_tables()
+            .map(|t| {
+                if qualify {
+                    format!("{}.{}", t.schema, t.name)
+                } else {
+                    t.name.clone()
+                }
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The table `name` in `schema` (any captured schema when `None`).
+    pub fn table(&self, schema: Option<&str>, name: &str) -> Option<&Table> {
+        self.tables
+            .iter()
+            .find(|t| t.name == name && schema.is_none_or(|s| s == t.schema))
+    }
+
+    /// Sorts tables and their parts into the documented order.
+    pub fn normalize(&mut self) {
+        self.version_table.revisions.sort();
+        self.tables
+            .sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        for t in &mut self.tables {
+            t.foreign_keys
+                .sort_by(|a, b| (&a.columns, &a.name).cmp(&(&b.columns, &b.name)));
+            t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+            t.unique_constraints
+                .sort_by(|a, b| (&a.columns, &a.name).cmp(&(&b.columns, &b.name)));
+        }
+    }
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// The current time as RFC 3339 UTC (`2026-11-24T14:43:53Z`).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            format_version: FORMAT_VERSION,
+            dialect: Dialect::Postgresql,
+            server_version: "16.4".into(),
+            database: "postgresql://app:***@localhost:5432/app".into(),
+            captured_at: "2026-11-24T14:43:53Z".into(),
+            version_table: VersionTable {
+                name: "alembic_version".into(),
+                schema: "public".into(),
+                present: true,
+                revisions: vec!["abc123".into()],
+            },
+            schemas: vec!["public".into()],
+            tables: vec![
+                Table {
+                    schema: "public".into(),
+                    name: "alembic_version".into(),
+                    columns: vec![Column {
+                        name: "version_num".into(),
+                        type_: "character varying(32)".into(),
+                        nullable: false,
+                        default: None,
+                    }],
+                    primary_key: vec!["version_num".into()],
+                    foreign_keys: vec![],
+                    indexes: vec![],
+                    unique_constraints: vec![],
+                },
+                Table {
+                    schema: "public".into(),
+                    name: "users".into(),
+                    columns: vec![],
+                    primary_key: vec![],
+                    foreign_keys: vec![],
+                    indexes: vec![],
+                    unique_constraints: vec![],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_helpers() {
+        let s = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("schema.json");
+        s.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"format_version\": 1"));
+        assert!(text.contains("\"type\": \"character varying(32)\""));
+        assert_eq!(Snapshot::from_path(&path).unwrap(), s);
+        assert_eq!(s.version_revisions(), ["abc123".to_string()]);
+        assert_eq!(s.table_names(), vec!["users".to_string()]);
+        assert!(s.table(None, "users").is_some());
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let e = Snapshot::from_path(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.json") && e.contains("not a valid snapshot"),
+            "{e}"
+        );
+
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v["format_version"] = 2.into();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = Snapshot::from_path(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.json") && e.contains("format_version 2"),
+            "{e}"
+        );
+
+        std::fs::write(&path, "{}").unwrap();
+        let e = Snapshot::from_path(&path).unwrap_err().to_string();
+        assert!(e.contains("no `format_version`"), "{e}");
+
+        let e = Snapshot::from_path(&dir.path().join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.json"), "{e}");
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_531_433), "2026-11-24T14:43:53Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,314 @@
+//! SQLite: `sqlite_schema` and the `pragma_*` table-valued functions.
+//!
+//! Read-only: the file is opened with `SQLITE_OPEN_READONLY` (`mode=ro`), never
+//! created (a missing file is an error), and `PRAGMA query_only = ON` is set too.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use super::capture::{Captured, Ctx, DbError, Tables, quote};
+use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
+use super::url::SqliteTarget;
+
+fn connect_options(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<SqliteConnectOptions, DbError> {
+    let o = SqliteConnectOptions::new()
+        .create_if_missing(false)
+        .busy_timeout(ctx.opts.statement_timeout)
+        .pragma("query_only", "ON");
+    match target {
+        SqliteTarget::Memory => Ok(o.in_memory(true)),
+        SqliteTarget::File(path) => {
+            if !path.is_file() {
+                return Err(DbError::MissingFile {
+                    url: ctx.redacted(),
+                    path: path.display().to_string(),
+                });
+            }
+            Ok(o.filename(path).read_only(true))
+        }
+    }
+}
+
+async fn connect(ctx: &Ctx<'_>, o: &SqliteConnectOptions) -> Result<SqliteConnection, DbError> {
+    ctx.connect(SqliteConnection::connect_with(o)).await
+}
+
+pub(super) async fn execute(
+    ctx: &Ctx<'_>,
+    target: &SqliteTarget,
+    sql: &str,
+) -> Result<(), DbError> {
+    let o = connect_options(ctx, target)?;
+    let mut conn = connect(ctx, &o).await?;
+    let r = ctx
+        .run(
+            "statement",
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
+        )
+        .await;
+    let _ = conn.close().await;
+    r.map(|_| ())
+}
+
+pub(super) async fn capture(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<Captured, DbError> {
+    let o = connect_options(ctx, target)?;
+    let schemas = if ctx.opts.schemas.is_empty() {
+        vec!["main".to_string()]
+    } else {
+        ctx.opts.schemas.clone()
+    };
+    let vt_schema = ctx
+        .opts
+        .version_table_schema
+        .clone()
+        .unwrap_or_else(|| schemas[0].clone());
+    let (mut c1, mut c2, mut c3) =
+        tokio::try_join!(connect(ctx, &o), connect(ctx, &o), connect(ctx, &o))?;
+    let result = tokio::try_join!(
+        version_and_table(ctx, &mut c1, &vt_schema),
+        columns(ctx, &mut c2, &schemas),
+        keys_and_indexes(ctx, &mut c3, &schemas),
+    );
+    for c in [c1, c2, c3] {
+        let _ = c.close().await;
+    }
+    let ((server_version, version_table), mut tables, (fks, indexes)) = result?;
+
+    for (schema, table, fk) in fks {
+        // `REFERENCES t` without columns names t's primary key.
+        let referred_pk = if fk.referred_columns.iter().any(|c| c.is_empty()) {
+            tables
+                .get(&schema, &fk.referred_table)
+                .map(|t| t.primary_key.clone())
+        } else {
+            None
+        };
+        if let Some(t) = tables.get(&schema, &table) {
+            let mut fk = fk;
+            if let Some(pk) = referred_pk {
+                fk.referred_columns = pk;
+            }
+            t.foreign_keys.push(fk);
+        }
+    }
+    for (schema, table, origin, index) in indexes {
+        let Some(t) = tables.get(&schema, &table) else {
+            continue;
+        };
+        match origin.as_str() {
+            "pk" => {}
+            "u" => t.unique_constraints.push(UniqueConstraint {
+                name: None,
+                columns: index.columns,
+            }),
+            _ => t.indexes.push(index),
+        }
+    }
+    Ok(Captured {
+        dialect: Dialect::Sqlite,
+        server_version,
+        version_table,
+        schemas,
+        tables: tables.into_vec(),
+    })
+}
+
+async fn version_and_table(
+    ctx: &Ctx<'_>,
+    conn: &mut SqliteConnection,
+    schema: &str,
+) -> Result<(String, VersionTable), DbError> {
+    let version: String = ctx
+        .run(
+            "reading the SQLite version",
+            sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut *conn),
+        )
+        .await?;
+    let name = &ctx.opts.version_table;
+    let sql = format!(
+        "SELECT count(*) FROM {}.sqlite_schema WHERE type IN ('table', 'view') AND name = ?",
+        quote(schema, '"')
+    );
+    let count: i64 = ctx
+        .run(
+            "looking for the version table",
+            sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(name)
+                .fetch_one(&mut *conn),
+        )
+        .await?;
+    let present = count > 0;
+    let revisions = if present {
+        let sql = format!(
+            "SELECT CAST(version_num AS TEXT) FROM {}.{} ORDER BY 1",
+            quote(schema, '"'),
+            quote(name, '"')
+        );
+        ctx.run(
+            "reading the version table",
+            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
+        )
+        .await?
+        .into_iter()
+        .flatten()
+        .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((
+        version,
+        VersionTable {
+            name: name.clone(),
+            schema: schema.to_string(),
+            present,
+            revisions,
+        },
+    ))
+}
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+const USER_TABLES: &str = "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+
+async fn columns(
+    ctx: &Ctx<'_>,
+    conn: &mut SqliteConnection,
+    schemas: &[String],
+) -> Result<Tables, DbError> {
+    let what = "reading tables and columns";
+    let mut tables = Tables::default();
+    for schema in schemas {
+        let sql = format!(
+            "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk \
+             FROM {s}.sqlite_schema m LEFT JOIN pragma_table_info(m.name, {lit}) p \
+             WHERE {USER_TABLES} ORDER BY m.name, p.cid",
+            s = quote(schema, '"'),
+            lit = sql_str(schema),
+        );
+        let rows = ctx
+            .run(what, sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn))
+            .await?;
+        let get = |e: sqlx::Error| ctx.classify(e, what);
+        let mut pks: Vec<(String, i64, String)> = Vec::new();
+        for row in rows {
+            let table: String = row.try_get(0).map_err(get)?;
+            let t = tables.add(schema, &table);
+            let Some(name) = row.try_get::<Option<String>, _>(1).map_err(get)? else {
+                continue;
+            };
+            let notnull: i64 = row.try_get(3).map_err(get)?;
+            let pk: i64 = row.try_get(5).map_err(get)?;
+            if pk > 0 {
+                pks.push((table.clone(), pk, name.clone()));
+            }
+            t.columns.push(Column {
+                name,
+                type_: row
+                    .try_get::<Option<String>, _>(2)
+                    .map_err(get)?
+                    .unwrap_or_default(),
+                nullable: notnull == 0,
+                default: row.try_get(4).map_err(get)?,
+            });
+        }
+        pks.sort();
+        for (table, _, column) in pks {
+            if let Some(t) = tables.get(schema, &table) {
+                t.primary_key.push(column);
+            }
+        }
+    }
+    Ok(tables)
+}
+
+type Fks = Vec<(String, String, ForeignKey)>;
+type Indexes = Vec<(String, String, String, Index)>;
+
+async fn keys_and_indexes(
+    ctx: &Ctx<'_>,
+    conn: &mut SqliteConnection,
+    schemas: &[String],
+) -> Result<(Fks, Indexes), DbError> {
+    let mut fks: Fks = Vec::new();
+    let mut indexes: Indexes = Vec::new();
+    for schema in schemas {
+        let what = "reading foreign keys";
+        let sql = format!(
+            "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\" \
+             FROM {s}.sqlite_schema m JOIN pragma_foreign_key_list(m.name, {lit}) f \
+             WHERE {USER_TABLES} ORDER BY m.name, f.id, f.seq",
+            s = quote(schema, '"'),
+            lit = sql_str(schema),
+        );
+        let rows = ctx
+            .run(what, sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn))
+            .await?;
+        let get = |e: sqlx::Error| ctx.classify(e, what);
+        let mut current: Option<(String, i64)> = None;
+        for row in rows {
+            let table: String = row.try_get(0).map_err(get)?;
+            let id: i64 = row.try_get(1).map_err(get)?;
+            let referred: String = row.try_get(2).map_err(get)?;
+            let from: String = row.try_get(3).map_err(get)?;
+            let to: Option<String> = row.try_get(4).map_err(get)?;
+            let key = Some((table.clone(), id));
+            if current != key {
+                current = key;
+                fks.push((
+                    schema.clone(),
+                    table,
+                    ForeignKey {
+                        name: None,
+                        columns: Vec::new(),
+                        referred_schema: schema.clone(),
+                        referred_table: referred,
+                        referred_columns: Vec::new(),
+                    },
+                ));
+            }
+            let fk = &mut fks.last_mut().expect("pushed above").2;
+            fk.columns.push(from);
+            fk.referred_columns.push(to.unwrap_or_default());
+        }
+
+        let what = "reading indexes";
+        let sql = format!(
+            "SELECT m.name, il.name, il.\"unique\", il.origin, ii.name \
+             FROM {s}.sqlite_schema m JOIN pragma_index_list(m.name, {lit}) il \
+             JOIN pragma_index_xinfo(il.name, {lit}) ii \
+             WHERE {USER_TABLES} AND ii.key = 1 ORDER BY m.name, il.name, ii.seqno",
+            s = quote(schema, '"'),
+            lit = sql_str(schema),
+        );
+        let rows = ctx
+            .run(what, sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn))
+            .await?;
+        let get = |e: sqlx::Error| ctx.classify(e, what);
+        for row in rows {
+            let table: String = row.try_get(0).map_err(get)?;
+            let name: String = row.try_get(1).map_err(get)?;
+            let unique: i64 = row.try_get(2).map_err(get)?;
+            let origin: String = row.try_get(3).map_err(get)?;
+            let column: Option<String> = row.try_get(4).map_err(get)?;
+            let column = column.unwrap_or_else(|| "<expression>".to_string());
+            match indexes.last_mut() {
+                Some((s, t, _, ix)) if *s == *schema && *t == table && ix.name == name => {
+                    ix.columns.push(column);
+                }
+                _ => indexes.push((
+                    schema.clone(),
+                    table,
+                    origin,
+                    Index {
+                        name,
+                        columns: vec![column],
+                        unique: unique != 0,
+                    },
+                )),
+            }
+        }
+    }
+    Ok((fks, indexes))
+}
