@@ -676,8 +676,6 @@ fn package_init_files_are_not_migrations() {
 /// `recursive_version_locations = true`; migverify is given the project root and must
 /// find the versions through `alembic.ini`.
 #[test]
-#[ignore = "project discovery from alembic.ini (script_location, recursive_version_locations) \
-            is not implemented yet: `migverify graph <project root>` finds no revisions"]
 fn recursive_version_locations_from_project_root() {
     let Some(p) = Project::init("generic") else {
         return;
