@@ -69,20 +69,16 @@ fn main() {
     // (a) the floor.
     let paths = py_files(&big_dir);
     let texts: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    let parse_mem = median(opts.runs, || {
-        let t = Instant::now();
+    let (parse_mem, parse_mem_cpu) = measure(opts.runs, || {
         let nodes: usize = texts.par_iter().map(|t| parse_count(t)).sum();
         assert!(nodes > 0);
-        t.elapsed()
     });
-    let parse_read = median(opts.runs, || {
-        let t = Instant::now();
+    let (parse_read, parse_read_cpu) = measure(opts.runs, || {
         let nodes: usize = paths
             .par_iter()
             .map(|p| parse_count(&std::fs::read(p).unwrap()))
             .sum();
         assert!(nodes > 0);
-        t.elapsed()
     });
     let parse_1core = {
         let t = Instant::now();
@@ -93,22 +89,28 @@ fn main() {
     let threads = rayon::current_num_threads();
     let mb = big.total_bytes() as f64 / 1e6;
     rows.push([
-        format!("(a) tree-sitter parse, {} files in memory, {threads} threads", opts.files),
+        format!(
+            "(a) tree-sitter parse, {} files in memory, {threads} threads",
+            opts.files
+        ),
         ms(parse_mem),
         format!(
-            "floor; 1 thread: {} ({:.1} MB/s)",
+            "CPU {}; 1 thread: {} ({:.1} MB/s)",
+            ms(parse_mem_cpu),
             ms(parse_1core),
             mb / parse_1core.as_secs_f64()
         ),
     ]);
     rows.push([
-        format!("(a) read + tree-sitter parse, {} files, {threads} threads", opts.files),
+        format!(
+            "(a) read + tree-sitter parse, {} files, {threads} threads",
+            opts.files
+        ),
         ms(parse_read),
-        "floor including file reads".into(),
+        format!("CPU {}; the floor for `check`", ms(parse_read_cpu)),
     ]);
     let registry = migverify::rules::Registry::builtin();
-    let engine = median(opts.runs, || {
-        let t = Instant::now();
+    let (engine, engine_cpu) = measure(opts.runs, || {
         let project = migverify::project::discover(
             std::slice::from_ref(&big_dir),
             None,
@@ -125,41 +127,57 @@ fn main() {
             },
         );
         assert!(report.diagnostics.is_empty());
-        drop(report);
-        t.elapsed()
     });
     rows.push([
         format!("in-process `engine::check`, {} files", opts.files),
         ms(engine),
         format!(
-            "{:.2}× the read + parse floor",
+            "CPU {}: {:.2}× the floor's CPU, {:.2}× its wall time",
+            ms(engine_cpu),
+            engine_cpu.as_secs_f64() / parse_read_cpu.as_secs_f64(),
             engine.as_secs_f64() / parse_read.as_secs_f64()
         ),
     ]);
 
     // (b) and (c): the binary.
-    let check_big = time_command(&opts, &[opts.bin.as_os_str(), "check".as_ref(), big_dir.as_os_str()]);
+    let check_big = time_command(
+        &opts,
+        &[opts.bin.as_os_str(), "check".as_ref(), big_dir.as_os_str()],
+    );
     rows.push([
         format!("(b) `migverify check DIR`, {} files", opts.files),
         ms(check_big.median),
         format!(
-            "{}; {:.2}× the read + parse floor; user {} sys {}",
+            "{}; {:.2}× the floor's wall time; CPU {} ({:.2}× the floor's)",
             check_big.how,
             check_big.median.as_secs_f64() / parse_read.as_secs_f64(),
-            ms(check_big.user),
-            ms(check_big.system)
+            ms(check_big.user + check_big.system),
+            (check_big.user + check_big.system).as_secs_f64() / parse_read_cpu.as_secs_f64()
         ),
     ]);
     let one = small_dir.join(&small.files[small.files.len() / 2].name);
-    let check_small = time_command(&opts, &[opts.bin.as_os_str(), "check".as_ref(), small_dir.as_os_str()]);
+    let check_small = time_command(
+        &opts,
+        &[
+            opts.bin.as_os_str(),
+            "check".as_ref(),
+            small_dir.as_os_str(),
+        ],
+    );
     rows.push([
         format!("`migverify check DIR`, {} files", opts.small),
         ms(check_small.median),
         check_small.how.clone(),
     ]);
-    let check_one = time_command(&opts, &[opts.bin.as_os_str(), "check".as_ref(), one.as_os_str()]);
+    let check_one = time_command(
+        &opts,
+        &[opts.bin.as_os_str(), "check".as_ref(), one.as_os_str()],
+    );
     rows.push([
-        format!("(c) `migverify check DIR/one.py`, {}-file project", opts.small),
+        format!(
+            "(c) `migverify check DIR/one.py`, {}-file project",
+            opts.small
+        ),
         ms(check_one.median),
         format!("{}; the whole graph is still read", check_one.how),
     ]);
@@ -179,7 +197,10 @@ fn main() {
     if let Some(py) = &opts.python {
         let script = opts.dir.join("alembic_heads.py");
         std::fs::write(&script, ALEMBIC_SCRIPT).expect("write script");
-        for (dir, corpus, n) in [(&big_dir, &big, opts.files), (&small_dir, &small, opts.small)] {
+        for (dir, corpus, n) in [
+            (&big_dir, &big, opts.files),
+            (&small_dir, &small, opts.small),
+        ] {
             let runs = if n > 2000 { 3 } else { 5 };
             for warm in [false, true] {
                 let mut walls = Vec::new();
@@ -200,7 +221,11 @@ fn main() {
                 rows.push([
                     format!(
                         "(e) Alembic `ScriptDirectory` + `get_heads()`, {n} files, {}",
-                        if warm { "bytecode cached" } else { "cold (no bytecode)" }
+                        if warm {
+                            "bytecode cached"
+                        } else {
+                            "cold (no bytecode)"
+                        }
                     ),
                     ms(walls[runs / 2]),
                     format!(
@@ -260,7 +285,10 @@ fn alembic(py: &Path, script: &Path, dir: &Path, corpus: &corpus::Corpus) -> (Du
     let mut parts = stdout.split_whitespace();
     let load: f64 = parts.next().and_then(|s| s.parse().ok()).expect("time");
     let heads: Vec<&str> = parts.collect();
-    assert_eq!(heads, corpus.heads, "Alembic's heads differ from the generator's");
+    assert_eq!(
+        heads, corpus.heads,
+        "Alembic's heads differ from the generator's"
+    );
     (wall, Duration::from_secs_f64(load))
 }
 
@@ -288,6 +316,38 @@ fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
     v[v.len() / 2]
 }
 
+/// Median wall time and median CPU time (all threads, user + system) of `f`.
+/// CPU time does not grow when other processes compete for the cores, so the
+/// ratios between CPU times hold on a busy machine too.
+fn measure(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    f(); // warm-up
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    for _ in 0..runs.max(1) {
+        let c = cpu_time();
+        let t = Instant::now();
+        f();
+        walls.push(t.elapsed());
+        cpus.push(cpu_time().saturating_sub(c));
+    }
+    walls.sort();
+    cpus.sort();
+    (walls[walls.len() / 2], cpus[cpus.len() / 2])
+}
+
+/// This process's CPU time so far, from /proc/self/stat (clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
 struct Timing {
     median: Duration,
     user: Duration,
@@ -313,19 +373,14 @@ fn time_command(opts: &Opts, argv: &[&std::ffi::OsStr]) -> Timing {
             .status()
             .expect("run hyperfine");
         assert!(status.success(), "hyperfine failed on {}", cmd.join(" "));
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         let r = &v["results"][0];
         let secs = |k: &str| Duration::from_secs_f64(r[k].as_f64().unwrap_or(0.0));
         return Timing {
             median: secs("median"),
             user: secs("user"),
             system: secs("system"),
-            how: format!(
-                "hyperfine, {} runs, σ {}",
-                opts.runs,
-                ms(secs("stddev"))
-            ),
+            how: format!("hyperfine, {} runs, σ {}", opts.runs, ms(secs("stddev"))),
         };
     }
     let times = median(opts.runs, || {
@@ -357,7 +412,10 @@ fn max_rss(bin: &Path, dir: &Path) -> Option<u64> {
         .ok()?;
     let err = String::from_utf8_lossy(&out.stderr);
     err.lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .and_then(|v| v.trim().parse().ok())
 }
 
@@ -406,8 +464,10 @@ fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
         })
         .unwrap_or_else(|| "unknown CPU".into())
 }

@@ -26,15 +26,25 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|| usage(&format!("{name} needs a value")))
         };
         match a.as_str() {
-            "--files" => files = value("--files").parse().unwrap_or_else(|_| usage("bad --files")),
+            "--files" => {
+                files = value("--files")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --files"))
+            }
             "--out" => out = Some(PathBuf::from(value("--out"))),
-            "--seed" => seed = value("--seed").parse().unwrap_or_else(|_| usage("bad --seed")),
+            "--seed" => {
+                seed = value("--seed")
+                    .parse()
+                    .unwrap_or_else(|_| usage("bad --seed"))
+            }
             "--force" => force = true,
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    let Some(out) = out else { usage("--out is required") };
+    let Some(out) = out else {
+        usage("--out is required")
+    };
     match prepare(&out, force) {
         Ok(()) => {}
         Err(e) => {
