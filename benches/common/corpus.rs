@@ -131,7 +131,17 @@ const NOUNS: &[&str] = &[
 ];
 
 const QUALIFIERS: &[&str] = &[
-    "", "", "", "items", "history", "settings", "lines", "links", "snapshots", "exports", "rules",
+    "",
+    "",
+    "",
+    "items",
+    "history",
+    "settings",
+    "lines",
+    "links",
+    "snapshots",
+    "exports",
+    "rules",
     "batches",
 ];
 
@@ -545,7 +555,11 @@ impl Gen {
             .unwrap();
         }
         writeln!(up, "        sa.PrimaryKeyConstraint(\"id\"),").unwrap();
-        if let Some(c) = t.cols.iter().find(|c| c.name == "external_id" || c.name == "slug") {
+        if let Some(c) = t
+            .cols
+            .iter()
+            .find(|c| c.name == "external_id" || c.name == "slug")
+        {
             writeln!(up, "        sa.UniqueConstraint(\"{}\"),", c.name).unwrap();
         }
         up.push_str("    )\n");
@@ -557,7 +571,11 @@ impl Gen {
                 "    op.create_index(op.f(\"{ix}\"), \"{name}\", [\"{col}\"], unique=False)"
             )
             .unwrap();
-            writeln!(down, "    op.drop_index(op.f(\"{ix}\"), table_name=\"{name}\")").unwrap();
+            writeln!(
+                down,
+                "    op.drop_index(op.f(\"{ix}\"), table_name=\"{name}\")"
+            )
+            .unwrap();
             t.indexes.push(ix);
         }
         writeln!(down, "    op.drop_table(\"{name}\")").unwrap();
@@ -600,9 +618,8 @@ impl Gen {
         let indexed = self.rng.chance(1, 2);
         let t = &mut line.tables[ti];
         let name = t.name.clone();
-        let mut up = format!(
-            "    with op.batch_alter_table(\"{name}\", schema=None) as batch_op:\n"
-        );
+        let mut up =
+            format!("    with op.batch_alter_table(\"{name}\", schema=None) as batch_op:\n");
         let mut down = up.clone();
         for c in &cols {
             writeln!(
@@ -708,7 +725,10 @@ impl Gen {
             "    op.create_index(op.f(\"{ix}\"), \"{}\", [\"{c}\"], unique={unique})\n",
             t.name
         );
-        let down = format!("    op.drop_index(op.f(\"{ix}\"), table_name=\"{}\")\n", t.name);
+        let down = format!(
+            "    op.drop_index(op.f(\"{ix}\"), table_name=\"{}\")\n",
+            t.name
+        );
         let what = format!("index {}.{c}", t.name);
         t.indexes.push(ix);
         Group { what, up, down }
@@ -720,7 +740,11 @@ impl Gen {
         let droppable: Vec<usize> = (0..t.cols.len())
             .filter(|&i| {
                 let c = &t.cols[i];
-                !c.fixed && !t.indexes.iter().any(|ix| ix.ends_with(&format!("_{}", c.name)))
+                !c.fixed
+                    && !t
+                        .indexes
+                        .iter()
+                        .any(|ix| ix.ends_with(&format!("_{}", c.name)))
             })
             .collect();
         if droppable.len() < 2 {
@@ -742,7 +766,9 @@ impl Gen {
     /// A data backfill with `op.execute`, then the column made required.
     fn backfill(&mut self, line: &mut Line) -> Group {
         let ti = self.pick_table(line);
-        let base = *self.rng.pick(&["state", "kind", "tier", "channel", "origin", "plan_code"]);
+        let base = *self
+            .rng
+            .pick(&["state", "kind", "tier", "channel", "origin", "plan_code"]);
         let mut name = base.to_string();
         if line.tables[ti].cols.iter().any(|c| c.name == name) {
             self.counter += 1;
