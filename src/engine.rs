@@ -162,6 +162,8 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         .iter()
         .map(|m| (m.path.clone(), Arc::clone(&m.source)))
         .collect();
+    // Freeing 10,000 migrations' argument trees is millions of `free`s: on all cores.
+    migrations.into_par_iter().for_each(drop);
     Report {
         root: project.root.clone(),
         cwd: opts.cwd.clone(),

@@ -9,7 +9,9 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tree_sitter::{Node, Parser, Tree};
+use std::sync::OnceLock;
+
+use tree_sitter::{Language, Node, Parser, Tree};
 
 use super::value::Value;
 use super::{Arg, BodyKind, Function, Migration, OpCall, Phase, Problem, RevisionList, Spanned};
@@ -21,6 +23,87 @@ const ILLEGAL_REVISION_CHARS: &[char] = &['@', '-', '+', ':'];
 
 /// Nesting depth past which argument values are kept as source text.
 const MAX_VALUE_DEPTH: usize = 24;
+
+/// What the hot paths need from the grammar, looked up once: `Node::kind` measures
+/// and UTF-8-checks a C string on every call, and `Node::child_by_field_name`
+/// searches the field table by name.
+struct Grammar {
+    /// Node kind names by kind id.
+    kinds: Vec<&'static str>,
+    comment: u16,
+    call: u16,
+    with_statement: u16,
+    fields: [(&'static str, u16); 11],
+}
+
+static GRAMMAR: OnceLock<Grammar> = OnceLock::new();
+
+fn grammar() -> &'static Grammar {
+    GRAMMAR.get_or_init(|| {
+        let lang: Language = tree_sitter_python::LANGUAGE.into();
+        let kinds = (0..lang.node_kind_count())
+            .map(|id| {
+                let name = lang.node_kind_for_id(id as u16).unwrap_or("");
+                &*Box::leak(name.to_string().into_boxed_str())
+            })
+            .collect();
+        let field = |name: &'static str| {
+            let id = lang
+                .field_id_for_name(name)
+                .expect("tree-sitter-python has the field");
+            (name, id.get())
+        };
+        Grammar {
+            kinds,
+            comment: lang.id_for_node_kind("comment", true),
+            call: lang.id_for_node_kind("call", true),
+            with_statement: lang.id_for_node_kind("with_statement", true),
+            fields: [
+                field("function"),
+                field("arguments"),
+                field("object"),
+                field("attribute"),
+                field("name"),
+                field("value"),
+                field("argument"),
+                field("left"),
+                field("right"),
+                field("body"),
+                field("definition"),
+            ],
+        }
+    })
+}
+
+/// `node.kind()`, without the per-call C string conversion.
+fn kind(node: Node) -> &'static str {
+    let id = node.kind_id();
+    match grammar().kinds.get(usize::from(id)) {
+        Some(name) => name,
+        // tree-sitter's built-in error symbols sit outside the kind table.
+        None if id == u16::MAX => "ERROR",
+        None => "_ERROR",
+    }
+}
+
+/// `node.child_by_field_name(name)`, with the field id looked up once.
+fn field<'t>(node: Node<'t>, name: &'static str) -> Option<Node<'t>> {
+    match grammar().fields.iter().find(|(n, _)| *n == name) {
+        Some(&(_, id)) => node.child_by_field_id(id),
+        None => node.child_by_field_name(name),
+    }
+}
+
+/// Whether a subtree may hold something [`Extractor::walk`] looks for: a syntax
+/// error, a comment (needs a `#`) or a call (needs a `(` after its function, so
+/// never at the start of the subtree: `(length=120)` holds no call).
+fn worth_descending(node: Node, text: &str) -> bool {
+    node.has_error()
+        || text.get(node.byte_range()).is_none_or(|t| {
+            let t = t.strip_prefix('(').unwrap_or(t);
+            t.bytes().any(|b| b == b'(' || b == b'#')
+        })
+}
 
 thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
@@ -77,6 +160,11 @@ fn empty(path: PathBuf, source: Arc<SourceFile>) -> Migration {
 
 /// Extracts a migration from a file's bytes.
 pub fn parse_source(path: PathBuf, bytes: Vec<u8>) -> Migration {
+    extract(path, bytes, true)
+}
+
+/// `prune: false` walks every node (the reference the pruned walk is tested against).
+fn extract(path: PathBuf, bytes: Vec<u8>, prune: bool) -> Migration {
     let nul = bytes.iter().position(|&b| b == 0);
     let source = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
     let mut m = empty(path, source.clone());
@@ -100,6 +188,7 @@ pub fn parse_source(path: PathBuf, bytes: Vec<u8>) -> Migration {
         src: &source,
         m: &mut m,
         down_revision_assigned: false,
+        prune,
     };
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
@@ -111,6 +200,8 @@ struct Extractor<'a> {
     m: &'a mut Migration,
     /// A top-level `down_revision = ...` was seen (valid or not).
     down_revision_assigned: bool,
+    /// Skip subtrees that cannot hold a comment, a call or an error.
+    prune: bool,
 }
 
 /// An active `with op.batch_alter_table(...) as alias:` block.
@@ -139,13 +230,13 @@ impl<'a> Extractor<'a> {
         let mut cursor = root.walk();
         let mut first_statement = true;
         for child in root.named_children(&mut cursor) {
-            if child.kind() == "comment" {
+            if kind(child) == "comment" {
                 continue;
             }
-            match child.kind() {
+            match kind(child) {
                 "expression_statement" => {
                     if let Some(inner) = child.named_child(0) {
-                        match inner.kind() {
+                        match kind(inner) {
                             "assignment" => self.assignment(child, inner),
                             "string" | "concatenated_string" if first_statement => {
                                 if let Some(doc) = string_literal(inner, self.text(inner)) {
@@ -158,8 +249,8 @@ impl<'a> Extractor<'a> {
                 }
                 "function_definition" => self.function(child, child),
                 "decorated_definition" => {
-                    if let Some(def) = child.child_by_field_name("definition")
-                        && def.kind() == "function_definition"
+                    if let Some(def) = field(child, "definition")
+                        && kind(def) == "function_definition"
                     {
                         self.function(def, def);
                     }
@@ -186,13 +277,13 @@ impl<'a> Extractor<'a> {
     }
 
     fn assignment(&mut self, statement: Node, assign: Node) {
-        let Some(left) = assign.child_by_field_name("left") else {
+        let Some(left) = field(assign, "left") else {
             return;
         };
-        if left.kind() != "identifier" {
+        if kind(left) != "identifier" {
             return;
         }
-        let Some(right) = assign.child_by_field_name("right") else {
+        let Some(right) = field(assign, "right") else {
             return; // `revision: str` with no value
         };
         let name = self.text(left);
@@ -260,14 +351,14 @@ impl<'a> Extractor<'a> {
 
     /// `None`, a string, or a tuple/list of strings.
     fn revision_list(&self, node: Node) -> Option<Vec<Spanned<String>>> {
-        match node.kind() {
+        match kind(node) {
             "none" => Some(Vec::new()),
             "parenthesized_expression" => self.revision_list(node.named_child(0)?),
             "tuple" | "list" => {
                 let mut items = Vec::new();
                 let mut cursor = node.walk();
                 for child in node.named_children(&mut cursor) {
-                    if child.kind() == "comment" {
+                    if kind(child) == "comment" {
                         continue;
                     }
                     let value = string_literal(child, self.text(child))?;
@@ -289,7 +380,7 @@ impl<'a> Extractor<'a> {
     }
 
     fn function(&mut self, def: Node, _outer: Node) {
-        let Some(name) = def.child_by_field_name("name") else {
+        let Some(name) = field(def, "name") else {
             return;
         };
         let which = match self.text(name) {
@@ -297,9 +388,7 @@ impl<'a> Extractor<'a> {
             "downgrade" => false,
             _ => return,
         };
-        let body = def
-            .child_by_field_name("body")
-            .map_or(BodyKind::Empty, |b| self.body_kind(b));
+        let body = field(def, "body").map_or(BodyKind::Empty, |b| self.body_kind(b));
         let f = Function {
             name_span: self.span(name),
             def_line: def.start_position().row + 1,
@@ -317,14 +406,14 @@ impl<'a> Extractor<'a> {
         let mut raises = false;
         let mut cursor = block.walk();
         for stmt in block.named_children(&mut cursor) {
-            match stmt.kind() {
+            match kind(stmt) {
                 "comment" | "pass_statement" => {}
                 "return_statement" if stmt.named_child_count() == 0 => {}
                 "raise_statement" => raises = true,
                 "expression_statement" => {
                     let only_literal = stmt.named_child_count() == 1
                         && stmt.named_child(0).is_some_and(|e| {
-                            matches!(e.kind(), "string" | "concatenated_string" | "ellipsis")
+                            matches!(kind(e), "string" | "concatenated_string" | "ellipsis")
                         });
                     if !only_literal {
                         return BodyKind::Effectful;
@@ -349,6 +438,7 @@ impl<'a> Extractor<'a> {
         let upgrade_range = self.m.upgrade.as_ref().map(|f| (f.def_line, f.end_line));
         let downgrade_range = self.m.downgrade.as_ref().map(|f| (f.def_line, f.end_line));
 
+        let g = grammar();
         let mut cursor = root.walk();
         'outer: loop {
             let node = cursor.node();
@@ -358,14 +448,14 @@ impl<'a> Extractor<'a> {
                     first_error = Some(node);
                 }
             } else {
-                match node.kind() {
-                    "comment" => {
+                match node.kind_id() {
+                    id if id == g.comment => {
                         comments.push((node.start_byte(), node.end_byte()));
                         self.comment(node);
                         descend = false;
                     }
-                    "with_statement" => self.batch_scope(node, &mut scopes),
-                    "call" => {
+                    id if id == g.with_statement => self.batch_scope(node, &mut scopes),
+                    id if id == g.call => {
                         scopes.retain(|s| s.end > node.start_byte());
                         let line = node.start_position().row + 1;
                         let phase = if upgrade_range.is_some_and(|(a, b)| a <= line && line <= b) {
@@ -380,7 +470,11 @@ impl<'a> Extractor<'a> {
                     _ => {}
                 }
             }
-            if descend && cursor.goto_first_child() {
+            // Skipping subtrees with nothing to find halves the nodes visited.
+            if descend
+                && (!self.prune || worth_descending(node, &self.src.text))
+                && cursor.goto_first_child()
+            {
                 continue;
             }
             loop {
@@ -411,7 +505,7 @@ impl<'a> Extractor<'a> {
         if let Some(err) = first_error {
             let (line, col) = self.src.line_col(err.start_byte());
             let what = if err.is_missing() {
-                format!("missing `{}`", err.kind())
+                format!("missing `{}`", kind(err))
             } else {
                 let snippet: String = self.text(err).chars().take(30).collect();
                 let snippet = snippet.lines().next().unwrap_or("").trim().to_string();
@@ -480,7 +574,7 @@ impl<'a> Extractor<'a> {
         let mut cursor = node.walk();
         let Some(clause) = node
             .named_children(&mut cursor)
-            .find(|c| c.kind() == "with_clause")
+            .find(|c| kind(*c) == "with_clause")
         else {
             return;
         };
@@ -489,7 +583,7 @@ impl<'a> Extractor<'a> {
             let Some(pattern) = item.named_child(0) else {
                 continue;
             };
-            if pattern.kind() != "as_pattern" {
+            if kind(pattern) != "as_pattern" {
                 continue;
             }
             let Some(call) = pattern.named_child(0) else {
@@ -498,21 +592,20 @@ impl<'a> Extractor<'a> {
             let mut pc = pattern.walk();
             let Some(target) = pattern
                 .named_children(&mut pc)
-                .find(|c| c.kind() == "as_pattern_target")
+                .find(|c| kind(*c) == "as_pattern_target")
             else {
                 continue;
             };
-            if call.kind() != "call" {
+            if kind(call) != "call" {
                 continue;
             }
-            let Some(func) = call.child_by_field_name("function") else {
+            let Some(func) = field(call, "function") else {
                 continue;
             };
             if !matches!(self.text(func), "op.batch_alter_table") {
                 continue;
             }
-            let args = call
-                .child_by_field_name("arguments")
+            let args = field(call, "arguments")
                 .map(|a| self.arguments(a))
                 .unwrap_or_default();
             scopes.push(BatchScope {
@@ -524,19 +617,16 @@ impl<'a> Extractor<'a> {
     }
 
     fn call(&mut self, node: Node, phase: Phase, scopes: &[BatchScope]) {
-        let Some(func) = node.child_by_field_name("function") else {
+        let Some(func) = field(node, "function") else {
             return;
         };
-        if func.kind() != "attribute" {
+        if kind(func) != "attribute" {
             return;
         }
-        let (Some(object), Some(attr)) = (
-            func.child_by_field_name("object"),
-            func.child_by_field_name("attribute"),
-        ) else {
+        let (Some(object), Some(attr)) = (field(func, "object"), field(func, "attribute")) else {
             return;
         };
-        if object.kind() != "identifier" {
+        if kind(object) != "identifier" {
             return;
         }
         let receiver = self.text(object);
@@ -552,8 +642,7 @@ impl<'a> Extractor<'a> {
         if method == "f" {
             return; // `op.f("name")` marks a name as final; it is not an operation
         }
-        let args = node
-            .child_by_field_name("arguments")
+        let args = field(node, "arguments")
             .map(|a| self.arguments(a))
             .unwrap_or_default();
         self.m.ops.push(OpCall {
@@ -570,15 +659,11 @@ impl<'a> Extractor<'a> {
         let mut out = Vec::new();
         let mut cursor = list.walk();
         for child in list.named_children(&mut cursor) {
-            match child.kind() {
+            match kind(child) {
                 "comment" => {}
                 "keyword_argument" => {
-                    let name = child
-                        .child_by_field_name("name")
-                        .map(|n| self.text(n).to_string());
-                    let value = child
-                        .child_by_field_name("value")
-                        .map_or(Value::None, |v| self.value(v, 0));
+                    let name = field(child, "name").map(|n| self.text(n).to_string());
+                    let value = field(child, "value").map_or(Value::None, |v| self.value(v, 0));
                     out.push(Arg {
                         keyword: name,
                         value,
@@ -600,7 +685,7 @@ impl<'a> Extractor<'a> {
         if depth > MAX_VALUE_DEPTH {
             return Value::Other(text.to_string());
         }
-        match node.kind() {
+        match kind(node) {
             "string" | "concatenated_string" => match string_literal(node, text) {
                 Some(s) => Value::Str(s),
                 None => Value::Other(text.to_string()),
@@ -615,8 +700,7 @@ impl<'a> Extractor<'a> {
             "none" => Value::None,
             "identifier" => Value::Name(text.to_string()),
             "attribute" if is_dotted_name(node) => Value::Name(text.to_string()),
-            "unary_operator" if text.starts_with('-') => match node.child_by_field_name("argument")
-            {
+            "unary_operator" if text.starts_with('-') => match field(node, "argument") {
                 Some(arg) => match self.value(arg, depth + 1) {
                     Value::Int(i) => Value::Int(-i),
                     Value::Float(f) => Value::Float(-f),
@@ -632,33 +716,29 @@ impl<'a> Extractor<'a> {
                 let mut items = Vec::new();
                 let mut cursor = node.walk();
                 for child in node.named_children(&mut cursor) {
-                    if child.kind() != "comment" {
+                    if kind(child) != "comment" {
                         items.push(self.value(child, depth + 1));
                     }
                 }
-                if node.kind() == "list" {
+                if kind(node) == "list" {
                     Value::List(items)
                 } else {
                     Value::Tuple(items)
                 }
             }
             "call" => {
-                let func = node
-                    .child_by_field_name("function")
+                let func = field(node, "function")
                     .map(|f| self.text(f).to_string())
                     .unwrap_or_default();
                 let mut args = Vec::new();
-                if let Some(list) = node.child_by_field_name("arguments") {
+                if let Some(list) = field(node, "arguments") {
                     let mut cursor = list.walk();
                     for child in list.named_children(&mut cursor) {
-                        match child.kind() {
+                        match kind(child) {
                             "comment" => {}
                             "keyword_argument" => args.push((
-                                child
-                                    .child_by_field_name("name")
-                                    .map(|n| self.text(n).to_string()),
-                                child
-                                    .child_by_field_name("value")
+                                field(child, "name").map(|n| self.text(n).to_string()),
+                                field(child, "value")
                                     .map_or(Value::None, |v| self.value(v, depth + 1)),
                             )),
                             _ => args.push((None, self.value(child, depth + 1))),
@@ -675,9 +755,9 @@ impl<'a> Extractor<'a> {
 fn is_dotted_name(node: Node) -> bool {
     let mut cur = node;
     loop {
-        match cur.kind() {
+        match kind(cur) {
             "identifier" => return true,
-            "attribute" => match cur.child_by_field_name("object") {
+            "attribute" => match field(cur, "object") {
                 Some(obj) => cur = obj,
                 None => return false,
             },
@@ -703,13 +783,13 @@ fn parse_int(text: &str) -> Option<i64> {
 /// The value of a `str` literal (plain, raw, or implicitly concatenated); `None`
 /// for bytes, f-strings with interpolations, and anything that is not a string.
 pub fn string_literal(node: Node, text: &str) -> Option<String> {
-    match node.kind() {
+    match kind(node) {
         "string" => single_string(node, text),
         "concatenated_string" => {
             let mut out = String::new();
             let mut cursor = node.walk();
             for child in node.named_children(&mut cursor) {
-                if child.kind() == "comment" {
+                if kind(child) == "comment" {
                     continue;
                 }
                 let start = child.start_byte() - node.start_byte();
@@ -729,13 +809,13 @@ pub fn string_literal(node: Node, text: &str) -> Option<String> {
 }
 
 fn single_string(node: Node, text: &str) -> Option<String> {
-    if node.kind() != "string" {
+    if kind(node) != "string" {
         return None;
     }
     let mut cursor = node.walk();
     if node
         .named_children(&mut cursor)
-        .any(|c| c.kind() == "interpolation")
+        .any(|c| kind(c) == "interpolation")
     {
         return None;
     }
@@ -848,6 +928,11 @@ fn doc_message(doc: &str) -> String {
     let doc = doc.trim();
     doc.split("\n\n").next().unwrap_or("").to_string()
 }
+
+/// The benchmark corpus generator, for the pruned-walk equivalence test.
+#[cfg(test)]
+#[path = "../../benches/common/corpus.rs"]
+mod test_corpus;
 
 #[cfg(test)]
 mod tests {
@@ -1040,6 +1125,35 @@ def downgrade() -> None:
         assert_eq!(m.suppressions.items.len(), 2);
         assert_eq!(m.suppressions.items[0].rules[0].value, "MV001");
         assert!(m.suppressions.items[1].file_level);
+    }
+
+    use super::test_corpus as corpus;
+
+    /// Skipping subtrees must not change what is extracted.
+    #[test]
+    fn pruned_walk_extracts_the_same() {
+        let mut sources: Vec<String> = corpus::generate(120, 7)
+            .files
+            .into_iter()
+            .map(|f| f.text)
+            .collect();
+        sources.extend(
+            [
+                GENERIC,
+                "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.execute((f(x)))  # migverify: ignore[MV001]\n",
+                "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.add_column('t', [\n        # migverify: ignore[MV002]\n        1,\n    ])\n",
+                "revision = 'a'\ndown_revision = None\ndef upgrade():\n    x = f\"{op.execute('y')}\"\n    (op.drop_table)('t')\n",
+                "revision = 'a'\ndown_revision = None\ndef upgrade(:\n    op.drop_table('t'\n    op.create_table('u')\n",
+                "revision = 'a'\ndown_revision = None\ndef upgrade():\n    with op.batch_alter_table('t') as b:\n        b.drop_column('c')  # migverify: ignore\n        b.add_column(sa.Column('d', sa.Integer()))\n",
+                "revision = 'a'\ndown_revision = None\nx = [[[('a', g(b))]]]\ndef downgrade():\n    op.execute(op.inline_literal('x'))\n",
+            ]
+            .map(String::from),
+        );
+        for src in sources {
+            let pruned = extract("m.py".into(), src.as_bytes().to_vec(), true);
+            let full = extract("m.py".into(), src.as_bytes().to_vec(), false);
+            assert_eq!(format!("{pruned:?}"), format!("{full:?}"), "{src}");
+        }
     }
 
     #[test]
