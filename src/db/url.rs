@@ -543,37 +543,24 @@ fn parse_sqlite(rest: &str, base: &Path) -> Result<SqliteTarget, String> {
     }
 }
 
+/// Characters kept as they are when a URL part is encoded: RFC 3986's unreserved set.
+const URL_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Decodes `%XX` escapes as SQLAlchemy's `unquote` does (a `%` not followed by two
+/// hex digits stays as it is); the result must be UTF-8.
 fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| "bad percent-encoding".to_string())?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| "percent-encoding is not UTF-8".to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| "percent-encoding is not UTF-8".to_string())
 }
 
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, URL_PART).to_string()
 }
 
 #[cfg(test)]
@@ -724,7 +711,7 @@ mod tests {
             "postgresql:app:hunter2@h/db",
             "postgresql://app:hunter2@[::1/db",
             "postgresql://app@h:bad/db?password=hunter2",
-            "postgresql://app:hunter2@h/db?x=%zz",
+            "postgresql://app:hunter2@h/db?x=%ff",
         ] {
             let e = DbUrl::parse(bad, Path::new("/")).unwrap_err();
             let text = format!("{e} {e:?}");
