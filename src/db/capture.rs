@@ -122,6 +122,23 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The configured schemas, or the dialect's default one.
+    pub fn schemas_or(&self, default: &str) -> Vec<String> {
+        if self.opts.schemas.is_empty() {
+            vec![default.to_string()]
+        } else {
+            self.opts.schemas.clone()
+        }
+    }
+
+    /// The version table's schema: as configured, else the first schema captured.
+    pub fn version_table_schema(&self, schemas: &[String]) -> String {
+        self.opts
+            .version_table_schema
+            .clone()
+            .unwrap_or_else(|| schemas[0].clone())
+    }
+
     pub fn redacted(&self) -> String {
         self.url.redacted().to_string()
     }

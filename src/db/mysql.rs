@@ -129,11 +129,7 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
             }
         }
     };
-    let vt_schema = ctx
-        .opts
-        .version_table_schema
-        .clone()
-        .unwrap_or_else(|| schemas[0].clone());
+    let vt_schema = ctx.version_table_schema(&schemas);
 
     let others = tokio::try_join!(connect(ctx, &o), connect(ctx, &o), connect(ctx, &o));
     let ((mut c2, _), (mut c3, _), (mut c4, _)) = match others {

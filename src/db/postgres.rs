@@ -87,16 +87,8 @@ pub(super) async fn execute(ctx: &Ctx<'_>, server: &ServerUrl, sql: &str) -> Res
 
 pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Captured, DbError> {
     let o = connect_options(ctx, server)?;
-    let schemas = if ctx.opts.schemas.is_empty() {
-        vec!["public".to_string()]
-    } else {
-        ctx.opts.schemas.clone()
-    };
-    let vt_schema = ctx
-        .opts
-        .version_table_schema
-        .clone()
-        .unwrap_or_else(|| schemas[0].clone());
+    let schemas = ctx.schemas_or("public");
+    let vt_schema = ctx.version_table_schema(&schemas);
 
     let (mut c1, mut c2, mut c3, mut c4) = tokio::try_join!(
         connect(ctx, &o),

@@ -52,16 +52,8 @@ pub(super) async fn execute(
 
 pub(super) async fn capture(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<Captured, DbError> {
     let o = connect_options(ctx, target)?;
-    let schemas = if ctx.opts.schemas.is_empty() {
-        vec!["main".to_string()]
-    } else {
-        ctx.opts.schemas.clone()
-    };
-    let vt_schema = ctx
-        .opts
-        .version_table_schema
-        .clone()
-        .unwrap_or_else(|| schemas[0].clone());
+    let schemas = ctx.schemas_or("main");
+    let vt_schema = ctx.version_table_schema(&schemas);
     let (mut c1, mut c2, mut c3) =
         tokio::try_join!(connect(ctx, &o), connect(ctx, &o), connect(ctx, &o))?;
     let result = tokio::try_join!(
