@@ -88,14 +88,6 @@ pub struct Cache {
     verbose: bool,
 }
 
-/// The outcome of looking a file up.
-pub enum Lookup {
-    /// Valid: the migration, with its source rebuilt from the bytes read.
-    Hit(Migration),
-    /// Absent or stale: parse the bytes.
-    Miss(Vec<u8>),
-}
-
 impl Cache {
     /// The cache file for `root` and `locations` under `dir`, loaded if present
     /// and valid (else empty).
@@ -192,17 +184,18 @@ impl CachedEntry {
         &self.0.migration
     }
 
-    /// The migration if `key` (of `bytes`, read from `path`) matches, else the bytes back.
-    pub fn check(self, path: &Path, key: Key, bytes: Vec<u8>) -> Lookup {
+    /// The migration, its source rebuilt from `bytes`, if `key` (of `bytes`, read
+    /// from `path`) matches; else the bytes back, to parse.
+    pub fn check(self, path: &Path, key: Key, bytes: Vec<u8>) -> Result<Migration, Vec<u8>> {
         let Entry {
             key: cached,
             mut migration,
         } = self.0;
         if cached != key || migration.path != path {
-            return Lookup::Miss(bytes);
+            return Err(bytes);
         }
         migration.source = Arc::new(SourceFile::from_bytes(path.to_path_buf(), bytes));
-        Lookup::Hit(migration)
+        Ok(migration)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::cache::{Cache, CachedEntry, Key, Lookup};
+use crate::cache::{Cache, CachedEntry, Key};
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
 use crate::migration::{self, Migration};
@@ -113,14 +113,14 @@ fn load_file(path: &Path, entry: Option<CachedEntry>) -> Loaded {
     let key = Key::new(&meta, &bytes);
     let bytes = match entry {
         Some(entry) => match entry.check(path, key, bytes) {
-            Lookup::Hit(migration) => {
+            Ok(migration) => {
                 return Loaded {
                     migration,
                     key: Some(key),
                     hit: true,
                 };
             }
-            Lookup::Miss(bytes) => bytes,
+            Err(bytes) => bytes,
         },
         None => bytes,
     };
