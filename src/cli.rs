@@ -33,6 +33,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print a rule's documentation (by code or name)
     Explain { rule: String },
+    /// Remove the project's cache directory
+    Clean(CleanArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -106,6 +108,38 @@ pub struct CheckArgs {
     /// Enable every rule
     #[arg(long)]
     pub full: bool,
+    /// Parse every file; neither read nor write the cache
+    #[arg(long)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: CacheDir,
+}
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct CacheDir {
+    /// Cache directory [default: <project root>/.migverify_cache]
+    #[arg(long, value_name = "DIR", env = "MIGVERIFY_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl CacheDir {
+    /// The cache directory for a project rooted at `root`.
+    pub fn resolve(&self, cwd: &std::path::Path, root: &std::path::Path) -> PathBuf {
+        match &self.cache_dir {
+            Some(dir) => cwd.join(dir),
+            None => root.join(crate::cache::DEFAULT_DIR),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// Project root, version directory or file (default: the working directory)
+    pub path: Option<PathBuf>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDir,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -175,7 +209,30 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
             print!("{}", crate::rules::render_doc(registry.get(i).meta()));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Clean(args) => clean(&registry, args),
     }
+}
+
+fn current_dir() -> Result<PathBuf, crate::Error> {
+    std::env::current_dir().map_err(|source| crate::Error::Io {
+        path: PathBuf::from("."),
+        source,
+    })
+}
+
+fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error> {
+    let project = crate::project::discover(
+        &args.path.into_iter().collect::<Vec<_>>(),
+        args.config.as_deref(),
+        &RuleSelection::default(),
+        registry,
+    )?;
+    let dir = args.cache.resolve(&current_dir()?, &project.root);
+    match crate::cache::clean(&dir)? {
+        crate::cache::Cleaned::Removed => println!("removed {}", dir.display()),
+        crate::cache::Cleaned::Absent => println!("no cache at {}", dir.display()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Discovery's non-fatal findings (skipped symlinks, missing locations) on stderr.
@@ -224,10 +281,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     } else if args.check_schema {
         args.selection.extend_select.push("MV2".into());
     }
-    let cwd = std::env::current_dir().map_err(|source| crate::Error::Io {
-        path: PathBuf::from("."),
-        source,
-    })?;
+    let cwd = current_dir()?;
     let mut project = crate::project::discover(
         &args.paths,
         args.config.as_deref(),
@@ -250,6 +304,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         registry,
         &CheckOptions {
             verbose: args.verbose,
+            cache: (!args.no_cache).then(|| args.cache.resolve(&cwd, &project.root)),
             cwd,
         },
     );

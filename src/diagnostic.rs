@@ -74,11 +74,12 @@ impl Level {
 /// A region of a source file. Byte offsets index the decoded text of
 /// [`crate::source::SourceFile`]; lines and columns are 1-based, columns count
 /// Unicode scalar values (characters), as ruff does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+///
+/// Serialized with every field (the cache keeps byte offsets); the JSON output
+/// shows lines and columns only (`emit::json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Span {
-    #[serde(skip)]
     pub start: usize,
-    #[serde(skip)]
     pub end: usize,
     pub start_line: usize,
     pub start_column: usize,

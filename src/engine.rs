@@ -2,11 +2,12 @@
 //! enabled rules, apply suppressions and per-file ignores, and build a [`Report`].
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::cache::{Cache, CachedEntry, Key};
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
 use crate::migration::{self, Migration};
@@ -18,6 +19,8 @@ use crate::rules::{Context, Input, Registry};
 pub struct CheckOptions {
     pub verbose: bool,
     pub cwd: PathBuf,
+    /// The cache directory ([`crate::cache`]); `None` parses every file.
+    pub cache: Option<PathBuf>,
 }
 
 /// Reads and parses every migration file of the project, in parallel.
@@ -25,27 +28,111 @@ pub struct CheckOptions {
 /// A file reached twice (two version locations that overlap, a symlinked directory)
 /// is read once, under the first of its paths: it is one migration, not a duplicate.
 pub fn load_migrations(project: &Project) -> Vec<Migration> {
+    load_migrations_cached(project, None, false)
+}
+
+/// [`load_migrations`], reusing the extractions cached in `cache_dir` for files
+/// whose size, mtime and content hash are unchanged, and storing the new ones.
+pub fn load_migrations_cached(
+    project: &Project,
+    cache_dir: Option<&Path>,
+    verbose: bool,
+) -> Vec<Migration> {
     let mut real_paths = HashSet::new();
     let files: Vec<&PathBuf> = project
         .files
         .iter()
         .filter(|p| real_paths.insert(std::fs::canonicalize(p).unwrap_or_else(|_| (*p).clone())))
         .collect();
-    let mut ms: Vec<Migration> = files
-        .par_iter()
-        .map(|&path| match &project.stdin {
-            Some((stdin_path, text)) if stdin_path == path => {
-                migration::parse_source(path.clone(), text.clone().into_bytes())
-            }
-            _ => migration::parse_file(path),
+    let stdin_path = project.stdin.as_ref().map(|(p, _)| p);
+    let mut cache =
+        cache_dir.map(|d| Cache::open(d, &project.root, &project.version_locations, verbose));
+    // The on-disk file's entry stays valid while its buffer is linted from stdin.
+    let carried = match (&mut cache, stdin_path) {
+        (Some(c), Some(p)) => c.take(p),
+        _ => None,
+    };
+    let jobs: Vec<(&PathBuf, Option<CachedEntry>)> = files
+        .iter()
+        .map(|&p| (p, cache.as_mut().and_then(|c| c.take(p))))
+        .collect();
+    let caching = cache.is_some();
+    let mut loaded: Vec<Loaded> = jobs
+        .into_par_iter()
+        .map(|(path, entry)| match &project.stdin {
+            Some((stdin_path, text)) if stdin_path == path => Loaded {
+                migration: migration::parse_source(path.clone(), text.clone().into_bytes()),
+                key: None,
+                hit: false,
+            },
+            _ if caching => load_file(path, entry),
+            _ => Loaded {
+                migration: migration::parse_file(path),
+                key: None,
+                hit: false,
+            },
         })
         .collect();
-    ms.sort_by(|a, b| a.path.cmp(&b.path));
-    ms
+    loaded.sort_by(|a, b| a.migration.path.cmp(&b.migration.path));
+    if let Some(cache) = &cache {
+        let mut keep: Vec<(&Migration, Key)> = loaded
+            .iter()
+            .filter_map(|l| Some((&l.migration, l.key?)))
+            .collect();
+        keep.extend(carried.as_ref().map(|e| (e.migration(), e.key())));
+        let reused = loaded.iter().filter(|l| l.hit).count() + usize::from(carried.is_some());
+        cache.store(&keep, reused);
+    }
+    loaded.into_iter().map(|l| l.migration).collect()
+}
+
+/// A file as loaded: its migration, the cache key when it may be stored, and
+/// whether it came from the cache.
+struct Loaded {
+    migration: Migration,
+    key: Option<Key>,
+    hit: bool,
+}
+
+/// Reads `path`; reuses `entry` when its key matches, else parses. A file that
+/// cannot be read is never stored.
+fn load_file(path: &Path, entry: Option<CachedEntry>) -> Loaded {
+    let uncached = |migration| Loaded {
+        migration,
+        key: None,
+        hit: false,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(_) => return uncached(migration::parse_file(path)),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => return uncached(migration::unreadable(path, &err)),
+    };
+    let key = Key::new(&meta, &bytes);
+    let bytes = match entry {
+        Some(entry) => match entry.check(path, key, bytes) {
+            Ok(migration) => {
+                return Loaded {
+                    migration,
+                    key: Some(key),
+                    hit: true,
+                };
+            }
+            Err(bytes) => bytes,
+        },
+        None => bytes,
+    };
+    Loaded {
+        migration: migration::parse_source(path.to_path_buf(), bytes),
+        key: Some(key),
+        hit: false,
+    }
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
-    let migrations = load_migrations(project);
+    let migrations = load_migrations_cached(project, opts.cache.as_deref(), opts.verbose);
     let graph = RevisionGraph::build(&migrations);
     let ctx = Context {
         migrations: &migrations,
@@ -270,6 +357,7 @@ mod tests {
             &CheckOptions {
                 verbose: false,
                 cwd: tmp.path().to_path_buf(),
+                cache: None,
             },
         );
         let codes: Vec<(&str, usize)> = report
@@ -306,6 +394,7 @@ mod tests {
             &CheckOptions {
                 verbose: false,
                 cwd: tmp.path().to_path_buf(),
+                cache: None,
             },
         );
         assert_eq!(report.summary.files, 1);

@@ -1,6 +1,7 @@
 //! Source files as read from disk: decoded text and a line index for spans.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::diagnostic::Span;
 
@@ -48,6 +49,11 @@ impl SourceFile {
             }
         };
         SourceFile::with_text(path, text, invalid_utf8, had_bom)
+    }
+
+    /// An empty file with no path (a placeholder until the real one is set).
+    pub fn empty() -> Arc<SourceFile> {
+        Arc::new(SourceFile::from_text(PathBuf::new(), String::new()))
     }
 
     pub fn from_text(path: PathBuf, text: String) -> SourceFile {

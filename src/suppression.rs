@@ -3,10 +3,12 @@
 //! for every rule on a line, and `# migverify: ignore-file[...]` / `# migverify:
 //! ignore-file` for a whole file.
 
+use serde::{Deserialize, Serialize};
+
 use crate::diagnostic::Span;
 use crate::migration::Spanned;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppression {
     /// The span of the `migverify: ...` directive inside the comment.
     pub span: Span,
@@ -17,7 +19,7 @@ pub struct Suppression {
     pub rules: Vec<Spanned<String>>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppressions {
     pub items: Vec<Suppression>,
 }

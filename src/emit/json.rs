@@ -36,15 +36,35 @@ struct JsonDiagnostic<'a> {
     severity: Severity,
     message: &'a str,
     path: String,
-    span: Option<Span>,
+    span: Option<JsonSpan>,
     related: Vec<JsonRelated<'a>>,
     help: Option<&'a str>,
+}
+
+/// A span as the JSON format shows it: lines and columns, no byte offsets.
+#[derive(Serialize)]
+struct JsonSpan {
+    start_line: usize,
+    start_column: usize,
+    end_line: usize,
+    end_column: usize,
+}
+
+impl From<Span> for JsonSpan {
+    fn from(s: Span) -> JsonSpan {
+        JsonSpan {
+            start_line: s.start_line,
+            start_column: s.start_column,
+            end_line: s.end_line,
+            end_column: s.end_column,
+        }
+    }
 }
 
 #[derive(Serialize)]
 struct JsonRelated<'a> {
     path: String,
-    span: Option<Span>,
+    span: Option<JsonSpan>,
     message: &'a str,
 }
 
@@ -84,13 +104,13 @@ impl Emitter for Json {
                     severity: d.severity,
                     message: &d.message,
                     path: path(&d.location),
-                    span: d.location.span,
+                    span: d.location.span.map(JsonSpan::from),
                     related: d
                         .related
                         .iter()
                         .map(|r| JsonRelated {
                             path: path(&r.location),
-                            span: r.location.span,
+                            span: r.location.span.map(JsonSpan::from),
                             message: &r.message,
                         })
                         .collect(),

@@ -128,16 +128,20 @@ pub fn parse_python(text: &str) -> Option<Tree> {
 pub fn parse_file(path: &Path) -> Migration {
     match std::fs::read(path) {
         Ok(bytes) => parse_source(path.to_path_buf(), bytes),
-        Err(err) => {
-            let source = Arc::new(SourceFile::from_text(path.to_path_buf(), String::new()));
-            let mut m = empty(path.to_path_buf(), source);
-            m.problems.push(Problem {
-                message: format!("cannot read the file: {err}"),
-                span: None,
-            });
-            m
-        }
+        Err(err) => unreadable(path, &err),
     }
+}
+
+/// The `Migration` of a file that cannot be read: empty, with the reason in
+/// `problems`.
+pub fn unreadable(path: &Path, err: &std::io::Error) -> Migration {
+    let source = Arc::new(SourceFile::from_text(path.to_path_buf(), String::new()));
+    let mut m = empty(path.to_path_buf(), source);
+    m.problems.push(Problem {
+        message: format!("cannot read the file: {err}"),
+        span: None,
+    });
+    m
 }
 
 fn empty(path: PathBuf, source: Arc<SourceFile>) -> Migration {

@@ -7,22 +7,24 @@ mod value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::diagnostic::Span;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
-pub use extract::{parse_file, parse_source};
+pub use extract::{parse_file, parse_source, unreadable};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spanned<T> {
     pub value: T,
     pub span: Span,
 }
 
 /// A module-level `down_revision`, `branch_labels` or `depends_on` assignment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionList {
     /// The span of the whole assignment statement (`down_revision = ...`).
     pub statement: Span,
@@ -33,7 +35,7 @@ pub struct RevisionList {
 }
 
 /// What a function body does, as far as a static reading can tell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BodyKind {
     /// Only `pass`, `...`, string literals, comments and bare `return`.
     Empty,
@@ -44,7 +46,7 @@ pub enum BodyKind {
 }
 
 /// A top-level `def upgrade` / `def downgrade`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Function {
     /// The span of the function's name in its `def` line.
     pub name_span: Span,
@@ -56,7 +58,7 @@ pub struct Function {
 }
 
 /// Which function an operation call stands in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Phase {
     Upgrade,
     Downgrade,
@@ -65,7 +67,7 @@ pub enum Phase {
 }
 
 /// An argument of a call: positional (`keyword == None`) or keyword.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Arg {
     pub keyword: Option<String>,
     pub value: Value,
@@ -74,7 +76,7 @@ pub struct Arg {
 
 /// A call `op.<method>(...)`, or `<alias>.<method>(...)` inside
 /// `with op.batch_alter_table(...) as <alias>:`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpCall {
     pub phase: Phase,
     /// `op`, or the batch alias (`batch_op`).
@@ -103,16 +105,20 @@ impl OpCall {
 }
 
 /// Why a file cannot be read as a migration (reported by MV009).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub message: String,
     pub span: Option<Span>,
 }
 
 /// One migration file, as extracted.
-#[derive(Debug)]
+///
+/// Serializable for the cache ([`crate::cache`]) without its source text, which
+/// is read again from the file: deserialize, then set `source`.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Migration {
     pub path: PathBuf,
+    #[serde(skip, default = "SourceFile::empty")]
     pub source: Arc<SourceFile>,
     /// The last top-level `revision = "..."` string assignment.
     pub revision: Option<Spanned<String>>,

@@ -1,7 +1,7 @@
 //! Literal values of call arguments, as far as they can be read statically.
 
 /// A Python expression read as a literal where possible.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Str(String),
     Int(i64),
