@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::db::resolve::Loaded;
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
 use crate::migration::{self, Migration};
@@ -18,6 +19,9 @@ use crate::rules::{Context, Input, Registry};
 pub struct CheckOptions {
     pub verbose: bool,
     pub cwd: PathBuf,
+    /// The database (captured live or read from a snapshot file); rules that need
+    /// one are skipped without it.
+    pub database: Option<Loaded>,
 }
 
 /// Reads and parses every migration file of the project, in parallel.
@@ -47,11 +51,18 @@ pub fn load_migrations(project: &Project) -> Vec<Migration> {
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
     let migrations = load_migrations(project);
     let graph = RevisionGraph::build(&migrations);
+    let db = opts.database.as_ref();
     let ctx = Context {
         migrations: &migrations,
         graph: &graph,
+        snapshot: db.map(|d| &d.snapshot),
+        database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
     };
-    let available = [Input::Migrations];
+    let available: &[Input] = if db.is_some() {
+        &[Input::Migrations, Input::Database]
+    } else {
+        &[Input::Migrations]
+    };
 
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
@@ -156,12 +167,20 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             .collect(),
         version_locations: project.version_locations.clone(),
         migration_files: migrations.iter().map(|m| m.path.clone()).collect(),
-        ..Status::default()
+        database: db.map(|d| d.label.clone()),
+        current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
+        pending: ctx.pending().map(|p| p.len()),
+        tables: db.map(|d| d.snapshot.table_names()),
     };
-    let sources = migrations
+    let mut sources: HashMap<PathBuf, Arc<crate::source::SourceFile>> = migrations
         .iter()
         .map(|m| (m.path.clone(), Arc::clone(&m.source)))
         .collect();
+    if let Some((loc, src)) = db.and_then(|d| d.origin.as_ref()) {
+        sources
+            .entry(loc.path.clone())
+            .or_insert_with(|| Arc::clone(src));
+    }
     // Freeing 10,000 migrations' argument trees is millions of `free`s: on all cores.
     migrations.into_par_iter().for_each(drop);
     Report {
@@ -270,6 +289,7 @@ mod tests {
             &CheckOptions {
                 verbose: false,
                 cwd: tmp.path().to_path_buf(),
+                database: None,
             },
         );
         let codes: Vec<(&str, usize)> = report
@@ -306,6 +326,7 @@ mod tests {
             &CheckOptions {
                 verbose: false,
                 cwd: tmp.path().to_path_buf(),
+                database: None,
             },
         );
         assert_eq!(report.summary.files, 1);

@@ -199,6 +199,7 @@ fn lint(locations: &[PathBuf]) -> Report {
         &CheckOptions {
             verbose: false,
             cwd: locations[0].clone(),
+            database: None,
         },
     )
 }
