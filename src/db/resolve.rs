@@ -27,7 +27,7 @@ pub const ALEMBIC_PLACEHOLDER: &str = "driver://user:pass@localhost/dbname";
 /// What named the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    /// `--database-url` or `--snapshot`.
+    /// `--database-url`, or `--snapshot` when the project names no database itself.
     Flag,
     /// `MIGVERIFY_DATABASE_URL`.
     Env,
@@ -73,9 +73,11 @@ pub fn resolve(
     if !flags.live_only
         && let Some(p) = &flags.snapshot
     {
+        // A snapshot of the project's own database: findings go where the project
+        // names it, so `check --snapshot` reports exactly what the live check does.
         return Ok(Some(Choice::Snapshot {
             path: p.clone(),
-            origin: Origin::Flag,
+            origin: configured_origin(project).unwrap_or(Origin::Flag),
         }));
     }
     if let Some(u) = &flags.database_url {
@@ -111,6 +113,25 @@ pub fn resolve(
         return parse(u, Origin::AlembicIni { path });
     }
     Ok(None)
+}
+
+/// Where the project's config names its database (`[database] url`, else a real
+/// `sqlalchemy.url`), regardless of flags and environment.
+fn configured_origin(project: &Project) -> Option<Origin> {
+    if let Some(u) = &project.database.url {
+        return Some(Origin::Config {
+            path: project.config_path.clone().unwrap_or_default(),
+            span: Some((u.span().start, u.span().end)),
+        });
+    }
+    let a = project.alembic.as_ref()?;
+    let u = a.sqlalchemy_url.as_deref()?.trim();
+    if u.is_empty() || u == ALEMBIC_PLACEHOLDER {
+        return None;
+    }
+    Some(Origin::AlembicIni {
+        path: a.ini_path.clone().or_else(|| a.pyproject_path.clone())?,
+    })
 }
 
 fn describe(origin: &Origin) -> String {
