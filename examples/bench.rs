@@ -124,6 +124,7 @@ fn main() {
             &migverify::engine::CheckOptions {
                 verbose: false,
                 cwd: opts.dir.clone(),
+                database: None,
             },
         );
         assert!(report.diagnostics.is_empty());
