@@ -125,6 +125,7 @@ fn main() {
                 verbose: false,
                 cwd: opts.dir.clone(),
                 cache: None,
+                database: None,
             },
         );
         assert!(report.diagnostics.is_empty());

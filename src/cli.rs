@@ -35,6 +35,23 @@ pub enum Command {
     Explain { rule: String },
     /// Remove the project's cache directory
     Clean(CleanArgs),
+    /// Capture the database (read-only) and write it as a JSON snapshot
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// Project root (where the config and alembic.ini are found)
+    pub path: Option<PathBuf>,
+    /// The database to capture (else MIGVERIFY_DATABASE_URL, `[database] url`, alembic.ini)
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Use this config file instead of searching for one
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Write the snapshot to this file instead of standard output
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -108,6 +125,12 @@ pub struct CheckArgs {
     /// Enable every rule
     #[arg(long)]
     pub full: bool,
+    /// The database to check against (overrides MIGVERIFY_DATABASE_URL and the config)
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Check against a snapshot file (`migverify snapshot`) instead of connecting
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
     /// Parse every file; neither read nor write the cache
     #[arg(long)]
     pub no_cache: bool,
@@ -193,6 +216,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
             println!("{}", serde_json::to_string_pretty(&json).expect("json"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
             print_rules(&registry, args.json);
             Ok(ExitCode::SUCCESS)
@@ -299,6 +323,15 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         })?;
         crate::project::use_stdin(&mut project, name, text)?;
     }
+    let flags = crate::db::resolve::Flags {
+        database_url: args.database_url.clone(),
+        snapshot: args.snapshot.as_ref().map(|p| cwd.join(p)),
+        live_only: false,
+    };
+    let database = match crate::db::resolve::resolve(&project, &flags, env_var)? {
+        Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
+        None => None,
+    };
     let report = engine::check(
         &project,
         registry,
@@ -306,6 +339,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
             verbose: args.verbose,
             cache: (!args.no_cache).then(|| args.cache.resolve(&cwd, &project.root)),
             cwd,
+            database,
         },
     );
 
@@ -343,4 +377,45 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn snapshot(registry: &Registry, args: SnapshotArgs) -> Result<ExitCode, crate::Error> {
+    let project = crate::project::discover(
+        &args.path.into_iter().collect::<Vec<_>>(),
+        args.config.as_deref(),
+        &RuleSelection::default(),
+        registry,
+    )?;
+    print_warnings(&project);
+    let flags = crate::db::resolve::Flags {
+        database_url: args.database_url,
+        snapshot: None,
+        live_only: true,
+    };
+    let Some(crate::db::resolve::Choice::Url { url, .. }) =
+        crate::db::resolve::resolve(&project, &flags, env_var)?
+    else {
+        return Err(crate::Error::Database {
+            message: "no database to capture".into(),
+            help: Some(format!(
+                "pass --database-url, set {}, or set `[database] url` in migverify.toml",
+                crate::db::resolve::ENV_VAR
+            )),
+        });
+    };
+    let snapshot = crate::db::resolve::capture(&project, &url)?;
+    let json = snapshot.to_json();
+    match &args.output {
+        Some(path) => crate::fsutil::write_atomic(path, json.as_bytes())?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(json.as_bytes());
+            let _ = stdout.flush();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

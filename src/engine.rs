@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::cache::{Cache, CachedEntry, Key};
+use crate::db::resolve::Loaded;
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
 use crate::migration::{self, Migration};
@@ -21,6 +22,9 @@ pub struct CheckOptions {
     pub cwd: PathBuf,
     /// The cache directory ([`crate::cache`]); `None` parses every file.
     pub cache: Option<PathBuf>,
+    /// The database (captured live or read from a snapshot file); rules that need
+    /// one are skipped without it.
+    pub database: Option<Loaded>,
 }
 
 /// Reads and parses every migration file of the project, in parallel.
@@ -57,16 +61,16 @@ pub fn load_migrations_cached(
         .map(|&p| (p, cache.as_mut().and_then(|c| c.take(p))))
         .collect();
     let caching = cache.is_some();
-    let mut loaded: Vec<Loaded> = jobs
+    let mut loaded: Vec<LoadedFile> = jobs
         .into_par_iter()
         .map(|(path, entry)| match &project.stdin {
-            Some((stdin_path, text)) if stdin_path == path => Loaded {
+            Some((stdin_path, text)) if stdin_path == path => LoadedFile {
                 migration: migration::parse_source(path.clone(), text.clone().into_bytes()),
                 key: None,
                 hit: false,
             },
             _ if caching => load_file(path, entry),
-            _ => Loaded {
+            _ => LoadedFile {
                 migration: migration::parse_file(path),
                 key: None,
                 hit: false,
@@ -88,7 +92,7 @@ pub fn load_migrations_cached(
 
 /// A file as loaded: its migration, the cache key when it may be stored, and
 /// whether it came from the cache.
-struct Loaded {
+struct LoadedFile {
     migration: Migration,
     key: Option<Key>,
     hit: bool,
@@ -96,8 +100,8 @@ struct Loaded {
 
 /// Reads `path`; reuses `entry` when its key matches, else parses. A file that
 /// cannot be read is never stored.
-fn load_file(path: &Path, entry: Option<CachedEntry>) -> Loaded {
-    let uncached = |migration| Loaded {
+fn load_file(path: &Path, entry: Option<CachedEntry>) -> LoadedFile {
+    let uncached = |migration| LoadedFile {
         migration,
         key: None,
         hit: false,
@@ -114,7 +118,7 @@ fn load_file(path: &Path, entry: Option<CachedEntry>) -> Loaded {
     let bytes = match entry {
         Some(entry) => match entry.check(path, key, bytes) {
             Ok(migration) => {
-                return Loaded {
+                return LoadedFile {
                     migration,
                     key: Some(key),
                     hit: true,
@@ -124,7 +128,7 @@ fn load_file(path: &Path, entry: Option<CachedEntry>) -> Loaded {
         },
         None => bytes,
     };
-    Loaded {
+    LoadedFile {
         migration: migration::parse_source(path.to_path_buf(), bytes),
         key: Some(key),
         hit: false,
@@ -134,11 +138,18 @@ fn load_file(path: &Path, entry: Option<CachedEntry>) -> Loaded {
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
     let migrations = load_migrations_cached(project, opts.cache.as_deref(), opts.verbose);
     let graph = RevisionGraph::build(&migrations);
+    let db = opts.database.as_ref();
     let ctx = Context {
         migrations: &migrations,
         graph: &graph,
+        snapshot: db.map(|d| &d.snapshot),
+        database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
     };
-    let available = [Input::Migrations];
+    let available: &[Input] = if db.is_some() {
+        &[Input::Migrations, Input::Database]
+    } else {
+        &[Input::Migrations]
+    };
 
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
@@ -243,12 +254,20 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             .collect(),
         version_locations: project.version_locations.clone(),
         migration_files: migrations.iter().map(|m| m.path.clone()).collect(),
-        ..Status::default()
+        database: db.map(|d| d.label.clone()),
+        current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
+        pending: ctx.pending().map(|p| p.len()),
+        tables: db.map(|d| d.snapshot.table_names()),
     };
-    let sources = migrations
+    let mut sources: HashMap<PathBuf, Arc<crate::source::SourceFile>> = migrations
         .iter()
         .map(|m| (m.path.clone(), Arc::clone(&m.source)))
         .collect();
+    if let Some((loc, src)) = db.and_then(|d| d.origin.as_ref()) {
+        sources
+            .entry(loc.path.clone())
+            .or_insert_with(|| Arc::clone(src));
+    }
     // Freeing 10,000 migrations' argument trees is millions of `free`s: on all cores.
     migrations.into_par_iter().for_each(drop);
     Report {
@@ -358,6 +377,7 @@ mod tests {
                 verbose: false,
                 cwd: tmp.path().to_path_buf(),
                 cache: None,
+                database: None,
             },
         );
         let codes: Vec<(&str, usize)> = report
@@ -395,6 +415,7 @@ mod tests {
                 verbose: false,
                 cwd: tmp.path().to_path_buf(),
                 cache: None,
+                database: None,
             },
         );
         assert_eq!(report.summary.files, 1);

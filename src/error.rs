@@ -63,4 +63,36 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+
+    /// The database could not be chosen (a bad URL, nothing configured).
+    #[error("{message}")]
+    #[diagnostic(code(migverify::database))]
+    Database {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The database could not be captured (the URL shown redacted).
+    #[cfg(feature = "db")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Db(Box<crate::db::DbError>),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Snapshot(Box<crate::db::SnapshotError>),
+}
+
+#[cfg(feature = "db")]
+impl From<crate::db::DbError> for Error {
+    fn from(e: crate::db::DbError) -> Error {
+        Error::Db(Box::new(e))
+    }
+}
+
+impl From<crate::db::SnapshotError> for Error {
+    fn from(e: crate::db::SnapshotError) -> Error {
+        Error::Snapshot(Box::new(e))
+    }
 }

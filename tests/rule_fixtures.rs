@@ -16,12 +16,18 @@
 //!   created;
 //! - `version_locations = ["versions", "more"]` in `expect.toml` names the version
 //!   locations (default: the case directory itself).
+//! - `snapshot = "snapshot.json"` in `expect.toml` runs the case against that database
+//!   snapshot (the format of `migverify snapshot`), so the database rules (MV1xx) have
+//!   fixtures here too. Their live round trips against real servers and real Alembic
+//!   are in `tests/db_rules.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use migverify::cli::RuleSelection;
+use migverify::db::Snapshot;
+use migverify::db::resolve::Loaded;
 use migverify::engine::{self, CheckOptions};
 use migverify::report::Report;
 use migverify::rules::Registry;
@@ -38,6 +44,8 @@ struct CaseToml {
     symlink: Vec<Symlink>,
     #[serde(default)]
     expect: Vec<ExpectEntry>,
+    /// A database snapshot file of the case, for the database rules.
+    snapshot: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -182,7 +190,7 @@ fn prepare(case: &Case) -> Prepared {
 }
 
 /// Lints the prepared case with every rule enabled, as `--select ALL` would.
-fn lint(locations: &[PathBuf]) -> Report {
+fn lint(locations: &[PathBuf], database: Option<Loaded>) -> Report {
     let registry = Registry::builtin();
     let mut project =
         migverify::project::discover(locations, None, &RuleSelection::default(), &registry)
@@ -200,6 +208,7 @@ fn lint(locations: &[PathBuf]) -> Report {
             verbose: false,
             cwd: locations[0].clone(),
             cache: None,
+            database,
         },
     )
 }
@@ -263,7 +272,15 @@ fn actual(p: &Prepared) -> Vec<(Key, String)> {
             .map(|l| p.tmp.path().join(l))
             .collect()
     };
-    let report = lint(&locations);
+    let database = p.config.snapshot.as_ref().map(|s| {
+        let path = p.tmp.path().join(s);
+        Loaded {
+            snapshot: Snapshot::from_path(&path).expect("a valid snapshot"),
+            label: format!("snapshot {s}"),
+            origin: None,
+        }
+    });
+    let report = lint(&locations, database);
     let mut out: Vec<(Key, String)> = report
         .diagnostics
         .iter()
@@ -455,7 +472,7 @@ fn a_thousand_way_merge_has_one_head() {
         ),
     )
     .unwrap();
-    let report = lint(&[dir.to_path_buf()]);
+    let report = lint(&[dir.to_path_buf()], None);
     assert_eq!(report.summary.files, 1002);
     assert_eq!(report.status.head_revisions, ["merge"]);
     let found: Vec<String> = report
@@ -492,7 +509,7 @@ fn write_chain(dir: &Path, n: usize) {
 fn a_20000_revision_chain_lints_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     write_chain(tmp.path(), 20_000);
-    let report = lint(&[tmp.path().to_path_buf()]);
+    let report = lint(&[tmp.path().to_path_buf()], None);
     assert_eq!(report.summary.files, 20_000);
     assert_eq!(report.status.head_revisions, ["r19999"]);
     assert!(

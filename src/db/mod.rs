@@ -20,6 +20,7 @@ mod capture;
 mod mysql;
 #[cfg(feature = "db")]
 mod postgres;
+pub mod resolve;
 pub mod snapshot;
 #[cfg(feature = "db")]
 mod sqlite;

@@ -7,7 +7,8 @@
 
 use std::borrow::Cow;
 
-use crate::diagnostic::{Finding, Severity};
+use crate::db::Snapshot;
+use crate::diagnostic::{Finding, Location, Severity};
 use crate::graph::RevisionGraph;
 use crate::migration::Migration;
 
@@ -23,6 +24,9 @@ mod mv009_invalid_migration;
 mod mv010_multiple_bases;
 mod mv011_irreversible_downgrade;
 pub mod mv012_unused_suppression;
+mod mv101_behind_head;
+mod mv102_unknown_db_revision;
+mod mv103_missing_version_table;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -97,6 +101,79 @@ impl RuleMeta {
 pub struct Context<'a> {
     pub migrations: &'a [Migration],
     pub graph: &'a RevisionGraph,
+    /// The database as captured (live or from a snapshot file); `None` without one.
+    /// Rules needing [`Input::Database`] only run when it is `Some`.
+    pub snapshot: Option<&'a Snapshot>,
+    /// Where the database is named (the `url` value in the config file, the
+    /// `sqlalchemy.url` line of `alembic.ini`); `None` when a flag or the environment
+    /// named it. Database findings about no particular migration are located here.
+    pub database_origin: Option<&'a Location>,
+}
+
+impl Context<'_> {
+    /// Where a database finding about no particular migration goes: the place that
+    /// names the database, else the (first) head migration, else the first file.
+    pub fn database_location(&self) -> Location {
+        if let Some(origin) = self.database_origin {
+            return origin.clone();
+        }
+        let m = self
+            .graph
+            .heads
+            .first()
+            .map(|&h| &self.migrations[self.graph.nodes[h].migration])
+            .or_else(|| self.migrations.first());
+        match m {
+            Some(m) => Location {
+                path: m.path.clone(),
+                span: m.anchor(),
+            },
+            None => Location {
+                path: std::path::PathBuf::new(),
+                span: None,
+            },
+        }
+    }
+
+    /// The graph nodes of migrations not yet applied to the database, in apply order:
+    /// every node that is not an ancestor-or-self (through `down_revision` and
+    /// `depends_on`) of a revision in the version table. `None` without a snapshot,
+    /// without a version table, or when the table holds a revision no file declares.
+    pub fn pending(&self) -> Option<Vec<usize>> {
+        pending(self.graph, self.snapshot?)
+    }
+}
+
+/// See [`Context::pending`].
+pub fn pending(graph: &RevisionGraph, snapshot: &Snapshot) -> Option<Vec<usize>> {
+    if !snapshot.has_version_table() {
+        return None;
+    }
+    let mut applied = vec![false; graph.nodes.len()];
+    let mut stack = Vec::new();
+    for rev in snapshot.version_revisions() {
+        let n = graph.node(rev)?;
+        if !applied[n] {
+            applied[n] = true;
+            stack.push(n);
+        }
+    }
+    while let Some(n) = stack.pop() {
+        let node = &graph.nodes[n];
+        for &p in node.parents.iter().chain(&node.dependencies) {
+            if !applied[p] {
+                applied[p] = true;
+                stack.push(p);
+            }
+        }
+    }
+    Some(
+        graph
+            .topological_order()
+            .into_iter()
+            .filter(|&n| !applied[n])
+            .collect(),
+    )
 }
 
 /// A lint rule. `check` pushes its findings; the engine adds code, name and
@@ -126,6 +203,9 @@ impl Registry {
             Box::new(mv010_multiple_bases::MultipleBases),
             Box::new(mv011_irreversible_downgrade::IrreversibleDowngrade),
             Box::new(mv012_unused_suppression::UnusedSuppression),
+            Box::new(mv101_behind_head::BehindHead),
+            Box::new(mv102_unknown_db_revision::UnknownDbRevision),
+            Box::new(mv103_missing_version_table::MissingVersionTable),
         ];
         Registry { rules }
     }

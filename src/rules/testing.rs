@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::{Context, Rule};
-use crate::diagnostic::Finding;
+use crate::db::Snapshot;
+use crate::diagnostic::{Finding, Location};
 use crate::graph::RevisionGraph;
 use crate::migration::{Migration, parse_source};
 
@@ -17,6 +18,16 @@ pub fn migrations(files: &[(&str, &str)]) -> Vec<Migration> {
 }
 
 pub fn check(rule: &dyn Rule, files: &[(&str, &str)]) -> Vec<Finding> {
+    check_with_db(rule, files, None, None)
+}
+
+/// Runs the rule with a database snapshot (and where the database is named).
+pub fn check_with_db(
+    rule: &dyn Rule,
+    files: &[(&str, &str)],
+    snapshot: Option<&Snapshot>,
+    origin: Option<&Location>,
+) -> Vec<Finding> {
     let ms = migrations(files);
     let graph = RevisionGraph::build(&ms);
     let mut out = Vec::new();
@@ -24,10 +35,35 @@ pub fn check(rule: &dyn Rule, files: &[(&str, &str)]) -> Vec<Finding> {
         &Context {
             migrations: &ms,
             graph: &graph,
+            snapshot,
+            database_origin: origin,
         },
         &mut out,
     );
     out
+}
+
+/// A SQLite snapshot whose version table holds `revisions` (`None`: no version table).
+pub fn snapshot(revisions: Option<&[&str]>) -> Snapshot {
+    Snapshot {
+        format_version: crate::db::snapshot::FORMAT_VERSION,
+        dialect: crate::db::Dialect::Sqlite,
+        server_version: "3".into(),
+        database: "sqlite:///app.db".into(),
+        captured_at: "2026-01-01T00:00:00Z".into(),
+        version_table: crate::db::VersionTable {
+            name: "alembic_version".into(),
+            schema: "main".into(),
+            present: revisions.is_some(),
+            revisions: revisions
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
+        },
+        schemas: vec!["main".into()],
+        tables: Vec::new(),
+    }
 }
 
 /// Asserts the rule is silent on these files.

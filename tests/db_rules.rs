@@ -1,0 +1,609 @@
+//! The database rules (MV101 behind-head, MV102 unknown-db-revision, MV103
+//! missing-version-table) end to end: a small Alembic project with a fork and a merge,
+//! migrated by the real `alembic` (`MIGVERIFY_TEST_PYTHON`, a Python with alembic,
+//! sqlalchemy, psycopg2 and pymysql), then checked by the `migverify` binary, live
+//! and through `migverify snapshot` + `check --snapshot`.
+//!
+//! SQLite always runs (when `MIGVERIFY_TEST_PYTHON` is set); PostgreSQL and
+//! MySQL/MariaDB need `MIGVERIFY_TEST_POSTGRES_URL` / `MIGVERIFY_TEST_MYSQL_URL` (admin
+//! URLs, as in `tests/db_capture.rs`). Every skip prints why. Each test creates its own
+//! database and drops it afterwards, also on failure.
+
+#![cfg(feature = "db")]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Connection};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name() -> String {
+    format!(
+        "mv_rules_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Backend {
+    fn var(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => "MIGVERIFY_TEST_POSTGRES_URL",
+            Backend::Mysql => "MIGVERIFY_TEST_MYSQL_URL",
+        }
+    }
+}
+
+fn python() -> Option<String> {
+    match std::env::var("MIGVERIFY_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            println!(
+                "skipping: MIGVERIFY_TEST_PYTHON is not set (a Python with alembic, sqlalchemy, \
+                 psycopg2 and pymysql)"
+            );
+            None
+        }
+    }
+}
+
+/// A throwaway server database; dropped with the guard.
+struct ServerDb {
+    backend: Backend,
+    admin_url: String,
+    name: String,
+}
+
+fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, _) = admin_url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit_once('/')
+        .unwrap();
+    format!("{base}/{name}")
+}
+
+async fn exec(backend: Backend, url: &str, sql: &str) {
+    match backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        Backend::Mysql => {
+            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        Backend::Sqlite => unreachable!(),
+    }
+}
+
+impl ServerDb {
+    fn create(backend: Backend) -> Option<ServerDb> {
+        let Ok(admin_url) = std::env::var(backend.var()) else {
+            println!("skipping: {} is not set", backend.var());
+            return None;
+        };
+        let db = ServerDb {
+            backend,
+            admin_url,
+            name: unique_name(),
+        };
+        runtime().block_on(exec(
+            backend,
+            &db.admin_url,
+            &format!("CREATE DATABASE {}", db.name),
+        ));
+        Some(db)
+    }
+
+    fn url(&self) -> String {
+        with_database(&self.admin_url, &self.name)
+    }
+}
+
+impl Drop for ServerDb {
+    fn drop(&mut self) {
+        let sql = match self.backend {
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            _ => format!("DROP DATABASE IF EXISTS {}", self.name),
+        };
+        let backend = self.backend;
+        let admin = self.admin_url.clone();
+        let _ = std::thread::spawn(move || runtime().block_on(exec(backend, &admin, &sql))).join();
+    }
+}
+
+/// The SQLAlchemy form of a test server URL (`postgres://` → `postgresql+psycopg2://`).
+fn sqlalchemy_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let scheme = match scheme {
+        "postgres" | "postgresql" => "postgresql+psycopg2",
+        "mysql" | "mariadb" => "mysql+pymysql",
+        other => other,
+    };
+    format!("{scheme}://{rest}")
+}
+
+/// `(revision, message, down_revision, table created)`: a fork at a1 (b1, c1), merged
+/// by m1, then d1.
+const HISTORY: &[(&str, &str, &str, Option<&str>)] = &[
+    ("a1", "create users", "None", Some("users")),
+    ("b1", "create emails", "'a1'", Some("emails")),
+    ("c1", "create posts", "'a1'", Some("posts")),
+    ("m1", "merge emails and posts", "('b1', 'c1')", None),
+    ("d1", "create tags", "'m1'", Some("tags")),
+];
+
+/// A project made by `alembic init`, its `sqlalchemy.url` set, with [`HISTORY`].
+struct Project {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    python: String,
+    /// SQLAlchemy URL of the database, for running SQL through Python.
+    url: String,
+    _server: Option<ServerDb>,
+}
+
+impl Project {
+    fn new(backend: Backend) -> Option<Project> {
+        let python = python()?;
+        let server = match backend {
+            Backend::Sqlite => None,
+            b => Some(ServerDb::create(b)?),
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let url = match &server {
+            None => "sqlite:///app.db".to_string(),
+            Some(s) => sqlalchemy_url(&s.url()),
+        };
+        let p = Project {
+            _tmp: tmp,
+            dir,
+            python,
+            url,
+            _server: server,
+        };
+        p.alembic(&["init", "alembic"]);
+        let ini = p.dir.join("alembic.ini");
+        let text = std::fs::read_to_string(&ini).unwrap();
+        let text: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("sqlalchemy.url") {
+                    format!("sqlalchemy.url = {}\n", p.url)
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&ini, text).unwrap();
+        for (rev, msg, down, table) in HISTORY {
+            let (up, downgrade) = match table {
+                Some(t) => (
+                    format!(
+                        "op.create_table('{t}', sa.Column('id', sa.Integer, primary_key=True))"
+                    ),
+                    format!("op.drop_table('{t}')"),
+                ),
+                None => ("pass".to_string(), "pass".to_string()),
+            };
+            let file = format!(
+                "\"\"\"{msg}\n\nRevision ID: {rev}\nRevises: {down}\n\"\"\"\nfrom alembic import op\n\
+                 import sqlalchemy as sa\n\nrevision = '{rev}'\ndown_revision = {down}\n\
+                 branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    {up}\n\n\n\
+                 def downgrade():\n    {downgrade}\n"
+            );
+            std::fs::write(
+                p.dir.join(format!(
+                    "alembic/versions/{rev}_{}.py",
+                    msg.replace(' ', "_")
+                )),
+                file,
+            )
+            .unwrap();
+        }
+        Some(p)
+    }
+
+    fn alembic(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(&self.python)
+            .args(["-m", "alembic"])
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "alembic {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn sql(&self, sql: &str) {
+        let script = "import sys, sqlalchemy as sa\n\
+                      e = sa.create_engine(sys.argv[1])\n\
+                      with e.begin() as c:\n    c.execute(sa.text(sys.argv[2]))\n";
+        let out = std::process::Command::new(&self.python)
+            .args(["-c", script, &self.url, sql])
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn migverify(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("migverify")
+            .unwrap()
+            .args(args)
+            .current_dir(&self.dir)
+            .env_remove("MIGVERIFY_DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    }
+
+    /// `check --select MV1 --format json` (plus `extra`): (exit code, report).
+    fn check_json(&self, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["check", "--select", "MV1", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.migverify(&args);
+        let code = out.status.code().unwrap();
+        assert!(
+            code == 0 || code == 1,
+            "exit {code}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (code, serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    /// The same check through `migverify snapshot -o` and `check --snapshot`: the
+    /// diagnostics must be identical.
+    fn assert_round_trip(&self, live: &Value) {
+        let out = self.migverify(&["snapshot", "-o", "snap.json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (_, offline) = self.check_json(&["--snapshot", "snap.json"]);
+        assert_eq!(
+            live["diagnostics"], offline["diagnostics"],
+            "live and snapshot diagnostics differ"
+        );
+        assert_eq!(
+            live["status"]["current_revisions"],
+            offline["status"]["current_revisions"]
+        );
+        assert_eq!(live["status"]["pending"], offline["status"]["pending"]);
+    }
+}
+
+fn codes(report: &Value) -> Vec<String> {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn message(report: &Value, code: &str) -> String {
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {report:#}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `alembic current` / `alembic heads` revisions, as Alembic prints them.
+fn revisions_of(output: &str) -> Vec<String> {
+    let mut revs: Vec<String> = output
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|r| HISTORY.iter().any(|(h, ..)| h == r))
+        .map(String::from)
+        .collect();
+    revs.sort();
+    revs
+}
+
+fn scenario(backend: Backend) {
+    let Some(p) = Project::new(backend) else {
+        return;
+    };
+
+    // A middle revision: one branch of the fork applied.
+    p.alembic(&["upgrade", "b1"]);
+    let (code, r) = p.check_json(&[]);
+    assert_eq!(code, 0, "a warning does not fail the run");
+    assert_eq!(codes(&r), ["MV101"]);
+    let msg = message(&r, "MV101");
+    assert!(
+        msg.ends_with(
+            "3 pending migrations: c1 (create posts), m1 (merge emails and posts), d1 (create tags)"
+        ),
+        "{msg}"
+    );
+    let current = revisions_of(&p.alembic(&["current"]));
+    let heads = revisions_of(&p.alembic(&["heads"]));
+    let mut ours: Vec<String> =
+        serde_json::from_value(r["status"]["current_revisions"].clone()).unwrap();
+    ours.sort();
+    assert_eq!(ours, current, "alembic current");
+    assert_eq!(current, ["b1"]);
+    let mut our_heads: Vec<String> =
+        serde_json::from_value(r["status"]["head_revisions"].clone()).unwrap();
+    our_heads.sort();
+    assert_eq!(our_heads, heads, "alembic heads");
+    assert_eq!(r["status"]["pending"], 3);
+    let d = &r["diagnostics"][0];
+    assert_eq!(d["path"], "alembic/versions/c1_create_posts.py");
+    assert_eq!(d["related"].as_array().unwrap().len(), 2);
+    p.assert_round_trip(&r);
+
+    // Both branches applied: two rows in alembic_version.
+    p.alembic(&["upgrade", "c1"]);
+    let (_, r) = p.check_json(&[]);
+    assert_eq!(revisions_of(&p.alembic(&["current"])), ["b1", "c1"]);
+    let msg = message(&r, "MV101");
+    assert!(
+        msg.ends_with("2 pending migrations: m1 (merge emails and posts), d1 (create tags)"),
+        "{msg}"
+    );
+
+    // At head: nothing to say.
+    p.alembic(&["upgrade", "head"]);
+    let (code, r) = p.check_json(&[]);
+    assert_eq!((code, codes(&r)), (0, Vec::<String>::new()), "{r:#}");
+    assert_eq!(r["status"]["pending"], 0);
+    let tables: Vec<String> = serde_json::from_value(r["status"]["tables"].clone()).unwrap();
+    for t in ["emails", "posts", "tags", "users"] {
+        assert!(tables.iter().any(|x| x == t), "{tables:?}");
+    }
+    assert!(!tables.iter().any(|x| x == "alembic_version"));
+
+    // Back to base: the table is there, empty.
+    p.alembic(&["downgrade", "base"]);
+    let (_, r) = p.check_json(&[]);
+    assert_eq!(codes(&r), ["MV101"]);
+    assert!(
+        message(&r, "MV101").starts_with("no migrations have been applied: 5 pending migrations"),
+        "{r:#}"
+    );
+    p.assert_round_trip(&r);
+
+    // A revision no file declares, located at alembic.ini's sqlalchemy.url line.
+    p.alembic(&["upgrade", "head"]);
+    p.sql("UPDATE alembic_version SET version_num = 'deadbeef'");
+    let (code, r) = p.check_json(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&r), ["MV102"], "{r:#}");
+    assert!(message(&r, "MV102").contains("`deadbeef`"));
+    assert_eq!(r["diagnostics"][0]["path"], "alembic.ini");
+    let ini = std::fs::read_to_string(p.dir.join("alembic.ini")).unwrap();
+    let line = ini
+        .lines()
+        .position(|l| l.starts_with("sqlalchemy.url"))
+        .unwrap()
+        + 1;
+    assert_eq!(r["diagnostics"][0]["span"]["start_line"], line);
+    p.assert_round_trip(&r);
+
+    // No version table at all.
+    p.sql("DROP TABLE alembic_version");
+    let (code, r) = p.check_json(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&r), ["MV103"], "{r:#}");
+    assert!(message(&r, "MV103").contains("`alembic_version`"));
+    p.assert_round_trip(&r);
+
+    // Human output shows the status block.
+    let out = p.migverify(&["check", "--select", "MV1", "--verbose"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Database: "), "{text}");
+    assert!(text.contains("tags"), "{text}");
+}
+
+#[test]
+fn sqlite_against_real_alembic() {
+    scenario(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_against_real_alembic() {
+    scenario(Backend::Postgres);
+}
+
+#[test]
+fn mysql_against_real_alembic() {
+    scenario(Backend::Mysql);
+}
+
+#[test]
+fn config_url_is_the_location_and_flags_win() {
+    let Some(p) = Project::new(Backend::Sqlite) else {
+        return;
+    };
+    p.alembic(&["upgrade", "head"]);
+    p.sql("UPDATE alembic_version SET version_num = 'deadbeef'");
+    std::fs::write(
+        p.dir.join("migverify.toml"),
+        "[migrations]\nscript_location = \"alembic\"\n\n[database]\nurl = \"sqlite:///${MV_TEST_DB}\"\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("migverify")
+        .unwrap()
+        .args(["check", "--select", "MV1", "--format", "json"])
+        .current_dir(&p.dir)
+        .env("MV_TEST_DB", "app.db")
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(codes(&r), ["MV102"]);
+    let d = &r["diagnostics"][0];
+    assert_eq!(d["path"], "migverify.toml");
+    assert_eq!(d["span"]["start_line"], 5);
+
+    // The flag wins over the config: a database without a version table.
+    std::fs::write(p.dir.join("empty.db"), b"").unwrap();
+    let out = Command::cargo_bin("migverify")
+        .unwrap()
+        .args([
+            "check",
+            "--select",
+            "MV1",
+            "--format",
+            "json",
+            "--database-url",
+            "sqlite:///empty.db",
+        ])
+        .current_dir(&p.dir)
+        .env("MV_TEST_DB", "app.db")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(codes(&r), ["MV103"]);
+    // Named by a flag: located at the head migration.
+    assert_eq!(
+        r["diagnostics"][0]["path"],
+        "alembic/versions/d1_create_tags.py"
+    );
+}
+
+#[test]
+fn password_never_shows() {
+    let Some(p) = Project::new(Backend::Postgres) else {
+        return;
+    };
+    p.alembic(&["upgrade", "b1"]);
+    let server = p._server.as_ref().unwrap();
+    let url = server.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, host) = rest.split_once('@').unwrap();
+    let user = user.split(':').next().unwrap();
+    let secret_url = format!("{scheme}://{user}:s3cr3t@{host}");
+    for format in ["human", "concise", "json", "sarif", "github"] {
+        let out = p.migverify(&[
+            "check",
+            "--verbose",
+            "--format",
+            format,
+            "--database-url",
+            &secret_url,
+        ]);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains("s3cr3t"), "{format}: {all}");
+        assert!(all.contains("MV101"), "{format}: {all}");
+    }
+    let out = p.migverify(&["snapshot", "--database-url", &secret_url, "-o", "s.json"]);
+    assert!(out.status.success());
+    let snap = std::fs::read_to_string(p.dir.join("s.json")).unwrap();
+    assert!(!snap.contains("s3cr3t"), "{snap}");
+    assert!(snap.contains(":***@"), "{snap}");
+    let out = p.migverify(&["snapshot", "--database-url", &secret_url]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+}
+
+#[test]
+fn unreachable_server_exits_2_naming_host_and_port() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let tmp = tempfile::tempdir().unwrap();
+    let versions = tmp.path().join("versions");
+    std::fs::create_dir(&versions).unwrap();
+    std::fs::write(
+        versions.join("a1.py"),
+        "revision = 'a1'\ndown_revision = None\ndef upgrade():\n    op.f()\ndef downgrade():\n    op.g()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("migverify.toml"),
+        "[migrations]\nversion_locations = [\"versions\"]\n\n[database]\nconnect_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    for cmd in [&["check"][..], &["snapshot"][..]] {
+        let start = Instant::now();
+        let out = Command::cargo_bin("migverify")
+            .unwrap()
+            .args(cmd)
+            .args([
+                "--database-url",
+                &format!("postgresql://u:s3cr3t@127.0.0.1:{port}/x"),
+            ])
+            .current_dir(tmp.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn snapshot_without_a_database_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("a1.py"),
+        "revision = 'a1'\ndown_revision = None\ndef upgrade():\n    op.f()\ndef downgrade():\n    op.g()\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("migverify")
+        .unwrap()
+        .args(["snapshot"])
+        .current_dir(tmp.path())
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
+    let _ = Path::new(".");
+}
