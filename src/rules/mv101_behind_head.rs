@@ -97,8 +97,9 @@ impl Rule for BehindHead {
                 .collect();
             let at: Vec<String> = current.iter().map(|r| format!("`{r}`")).collect();
             format!(
-                "the database is at {}, not at the head {}: {count}: {}",
+                "the database is at {}, not at the {} {}: {count}: {}",
                 at.join(", "),
+                if heads.len() == 1 { "head" } else { "heads" },
                 heads.join(", "),
                 list.join(", ")
             )
