@@ -42,12 +42,9 @@ pub fn load_migrations_cached(
     cache_dir: Option<&Path>,
     verbose: bool,
 ) -> Vec<Migration> {
-    let mut real_paths = HashSet::new();
-    let files: Vec<&PathBuf> = project
-        .files
-        .iter()
-        .filter(|p| real_paths.insert(std::fs::canonicalize(p).unwrap_or_else(|_| (*p).clone())))
-        .collect();
+    // `Project::files` is already deduplicated by real path (discovery and
+    // `Project::for_files` both do it), so a file is parsed once.
+    let files: Vec<&PathBuf> = project.files.iter().collect();
     let stdin_path = project.stdin.as_ref().map(|(p, _)| p);
     let mut cache =
         cache_dir.map(|d| Cache::open(d, &project.root, &project.version_locations, verbose));

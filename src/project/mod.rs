@@ -58,14 +58,20 @@ pub struct Project {
 }
 
 impl Project {
-    /// A project of the given files in one version location, with no config
-    /// (for tests and library users that construct their own).
+    /// A project of the given files, with no config (for tests and library users
+    /// that construct their own). Like discovery, it keeps one path per real file.
     pub fn for_files(
         root: PathBuf,
         version_locations: Vec<PathBuf>,
         files: Vec<PathBuf>,
         settings: Settings,
     ) -> Project {
+        let mut seen = std::collections::HashSet::new();
+        let mut files: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
+            .collect();
+        files.sort();
         Project {
             root,
             config_path: None,
