@@ -7,7 +7,6 @@
 #![cfg(feature = "db")]
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use migverify::db::{
@@ -16,130 +15,16 @@ use migverify::db::{
 };
 use sqlx::{AssertSqlSafe, Connection};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+mod common;
+use common::server_db::{Server as Backend, ServerDb as TempDb, runtime, with_database};
 
-fn unique_name() -> String {
-    format!(
-        "mv_test_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
+/// The throwaway databases of this file are named `mv_test_<pid>_<n>`.
+fn temp_db(backend: Backend) -> Option<TempDb> {
+    TempDb::create(backend, "mv_test")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Backend {
-    Postgres,
-    Mysql,
-}
-
-impl Backend {
-    fn var(self) -> &'static str {
-        match self {
-            Backend::Postgres => "MIGVERIFY_TEST_POSTGRES_URL",
-            Backend::Mysql => "MIGVERIFY_TEST_MYSQL_URL",
-        }
-    }
-}
-
-/// A throwaway database on a server; dropped with the guard.
-struct TempDb {
-    backend: Backend,
-    admin_url: String,
-    name: String,
-}
-
-fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, _) = admin_url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit_once('/')
-        .unwrap();
-    format!("{base}/{name}")
-}
-
-async fn exec_all(backend: Backend, url: &str, sql: &str) {
-    let statements: Vec<String> = sql
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
-    match backend {
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(AssertSqlSafe(s.clone()))
-                    .execute(&mut c)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        }
-        Backend::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(AssertSqlSafe(s.clone()))
-                    .execute(&mut c)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        }
-    }
-}
-
-impl TempDb {
-    /// `None` (after printing why) when the server's variable is unset.
-    fn create(backend: Backend) -> Option<TempDb> {
-        let Ok(admin_url) = std::env::var(backend.var()) else {
-            println!("skipping: {} is not set", backend.var());
-            return None;
-        };
-        let name = unique_name();
-        let db = TempDb {
-            backend,
-            admin_url,
-            name,
-        };
-        runtime().block_on(exec_all(
-            backend,
-            &db.admin_url,
-            &format!("CREATE DATABASE {}", db.name),
-        ));
-        Some(db)
-    }
-
-    fn url(&self) -> String {
-        with_database(&self.admin_url, &self.name)
-    }
-
-    fn db_url(&self) -> DbUrl {
-        DbUrl::parse(&self.url(), Path::new("/")).unwrap()
-    }
-
-    fn setup(&self, sql: &str) {
-        runtime().block_on(exec_all(self.backend, &self.url(), sql));
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let sql = match self.backend {
-            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            Backend::Mysql => format!("DROP DATABASE IF EXISTS {}", self.name),
-        };
-        let backend = self.backend;
-        let admin = self.admin_url.clone();
-        // A fresh thread: Drop may run while a runtime is active on this one.
-        let _ =
-            std::thread::spawn(move || runtime().block_on(exec_all(backend, &admin, &sql))).join();
-    }
+fn db_url(db: &TempDb) -> DbUrl {
+    DbUrl::parse(&db.url(), Path::new("/")).unwrap()
 }
 
 /// The same schema on every backend.
@@ -227,11 +112,11 @@ fn assert_no_secret(e: &DbError, secret: &str) {
 
 #[test]
 fn postgres_capture_exact() {
-    let Some(db) = TempDb::create(Backend::Postgres) else {
+    let Some(db) = temp_db(Backend::Postgres) else {
         return;
     };
     db.setup(SCENARIO);
-    let snap = capture_blocking(&db.db_url(), &opts()).unwrap();
+    let snap = capture_blocking(&db_url(&db), &opts()).unwrap();
     assert_eq!(snap.format_version, 1);
     assert_eq!(snap.dialect, Dialect::Postgresql);
     assert!(!snap.server_version.is_empty());
@@ -277,11 +162,11 @@ fn postgres_capture_exact() {
 
 #[test]
 fn postgres_session_is_read_only() {
-    let Some(db) = TempDb::create(Backend::Postgres) else {
+    let Some(db) = temp_db(Backend::Postgres) else {
         return;
     };
     db.setup(SCENARIO);
-    let url = db.db_url();
+    let url = db_url(&db);
     for sql in [
         "CREATE TABLE intruder (id integer)",
         "INSERT INTO alembic_version (version_num) VALUES ('x')",
@@ -301,11 +186,11 @@ fn postgres_session_is_read_only() {
 
 #[test]
 fn postgres_missing_version_table() {
-    let Some(db) = TempDb::create(Backend::Postgres) else {
+    let Some(db) = temp_db(Backend::Postgres) else {
         return;
     };
     db.setup("CREATE TABLE t (id integer PRIMARY KEY)");
-    let snap = capture_blocking(&db.db_url(), &opts()).unwrap();
+    let snap = capture_blocking(&db_url(&db), &opts()).unwrap();
     assert!(!snap.version_table.present);
     assert!(snap.version_revisions().is_empty());
     assert_eq!(snap.table_names(), vec!["t"]);
@@ -313,7 +198,7 @@ fn postgres_missing_version_table() {
 
 #[test]
 fn postgres_configured_version_table_and_schema() {
-    let Some(db) = TempDb::create(Backend::Postgres) else {
+    let Some(db) = temp_db(Backend::Postgres) else {
         return;
     };
     db.setup(
@@ -325,7 +210,7 @@ fn postgres_configured_version_table_and_schema() {
         version_table_schema: Some("meta".into()),
         ..opts()
     };
-    let snap = capture_blocking(&db.db_url(), &o).unwrap();
+    let snap = capture_blocking(&db_url(&db), &o).unwrap();
     assert!(snap.version_table.present);
     assert_eq!(snap.version_revisions(), ["a1", "b2"]);
     assert!(snap.tables.is_empty(), "only `public` is captured");
@@ -364,11 +249,11 @@ fn postgres_missing_database() {
 
 #[test]
 fn mysql_capture_exact() {
-    let Some(db) = TempDb::create(Backend::Mysql) else {
+    let Some(db) = temp_db(Backend::Mysql) else {
         return;
     };
     db.setup(SCENARIO);
-    let snap = capture_blocking(&db.db_url(), &opts()).unwrap();
+    let snap = capture_blocking(&db_url(&db), &opts()).unwrap();
     assert!(matches!(snap.dialect, Dialect::Mysql | Dialect::Mariadb));
     assert_eq!(snap.schemas, vec![db.name.clone()]);
     assert_eq!(snap.version_table.schema, db.name);
@@ -414,11 +299,11 @@ fn mysql_capture_exact() {
 
 #[test]
 fn mysql_session_is_read_only() {
-    let Some(db) = TempDb::create(Backend::Mysql) else {
+    let Some(db) = temp_db(Backend::Mysql) else {
         return;
     };
     db.setup(SCENARIO);
-    let url = db.db_url();
+    let url = db_url(&db);
     for sql in [
         "INSERT INTO alembic_version (version_num) VALUES ('x')",
         "UPDATE alembic_version SET version_num = 'y'",
@@ -435,11 +320,11 @@ fn mysql_session_is_read_only() {
 
 #[test]
 fn mysql_missing_version_table() {
-    let Some(db) = TempDb::create(Backend::Mysql) else {
+    let Some(db) = temp_db(Backend::Mysql) else {
         return;
     };
     db.setup("CREATE TABLE t (id integer PRIMARY KEY)");
-    let snap = capture_blocking(&db.db_url(), &opts()).unwrap();
+    let snap = capture_blocking(&db_url(&db), &opts()).unwrap();
     assert!(!snap.version_table.present);
     assert!(snap.version_revisions().is_empty());
     assert_eq!(snap.table_names(), vec!["t"]);
@@ -645,11 +530,11 @@ fn statement_timeout_is_enforced() {
         ..opts()
     };
     for (backend, sql) in [(Backend::Postgres, slow_pg), (Backend::Mysql, slow_mysql)] {
-        let Some(db) = TempDb::create(backend) else {
+        let Some(db) = temp_db(backend) else {
             continue;
         };
         let start = Instant::now();
-        let e = execute_in_capture_session_blocking(&db.db_url(), &o, sql).unwrap_err();
+        let e = execute_in_capture_session_blocking(&db_url(&db), &o, sql).unwrap_err();
         let elapsed = start.elapsed();
         assert!(elapsed < Duration::from_secs(3), "{backend:?}: {elapsed:?}");
         assert!(
@@ -674,11 +559,11 @@ fn same_scenario_same_snapshot_everywhere() {
     let expected = normalized(&sqlite);
     let mut compared = vec!["sqlite"];
     for backend in [Backend::Postgres, Backend::Mysql] {
-        let Some(db) = TempDb::create(backend) else {
+        let Some(db) = temp_db(backend) else {
             continue;
         };
         db.setup(SCENARIO);
-        let snap = capture_blocking(&db.db_url(), &opts()).unwrap();
+        let snap = capture_blocking(&db_url(&db), &opts()).unwrap();
         assert_eq!(
             normalized(&snap),
             expected,

@@ -13,29 +13,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection};
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn unique_name() -> String {
-    format!(
-        "mv_rules_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+mod common;
+use common::server_db::{Server, ServerDb};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Backend {
@@ -45,11 +29,12 @@ enum Backend {
 }
 
 impl Backend {
-    fn var(self) -> &'static str {
+    /// The server behind it; `None` for SQLite (a file).
+    fn server(self) -> Option<Server> {
         match self {
-            Backend::Sqlite => "",
-            Backend::Postgres => "MIGVERIFY_TEST_POSTGRES_URL",
-            Backend::Mysql => "MIGVERIFY_TEST_MYSQL_URL",
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Server::Postgres),
+            Backend::Mysql => Some(Server::Mysql),
         }
     }
 }
@@ -64,79 +49,6 @@ fn python() -> Option<String> {
             );
             None
         }
-    }
-}
-
-/// A throwaway server database; dropped with the guard.
-struct ServerDb {
-    backend: Backend,
-    admin_url: String,
-    name: String,
-}
-
-fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, _) = admin_url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit_once('/')
-        .unwrap();
-    format!("{base}/{name}")
-}
-
-async fn exec(backend: Backend, url: &str, sql: &str) {
-    match backend {
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-                .execute(&mut c)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-        Backend::Mysql => {
-            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-                .execute(&mut c)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-        Backend::Sqlite => unreachable!(),
-    }
-}
-
-impl ServerDb {
-    fn create(backend: Backend) -> Option<ServerDb> {
-        let Ok(admin_url) = std::env::var(backend.var()) else {
-            println!("skipping: {} is not set", backend.var());
-            return None;
-        };
-        let db = ServerDb {
-            backend,
-            admin_url,
-            name: unique_name(),
-        };
-        runtime().block_on(exec(
-            backend,
-            &db.admin_url,
-            &format!("CREATE DATABASE {}", db.name),
-        ));
-        Some(db)
-    }
-
-    fn url(&self) -> String {
-        with_database(&self.admin_url, &self.name)
-    }
-}
-
-impl Drop for ServerDb {
-    fn drop(&mut self) {
-        let sql = match self.backend {
-            Backend::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            _ => format!("DROP DATABASE IF EXISTS {}", self.name),
-        };
-        let backend = self.backend;
-        let admin = self.admin_url.clone();
-        let _ = std::thread::spawn(move || runtime().block_on(exec(backend, &admin, &sql))).join();
     }
 }
 
@@ -174,9 +86,9 @@ struct Project {
 impl Project {
     fn new(backend: Backend) -> Option<Project> {
         let python = python()?;
-        let server = match backend {
-            Backend::Sqlite => None,
-            b => Some(ServerDb::create(b)?),
+        let server = match backend.server() {
+            None => None,
+            Some(server) => Some(ServerDb::create(server, "mv_rules")?),
         };
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
