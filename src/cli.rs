@@ -131,6 +131,10 @@ pub struct CheckArgs {
     /// Check against a snapshot file (`migverify snapshot`) instead of connecting
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// SQLAlchemy model files (a glob relative to the project root; repeatable);
+    /// replaces `[models] paths`
+    #[arg(long = "models", value_name = "GLOB")]
+    pub models: Vec<String>,
     /// Parse every file; neither read nor write the cache
     #[arg(long)]
     pub no_cache: bool,
@@ -332,6 +336,13 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
         None => None,
     };
+    if !args.models.is_empty() {
+        project.models.paths = args.models.clone();
+    }
+    let models = crate::models::load_project(&project)?;
+    for w in models.iter().flat_map(|m| &m.warnings) {
+        eprintln!("warning: {w}");
+    }
     let report = engine::check(
         &project,
         registry,
@@ -340,6 +351,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
             cache: (!args.no_cache).then(|| args.cache.resolve(&cwd, &project.root)),
             cwd,
             database,
+            models,
         },
     );
 

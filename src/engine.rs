@@ -25,6 +25,9 @@ pub struct CheckOptions {
     /// The database (captured live or read from a snapshot file); rules that need
     /// one are skipped without it.
     pub database: Option<Loaded>,
+    /// The SQLAlchemy models ([`crate::models::load_project`]); rules that need them
+    /// are skipped without.
+    pub models: Option<crate::models::Models>,
 }
 
 /// Reads and parses every migration file of the project, in parallel.
@@ -141,12 +144,16 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         graph: &graph,
         snapshot: db.map(|d| &d.snapshot),
         database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
+        models: opts.models.as_ref(),
+        ignore_tables: &project.models.ignore_tables,
     };
-    let available: &[Input] = if db.is_some() {
-        &[Input::Migrations, Input::Database]
-    } else {
-        &[Input::Migrations]
-    };
+    let mut available = vec![Input::Migrations];
+    if db.is_some() {
+        available.push(Input::Database);
+    }
+    if opts.models.is_some() {
+        available.push(Input::Models);
+    }
 
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
@@ -260,6 +267,11 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         .iter()
         .map(|m| (m.path.clone(), Arc::clone(&m.source)))
         .collect();
+    for src in opts.models.iter().flat_map(|m| &m.sources) {
+        sources
+            .entry(src.path.clone())
+            .or_insert_with(|| Arc::clone(src));
+    }
     if let Some((loc, src)) = db.and_then(|d| d.origin.as_ref()) {
         sources
             .entry(loc.path.clone())
@@ -375,6 +387,7 @@ mod tests {
                 cwd: tmp.path().to_path_buf(),
                 cache: None,
                 database: None,
+                models: None,
             },
         );
         let codes: Vec<(&str, usize)> = report
@@ -413,6 +426,7 @@ mod tests {
                 cwd: tmp.path().to_path_buf(),
                 cache: None,
                 database: None,
+                models: None,
             },
         );
         assert_eq!(report.summary.files, 1);

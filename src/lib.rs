@@ -12,9 +12,11 @@ pub mod fsutil;
 pub mod graph;
 pub mod graph_output;
 pub mod migration;
+pub mod models;
 pub mod project;
 pub mod report;
 pub mod rules;
+pub mod schema;
 pub mod source;
 pub mod suppression;
 

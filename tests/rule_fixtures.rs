@@ -46,6 +46,9 @@ struct CaseToml {
     expect: Vec<ExpectEntry>,
     /// A database snapshot file of the case, for the database rules.
     snapshot: Option<String>,
+    /// Model file globs (relative to the case), for the drift rules (MV2xx).
+    #[serde(default)]
+    models: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -190,7 +193,11 @@ fn prepare(case: &Case) -> Prepared {
 }
 
 /// Lints the prepared case with every rule enabled, as `--select ALL` would.
-fn lint(locations: &[PathBuf], database: Option<Loaded>) -> Report {
+fn lint(
+    locations: &[PathBuf],
+    database: Option<Loaded>,
+    models: Option<migverify::models::Models>,
+) -> Report {
     let registry = Registry::builtin();
     let mut project =
         migverify::project::discover(locations, None, &RuleSelection::default(), &registry)
@@ -209,6 +216,7 @@ fn lint(locations: &[PathBuf], database: Option<Loaded>) -> Report {
             cwd: locations[0].clone(),
             cache: None,
             database,
+            models,
         },
     )
 }

@@ -76,7 +76,7 @@ fn grammar() -> &'static Grammar {
 }
 
 /// `node.kind()`, without the per-call C string conversion.
-fn kind(node: Node) -> &'static str {
+pub(crate) fn kind(node: Node) -> &'static str {
     let id = node.kind_id();
     match grammar().kinds.get(usize::from(id)) {
         Some(name) => name,
@@ -87,7 +87,7 @@ fn kind(node: Node) -> &'static str {
 }
 
 /// `node.child_by_field_name(name)`, with the field id looked up once.
-fn field<'t>(node: Node<'t>, name: &'static str) -> Option<Node<'t>> {
+pub(crate) fn field<'t>(node: Node<'t>, name: &'static str) -> Option<Node<'t>> {
     match grammar().fields.iter().find(|(n, _)| *n == name) {
         Some(&(_, id)) => node.child_by_field_id(id),
         None => node.child_by_field_name(name),
@@ -685,74 +685,81 @@ impl<'a> Extractor<'a> {
     }
 
     fn value(&self, node: Node, depth: usize) -> Value {
-        let text = self.text(node);
-        if depth > MAX_VALUE_DEPTH {
-            return Value::Other(text.to_string());
-        }
-        match kind(node) {
-            "string" | "concatenated_string" => match string_literal(node, text) {
-                Some(s) => Value::Str(s),
-                None => Value::Other(text.to_string()),
-            },
-            "integer" => parse_int(text).map_or_else(|| Value::Other(text.to_string()), Value::Int),
-            "float" => text
-                .replace('_', "")
-                .parse()
-                .map_or_else(|_| Value::Other(text.to_string()), Value::Float),
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            "none" => Value::None,
-            "identifier" => Value::Name(text.to_string()),
-            "attribute" if is_dotted_name(node) => Value::Name(text.to_string()),
-            "unary_operator" if text.starts_with('-') => match field(node, "argument") {
-                Some(arg) => match self.value(arg, depth + 1) {
-                    Value::Int(i) => Value::Int(-i),
-                    Value::Float(f) => Value::Float(-f),
-                    _ => Value::Other(text.to_string()),
-                },
-                None => Value::Other(text.to_string()),
-            },
-            "parenthesized_expression" => match node.named_child(0) {
-                Some(inner) if node.named_child_count() == 1 => self.value(inner, depth + 1),
+        read_value(node, &self.src.text, depth)
+    }
+}
+
+/// A Python expression as a [`Value`], reading literals where it can (also used by
+/// the model reader, [`crate::models`]).
+pub(crate) fn read_value(node: Node, src: &str, depth: usize) -> Value {
+    let text_of = |n: Node| -> &str { src.get(n.byte_range()).unwrap_or("") };
+    let text = text_of(node);
+    if depth > MAX_VALUE_DEPTH {
+        return Value::Other(text.to_string());
+    }
+    match kind(node) {
+        "string" | "concatenated_string" => match string_literal(node, text) {
+            Some(s) => Value::Str(s),
+            None => Value::Other(text.to_string()),
+        },
+        "integer" => parse_int(text).map_or_else(|| Value::Other(text.to_string()), Value::Int),
+        "float" => text
+            .replace('_', "")
+            .parse()
+            .map_or_else(|_| Value::Other(text.to_string()), Value::Float),
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "none" => Value::None,
+        "identifier" => Value::Name(text.to_string()),
+        "attribute" if is_dotted_name(node) => Value::Name(text.to_string()),
+        "unary_operator" if text.starts_with('-') => match field(node, "argument") {
+            Some(arg) => match read_value(arg, src, depth + 1) {
+                Value::Int(i) => Value::Int(-i),
+                Value::Float(f) => Value::Float(-f),
                 _ => Value::Other(text.to_string()),
             },
-            "list" | "tuple" => {
-                let mut items = Vec::new();
-                let mut cursor = node.walk();
-                for child in node.named_children(&mut cursor) {
-                    if kind(child) != "comment" {
-                        items.push(self.value(child, depth + 1));
-                    }
-                }
-                if kind(node) == "list" {
-                    Value::List(items)
-                } else {
-                    Value::Tuple(items)
-                }
-            }
-            "call" => {
-                let func = field(node, "function")
-                    .map(|f| self.text(f).to_string())
-                    .unwrap_or_default();
-                let mut args = Vec::new();
-                if let Some(list) = field(node, "arguments") {
-                    let mut cursor = list.walk();
-                    for child in list.named_children(&mut cursor) {
-                        match kind(child) {
-                            "comment" => {}
-                            "keyword_argument" => args.push((
-                                field(child, "name").map(|n| self.text(n).to_string()),
-                                field(child, "value")
-                                    .map_or(Value::None, |v| self.value(v, depth + 1)),
-                            )),
-                            _ => args.push((None, self.value(child, depth + 1))),
-                        }
-                    }
-                }
-                Value::Call { func, args }
-            }
+            None => Value::Other(text.to_string()),
+        },
+        "parenthesized_expression" => match node.named_child(0) {
+            Some(inner) if node.named_child_count() == 1 => read_value(inner, src, depth + 1),
             _ => Value::Other(text.to_string()),
+        },
+        "list" | "tuple" => {
+            let mut items = Vec::new();
+            let mut cursor = node.walk();
+            for child in node.named_children(&mut cursor) {
+                if kind(child) != "comment" {
+                    items.push(read_value(child, src, depth + 1));
+                }
+            }
+            if kind(node) == "list" {
+                Value::List(items)
+            } else {
+                Value::Tuple(items)
+            }
         }
+        "call" => {
+            let func = field(node, "function")
+                .map(|f| text_of(f).to_string())
+                .unwrap_or_default();
+            let mut args = Vec::new();
+            if let Some(list) = field(node, "arguments") {
+                let mut cursor = list.walk();
+                for child in list.named_children(&mut cursor) {
+                    match kind(child) {
+                        "comment" => {}
+                        "keyword_argument" => args.push((
+                            field(child, "name").map(|n| text_of(n).to_string()),
+                            field(child, "value")
+                                .map_or(Value::None, |v| read_value(v, src, depth + 1)),
+                        )),
+                        _ => args.push((None, read_value(child, src, depth + 1))),
+                    }
+                }
+            }
+            Value::Call { func, args }
+        }
+        _ => Value::Other(text.to_string()),
     }
 }
 

@@ -27,6 +27,12 @@ pub mod mv012_unused_suppression;
 mod mv101_behind_head;
 mod mv102_unknown_db_revision;
 mod mv103_missing_version_table;
+mod mv201_model_db_drift;
+mod mv202_migration_db_drift;
+mod mv203_model_migration_drift;
+mod mv204_upgrade_conflict;
+
+mod drift;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -108,6 +114,11 @@ pub struct Context<'a> {
     /// `sqlalchemy.url` line of `alembic.ini`); `None` when a flag or the environment
     /// named it. Database findings about no particular migration are located here.
     pub database_origin: Option<&'a Location>,
+    /// The SQLAlchemy models, when `[models] paths` (or `--models`) names some.
+    /// Rules needing [`Input::Models`] only run when it is `Some`.
+    pub models: Option<&'a crate::models::Models>,
+    /// Tables the drift rules leave out (`[models] ignore_tables`).
+    pub ignore_tables: &'a [String],
 }
 
 impl Context<'_> {
@@ -146,6 +157,20 @@ impl Context<'_> {
 
 /// See [`Context::pending`].
 pub fn pending(graph: &RevisionGraph, snapshot: &Snapshot) -> Option<Vec<usize>> {
+    let applied = applied(graph, snapshot)?;
+    Some(
+        graph
+            .topological_order()
+            .into_iter()
+            .filter(|&n| !applied[n])
+            .collect(),
+    )
+}
+
+/// Per graph node, whether the database has it applied: the revisions in the version
+/// table and their ancestors (through `down_revision` and `depends_on`). `None`
+/// without a version table, or when it holds a revision no file declares.
+pub fn applied(graph: &RevisionGraph, snapshot: &Snapshot) -> Option<Vec<bool>> {
     if !snapshot.has_version_table() {
         return None;
     }
@@ -167,13 +192,7 @@ pub fn pending(graph: &RevisionGraph, snapshot: &Snapshot) -> Option<Vec<usize>>
             }
         }
     }
-    Some(
-        graph
-            .topological_order()
-            .into_iter()
-            .filter(|&n| !applied[n])
-            .collect(),
-    )
+    Some(applied)
 }
 
 /// A lint rule. `check` pushes its findings; the engine adds code, name and
@@ -206,6 +225,10 @@ impl Registry {
             Box::new(mv101_behind_head::BehindHead),
             Box::new(mv102_unknown_db_revision::UnknownDbRevision),
             Box::new(mv103_missing_version_table::MissingVersionTable),
+            Box::new(mv201_model_db_drift::ModelDbDrift),
+            Box::new(mv202_migration_db_drift::MigrationDbDrift),
+            Box::new(mv203_model_migration_drift::ModelMigrationDrift),
+            Box::new(mv204_upgrade_conflict::UpgradeConflict),
         ];
         Registry { rules }
     }

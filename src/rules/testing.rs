@@ -37,6 +37,8 @@ pub fn check_with_db(
             graph: &graph,
             snapshot,
             database_origin: origin,
+            models: None,
+            ignore_tables: &[],
         },
         &mut out,
     );

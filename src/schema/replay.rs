@@ -1,0 +1,532 @@
+//! A static replay of migrations: the `op.*` calls of each `upgrade()`, applied in
+//! graph order to a [`Schema`] (empty, or the database's for a dry run).
+//!
+//! Modelled: `create_table`, `drop_table`, `rename_table`, `add_column`,
+//! `drop_column`, `alter_column` (rename, nullable, type), `create_index`,
+//! `drop_index`, `create_unique_constraint`, `create_foreign_key`, the same on a
+//! `batch_alter_table` alias, and module-level string constants used as names.
+//! `op.execute` and operations whose table name is not a literal are recorded as
+//! [`Opaque`]: differences they might explain are reported as such. Operations that
+//! fail against the schema (creating what exists, dropping what does not) are
+//! [`Conflict`]s, which the dry run (MV204) reports.
+
+use crate::diagnostic::Location;
+use crate::migration::{Migration, OpCall, Phase, Value};
+
+use super::{Column, Fold, Opaque, Schema, SqlType, Table, TableName};
+
+/// An operation that would fail against the schema it is replayed over.
+#[derive(Clone, Debug)]
+pub struct Conflict {
+    pub message: String,
+    pub location: Location,
+    /// The migration's revision.
+    pub revision: String,
+    pub table: String,
+}
+
+pub struct Replay {
+    pub schema: Schema,
+    pub conflicts: Vec<Conflict>,
+    fold: Fold,
+}
+
+impl Replay {
+    /// Starts from `schema` (empty for a replay from base).
+    pub fn new(schema: Schema, fold: Fold) -> Replay {
+        Replay {
+            schema,
+            conflicts: Vec::new(),
+            fold,
+        }
+    }
+
+    /// Applies the `upgrade()` operations of `m`, in source order.
+    pub fn apply(&mut self, m: &Migration) {
+        for op in m.ops.iter().filter(|o| o.phase == Phase::Upgrade) {
+            self.op(m, op);
+        }
+    }
+
+    fn op(&mut self, m: &Migration, op: &OpCall) {
+        let c = Call { m, op };
+        let loc = Location {
+            path: m.path.clone(),
+            span: Some(op.span),
+        };
+        let method = op.method.as_str();
+        if method == "execute" {
+            let table = c.pos(0).and_then(|v| v.as_str()).and_then(sql_table);
+            self.schema.opaque.push(Opaque {
+                table,
+                what: "raw SQL (`op.execute`)".into(),
+                location: loc,
+            });
+            return;
+        }
+        if !MODELLED.contains(&method) {
+            return;
+        }
+        // The table an operation works on: the batch's, or its first argument (the
+        // second for `create_index`).
+        let (table, rest) = match &op.batch {
+            Some(batch) => {
+                let t = batch
+                    .iter()
+                    .find(|a| a.keyword.as_deref() == Some("table_name"))
+                    .or_else(|| batch.iter().find(|a| a.keyword.is_none()))
+                    .and_then(|a| c.name(&a.value));
+                let schema = batch
+                    .iter()
+                    .find(|a| a.keyword.as_deref() == Some("schema"))
+                    .and_then(|a| c.name(&a.value));
+                (t.map(|t| TableName::new(schema, t)), 0)
+            }
+            None => {
+                let (pos, kw) = match method {
+                    "create_index" | "create_unique_constraint" => (1, "table_name"),
+                    "create_foreign_key" => (1, "source_table"),
+                    "drop_index" => (usize::MAX, "table_name"),
+                    "rename_table" => (0, "old_table_name"),
+                    _ => (0, "table_name"),
+                };
+                let schema = c
+                    .kw("schema")
+                    .or_else(|| c.kw("source_schema"))
+                    .and_then(|v| c.name(v));
+                let t = c.kw(kw).or_else(|| c.pos(pos)).and_then(|v| c.name(v));
+                (t.map(|t| TableName::new(schema, t)), 1)
+            }
+        };
+        let Some(table) = table else {
+            if method == "drop_index" {
+                // `op.drop_index("ix")` without `table_name`: any table's index.
+                if let Some(ix) = c.pos(0).and_then(|v| c.name(v)) {
+                    let found = self.schema.tables.iter_mut().find_map(|t| {
+                        let i = t.indexes.iter().position(|n| *n == ix)?;
+                        Some(t.indexes.remove(i))
+                    });
+                    if found.is_none() {
+                        self.conflict(m, &loc, "", format!("index `{ix}` does not exist"));
+                    }
+                }
+                return;
+            }
+            self.schema.opaque.push(Opaque {
+                table: None,
+                what: format!("`{}` on a table whose name is not a literal", op.method),
+                location: loc,
+            });
+            return;
+        };
+        let fold = self.fold;
+        let tname = table.to_string();
+        let ti = self.schema.table_index(&table, fold);
+        match method {
+            "create_table" => {
+                if ti.is_some() {
+                    self.conflict(m, &loc, &tname, format!("table `{tname}` already exists"));
+                    return;
+                }
+                let mut t = Table::new(table, Some(loc.clone()));
+                for a in op.args.iter().filter(|a| a.keyword.is_none()).skip(1) {
+                    let aloc = Location {
+                        path: m.path.clone(),
+                        span: Some(a.span),
+                    };
+                    if let Some(col) = c.column(&a.value, aloc) {
+                        t.columns.push(col);
+                    } else if let Value::Call { func, args } = &a.value
+                        && last(func) == "PrimaryKeyConstraint"
+                    {
+                        for (k, v) in args {
+                            if k.is_none()
+                                && let Some(name) = c.name(v)
+                                && let Some(col) = t.column_mut(&name, fold)
+                            {
+                                col.nullable = Some(false);
+                            }
+                        }
+                    }
+                }
+                self.schema.tables.push(t);
+            }
+            _ if ti.is_none() => {
+                let what = if method == "create_foreign_key" {
+                    "the foreign key's table"
+                } else {
+                    "table"
+                };
+                self.conflict(
+                    m,
+                    &loc,
+                    &tname,
+                    format!("`{method}`: {what} `{tname}` does not exist"),
+                );
+            }
+            "drop_table" => {
+                self.schema.tables.remove(ti.unwrap_or_default());
+            }
+            "rename_table" => {
+                let Some(new) = c.kw("new_table_name").or_else(|| c.pos(1)).and_then(|v| c.name(v))
+                else {
+                    return;
+                };
+                let target = TableName::new(table.schema.clone(), new.clone());
+                if self.schema.table_index(&target, fold).is_some() {
+                    self.conflict(m, &loc, &tname, format!("table `{target}` already exists"));
+                    return;
+                }
+                let t = &mut self.schema.tables[ti.unwrap_or_default()];
+                t.name = target;
+                t.origin = Some(loc);
+            }
+            _ => {
+                let t = ti.unwrap_or_default();
+                self.table_op(m, &c, &loc, t, rest);
+            }
+        }
+    }
+
+    /// Operations on an existing table (index `t`); `rest` is where the arguments
+    /// after the table name start (0 on a batch alias).
+    fn table_op(&mut self, m: &Migration, c: &Call, loc: &Location, t: usize, rest: usize) {
+        let fold = self.fold;
+        let method = c.op.method.as_str();
+        let tname = self.schema.tables[t].name.to_string();
+        let column_arg = |k: &str| c.kw(k).or_else(|| c.pos(rest)).and_then(|v| c.name(v));
+        match method {
+            "add_column" => {
+                let arg = c.op.args.iter().filter(|a| a.keyword.is_none()).nth(rest);
+                let Some(col) = arg.and_then(|a| {
+                    c.column(
+                        &a.value,
+                        Location {
+                            path: m.path.clone(),
+                            span: Some(a.span),
+                        },
+                    )
+                }) else {
+                    return;
+                };
+                if self.schema.tables[t].column(&col.name, fold).is_some() {
+                    let msg = format!("column `{tname}.{}` already exists", col.name);
+                    self.conflict(m, loc, &tname, msg);
+                    return;
+                }
+                self.schema.tables[t].columns.push(col);
+            }
+            "drop_column" | "alter_column" => {
+                let Some(name) = column_arg("column_name") else {
+                    return;
+                };
+                let table = &mut self.schema.tables[t];
+                let Some(ci) = table.columns.iter().position(|x| fold.column_eq(&x.name, &name))
+                else {
+                    let msg = format!("`{method}`: column `{tname}.{name}` does not exist");
+                    self.conflict(m, loc, &tname, msg);
+                    return;
+                };
+                if method == "drop_column" {
+                    table.columns.remove(ci);
+                    return;
+                }
+                if let Some(new) = c.kw("new_column_name").and_then(|v| c.name(v)) {
+                    if table.column(&new, fold).is_some() {
+                        let msg = format!("column `{tname}.{new}` already exists");
+                        self.conflict(m, loc, &tname, msg);
+                        return;
+                    }
+                    table.columns[ci].name = new;
+                }
+                let col = &mut table.columns[ci];
+                if let Some(v) = c.kw("nullable") {
+                    col.nullable = v.as_bool();
+                }
+                if let Some(v) = c.kw("type_") {
+                    col.type_ = SqlType::from_sqlalchemy(v);
+                }
+                col.origin = Some(loc.clone());
+            }
+            "create_index" | "create_unique_constraint" => {
+                let name = c.pos(0).or_else(|| c.kw("index_name")).and_then(|v| c.name(v));
+                let cols = c.kw("columns").or_else(|| c.pos(rest + 1));
+                let cols = match cols {
+                    Some(Value::List(v) | Value::Tuple(v)) => v.clone(),
+                    _ => Vec::new(),
+                };
+                let table = &self.schema.tables[t];
+                let missing: Vec<String> = cols
+                    .iter()
+                    .filter_map(|v| c.name(v))
+                    .filter(|n| table.column(n, fold).is_none())
+                    .collect();
+                if !missing.is_empty() {
+                    let msg = format!(
+                        "`{method}` on `{tname}`: no column {}",
+                        missing
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    self.conflict(m, loc, &tname, msg);
+                    return;
+                }
+                if let Some(name) = name {
+                    if self.schema.tables[t].indexes.contains(&name) {
+                        let msg = format!("index or constraint `{name}` already exists");
+                        self.conflict(m, loc, &tname, msg);
+                        return;
+                    }
+                    self.schema.tables[t].indexes.push(name);
+                }
+            }
+            "drop_index" => {
+                let Some(name) = c.pos(0).or_else(|| c.kw("index_name")).and_then(|v| c.name(v))
+                else {
+                    return;
+                };
+                let table = &mut self.schema.tables[t];
+                match table.indexes.iter().position(|n| *n == name) {
+                    Some(i) => {
+                        table.indexes.remove(i);
+                    }
+                    None => {
+                        let msg = format!("index `{name}` does not exist on `{tname}`");
+                        self.conflict(m, loc, &tname, msg);
+                    }
+                }
+            }
+            "create_foreign_key" => {
+                let referent = c
+                    .kw("referent_table")
+                    .or_else(|| c.pos(rest + 1))
+                    .and_then(|v| c.name(v));
+                let schema = c.kw("referent_schema").and_then(|v| c.name(v));
+                if let Some(r) = referent {
+                    let rt = TableName::new(schema, r);
+                    if self.schema.table_index(&rt, fold).is_none() {
+                        let msg = format!("`create_foreign_key`: referenced table `{rt}` does not exist");
+                        self.conflict(m, loc, &tname, msg);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn conflict(&mut self, m: &Migration, loc: &Location, table: &str, message: String) {
+        self.conflicts.push(Conflict {
+            message,
+            location: loc.clone(),
+            revision: m.revision_id().unwrap_or_default().to_string(),
+            table: table.to_string(),
+        });
+    }
+}
+
+/// The operations the replay models (others do not change tables or columns).
+const MODELLED: &[&str] = &[
+    "create_table",
+    "drop_table",
+    "rename_table",
+    "add_column",
+    "drop_column",
+    "alter_column",
+    "create_index",
+    "drop_index",
+    "create_unique_constraint",
+    "create_foreign_key",
+];
+
+fn last(dotted: &str) -> &str {
+    dotted.rsplit('.').next().unwrap_or(dotted)
+}
+
+/// An operation call with its migration's constants at hand.
+struct Call<'a> {
+    m: &'a Migration,
+    op: &'a OpCall,
+}
+
+impl Call<'_> {
+    fn pos(&self, n: usize) -> Option<&Value> {
+        self.op.positional(n).map(|a| &a.value)
+    }
+
+    fn kw(&self, k: &str) -> Option<&Value> {
+        self.op.kwarg(k).map(|a| &a.value)
+    }
+
+    /// A name: a string literal or a module-level string constant.
+    fn name(&self, v: &Value) -> Option<String> {
+        match v {
+            Value::Str(s) => Some(s.clone()),
+            Value::Name(n) => self
+                .m
+                .constants
+                .iter()
+                .rev()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        }
+    }
+
+    /// `sa.Column("name", sa.Type(), ..., nullable=False)`.
+    fn column(&self, v: &Value, origin: Location) -> Option<Column> {
+        column_from_call(v, origin, |v| self.name(v))
+    }
+}
+
+/// A `Column(...)` call as a [`Column`]; `name` reads a name argument. Shared with
+/// the model reader for `Table(...)` declarations.
+pub(crate) fn column_from_call(
+    v: &Value,
+    origin: Location,
+    name: impl Fn(&Value) -> Option<String>,
+) -> Option<Column> {
+    let Value::Call { func, args } = v else {
+        return None;
+    };
+    if last(func) != "Column" {
+        return None;
+    }
+    let mut positional = args.iter().filter(|(k, _)| k.is_none()).map(|(_, v)| v);
+    let col_name = name(positional.next()?)?;
+    let kw = |k: &str| args.iter().find(|(n, _)| n.as_deref() == Some(k)).map(|(_, v)| v);
+    let type_ = kw("type_")
+        .or_else(|| positional.find(|v| is_type_expr(v)))
+        .map(SqlType::from_sqlalchemy)
+        .unwrap_or_else(SqlType::unknown);
+    let primary = kw("primary_key").and_then(Value::as_bool) == Some(true);
+    let nullable = match kw("nullable") {
+        Some(v) => v.as_bool(),
+        None => Some(!primary),
+    };
+    Some(Column {
+        name: col_name,
+        type_,
+        nullable,
+        origin: Some(origin),
+    })
+}
+
+/// Whether a positional `Column` argument is its type (not a `ForeignKey`,
+/// `Sequence`, `Identity`, `Computed`, or a name string).
+pub(crate) fn is_type_expr(v: &Value) -> bool {
+    let func = match v {
+        Value::Name(n) => n,
+        Value::Call { func, .. } => func,
+        _ => return false,
+    };
+    !matches!(
+        last(func),
+        "ForeignKey" | "Sequence" | "Identity" | "Computed" | "CheckConstraint" | "FetchedValue"
+    )
+}
+
+/// The table a raw SQL statement names, when it is plain: `ALTER TABLE users ...`,
+/// `UPDATE users ...`, `INSERT INTO users ...`, `CREATE TABLE x`, `DROP TABLE x`.
+fn sql_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let after = |i: usize| -> Option<String> {
+        let mut j = i + 1;
+        // `IF [NOT] EXISTS`, `ONLY`
+        while j < words.len() && matches!(upper[j].as_str(), "IF" | "NOT" | "EXISTS" | "ONLY") {
+            j += 1;
+        }
+        let w = words.get(j)?;
+        let w = w.trim_end_matches([';', '(', ',']);
+        let w = w.rsplit('.').next().unwrap_or(w);
+        let w = w.trim_matches(|ch| ch == '"' || ch == '`' || ch == '[' || ch == ']');
+        (!w.is_empty()).then(|| w.to_string())
+    };
+    let first = upper.first()?.as_str();
+    match first {
+        "UPDATE" => after(0),
+        "INSERT" | "DELETE" => upper.iter().position(|w| w == "INTO" || w == "FROM").and_then(after),
+        "ALTER" | "CREATE" | "DROP" | "TRUNCATE" | "COMMENT" => {
+            upper.iter().position(|w| w == "TABLE").and_then(after)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::parse_source;
+
+    fn replay(src: &str) -> Replay {
+        let m = parse_source("m.py".into(), src.as_bytes().to_vec());
+        let mut r = Replay::new(Schema::default(), Fold::exact());
+        r.apply(&m);
+        r
+    }
+
+    const HEAD: &str = "revision = 'a'\ndown_revision = None\n";
+
+    #[test]
+    fn create_add_alter_drop() {
+        let r = replay(&format!(
+            "{HEAD}USERS = 'users'\n\
+             def upgrade():\n    op.create_table(USERS, sa.Column('id', sa.Integer(), nullable=False),\n        sa.Column('name', sa.String(50)),\n        sa.PrimaryKeyConstraint('id'))\n\
+             \x20   op.add_column('users', sa.Column('email', sa.String(length=120), nullable=False))\n\
+             \x20   op.alter_column('users', 'name', nullable=False, new_column_name='full_name', type_=sa.String(80))\n\
+             \x20   with op.batch_alter_table('users', schema=None) as batch_op:\n        batch_op.drop_column('email')\n        batch_op.add_column(sa.Column('age', sa.Integer()))\n\
+             \x20   op.create_table('tmp', sa.Column('x', sa.Integer()))\n    op.rename_table('tmp', 'tmp2')\n    op.drop_table('tmp2')\n\
+             def downgrade():\n    op.drop_table('users')\n"
+        ));
+        assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+        assert_eq!(r.schema.tables.len(), 1);
+        let t = &r.schema.tables[0];
+        assert_eq!(t.name.name, "users");
+        let cols: Vec<(&str, Option<bool>, &str)> = t
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.nullable, c.type_.text.as_str()))
+            .collect();
+        assert_eq!(
+            cols,
+            vec![
+                ("id", Some(false), "sa.Integer()"),
+                ("full_name", Some(false), "sa.String(80)"),
+                ("age", Some(true), "sa.Integer()"),
+            ]
+        );
+    }
+
+    #[test]
+    fn conflicts_and_opaque() {
+        let r = replay(&format!(
+            "{HEAD}def upgrade():\n    op.add_column('ghost', sa.Column('x', sa.Integer()))\n\
+             \x20   op.create_table('t', sa.Column('id', sa.Integer()))\n    op.create_table('t', sa.Column('id', sa.Integer()))\n\
+             \x20   op.drop_column('t', 'nope')\n    op.execute('UPDATE t SET id = 1')\n    op.execute(text)\n\
+             \x20   op.create_index('ix_t_x', 't', ['x'])\n    op.drop_index('ix_missing', table_name='t')\n"
+        ));
+        let msgs: Vec<&str> = r.conflicts.iter().map(|c| c.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "`add_column`: table `ghost` does not exist",
+                "table `t` already exists",
+                "`drop_column`: column `t.nope` does not exist",
+                "`create_index` on `t`: no column `x`",
+                "index `ix_missing` does not exist on `t`",
+            ]
+        );
+        let opaque: Vec<Option<&str>> = r.schema.opaque.iter().map(|o| o.table.as_deref()).collect();
+        assert_eq!(opaque, vec![Some("t"), None]);
+    }
+
+    #[test]
+    fn raw_sql_tables() {
+        assert_eq!(sql_table("ALTER TABLE public.users ADD x int").as_deref(), Some("users"));
+        assert_eq!(sql_table("insert into \"t\" values (1)").as_deref(), Some("t"));
+        assert_eq!(sql_table("CREATE TABLE IF NOT EXISTS x (a int)").as_deref(), Some("x"));
+        assert_eq!(sql_table("SELECT 1"), None);
+    }
+}
