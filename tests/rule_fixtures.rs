@@ -20,6 +20,8 @@
 //!   snapshot (the format of `migverify snapshot`), so the database rules (MV1xx) have
 //!   fixtures here too. Their live round trips against real servers and real Alembic
 //!   are in `tests/db_rules.rs`.
+//! - `models = ["models/*.py"]` in `expect.toml` reads those files as the SQLAlchemy
+//!   models (for the drift rules, MV2xx); keep them outside the version locations.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -288,7 +290,10 @@ fn actual(p: &Prepared) -> Vec<(Key, String)> {
             origin: None,
         }
     });
-    let report = lint(&locations, database);
+    let models = (!p.config.models.is_empty()).then(|| {
+        migverify::models::load(p.tmp.path(), &p.config.models).expect("model globs")
+    });
+    let report = lint(&locations, database, models);
     let mut out: Vec<(Key, String)> = report
         .diagnostics
         .iter()
@@ -480,7 +485,7 @@ fn a_thousand_way_merge_has_one_head() {
         ),
     )
     .unwrap();
-    let report = lint(&[dir.to_path_buf()], None);
+    let report = lint(&[dir.to_path_buf()], None, None);
     assert_eq!(report.summary.files, 1002);
     assert_eq!(report.status.head_revisions, ["merge"]);
     let found: Vec<String> = report
@@ -517,7 +522,7 @@ fn write_chain(dir: &Path, n: usize) {
 fn a_20000_revision_chain_lints_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     write_chain(tmp.path(), 20_000);
-    let report = lint(&[tmp.path().to_path_buf()], None);
+    let report = lint(&[tmp.path().to_path_buf()], None, None);
     assert_eq!(report.summary.files, 20_000);
     assert_eq!(report.status.head_revisions, ["r19999"]);
     assert!(
