@@ -290,9 +290,8 @@ fn actual(p: &Prepared) -> Vec<(Key, String)> {
             origin: None,
         }
     });
-    let models = (!p.config.models.is_empty()).then(|| {
-        migverify::models::load(p.tmp.path(), &p.config.models).expect("model globs")
-    });
+    let models = (!p.config.models.is_empty())
+        .then(|| migverify::models::load(p.tmp.path(), &p.config.models).expect("model globs"));
     let report = lint(&locations, database, models);
     let mut out: Vec<(Key, String)> = report
         .diagnostics

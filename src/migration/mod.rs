@@ -13,8 +13,8 @@ use crate::diagnostic::Span;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
-pub use extract::{parse_file, parse_source, unreadable};
 pub(crate) use extract::{field, kind, parse_python, read_value, string_literal};
+pub use extract::{parse_file, parse_source, unreadable};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.

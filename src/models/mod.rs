@@ -127,18 +127,18 @@ fn find_files(root: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, crate::E
         })?;
         builder.add(m.glob().clone());
     }
-    let set = builder
-        .build()
-        .map_err(|e| crate::Error::Project {
-            message: format!("bad [models] paths: {e}"),
-            help: None,
-        })?;
+    let set = builder.build().map_err(|e| crate::Error::Project {
+        message: format!("bad [models] paths: {e}"),
+        help: None,
+    })?;
     let mut out = Vec::new();
     let walker = walkdir::WalkDir::new(root).follow_links(false).into_iter();
     for entry in walker.filter_entry(|e| {
         e.depth() == 0
             || !(e.file_type().is_dir()
-                && e.file_name().to_str().is_some_and(|n| SKIP_DIRS.contains(&n)))
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| SKIP_DIRS.contains(&n)))
     }) {
         let Ok(entry) = entry else { continue };
         if !entry.file_type().is_file() {

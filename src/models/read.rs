@@ -275,7 +275,8 @@ impl Reader<'_> {
         {
             return;
         }
-        let Some(def) = field(decorated, "definition").filter(|d| kind(*d) == "function_definition")
+        let Some(def) =
+            field(decorated, "definition").filter(|d| kind(*d) == "function_definition")
         else {
             return;
         };
@@ -304,7 +305,9 @@ impl Reader<'_> {
             "dictionary" => Some(n),
             "tuple" | "parenthesized_expression" => {
                 let mut c = n.walk();
-                n.named_children(&mut c).filter(|x| kind(*x) == "dictionary").last()
+                n.named_children(&mut c)
+                    .filter(|x| kind(*x) == "dictionary")
+                    .last()
             }
             _ => None,
         }?;
@@ -338,9 +341,9 @@ impl Reader<'_> {
                 _ if name.is_none() => name = Some(string_literal(a, self.text(a))?),
                 _ => {
                     let v = self.value(a);
-                    if let Some(col) = column_from_call(&v, self.loc(a), |v| {
-                        v.as_str().map(str::to_string)
-                    }) {
+                    if let Some(col) =
+                        column_from_call(&v, self.loc(a), |v| v.as_str().map(str::to_string))
+                    {
                         columns.push(col);
                     }
                 }
@@ -354,7 +357,12 @@ impl Reader<'_> {
 
 /// `Column(...)`, `mapped_column(...)` or `deferred(Column(...))` assigned to
 /// attribute `attr`, with its `Mapped[...]` annotation if any.
-fn model_column(attr: &str, v: &Value, annotation: Option<&str>, origin: Location) -> Option<Column> {
+fn model_column(
+    attr: &str,
+    v: &Value,
+    annotation: Option<&str>,
+    origin: Location,
+) -> Option<Column> {
     let Value::Call { func, args } = v else {
         return None;
     };
@@ -368,15 +376,26 @@ fn model_column(attr: &str, v: &Value, annotation: Option<&str>, origin: Locatio
         }
         _ => return None,
     }
-    let kw = |k: &str| args.iter().find(|(n, _)| n.as_deref() == Some(k)).map(|(_, v)| v);
-    let mut positional = args.iter().filter(|(k, _)| k.is_none()).map(|(_, v)| v).peekable();
+    let kw = |k: &str| {
+        args.iter()
+            .find(|(n, _)| n.as_deref() == Some(k))
+            .map(|(_, v)| v)
+    };
+    let mut positional = args
+        .iter()
+        .filter(|(k, _)| k.is_none())
+        .map(|(_, v)| v)
+        .peekable();
     let name = match positional.peek() {
         Some(Value::Str(s)) => {
             let s = s.clone();
             positional.next();
             s
         }
-        _ => kw("name").and_then(|v| v.as_str()).unwrap_or(attr).to_string(),
+        _ => kw("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or(attr)
+            .to_string(),
     };
     let ann = annotation.and_then(parse_mapped);
     let type_ = kw("type_")
@@ -471,7 +490,13 @@ fn parse_mapped(annotation: &str) -> Option<MappedAnnotation> {
     let base = inner.split('[').next().unwrap_or(inner);
     let relationship = matches!(
         base.rsplit('.').next().unwrap_or(base),
-        "list" | "List" | "set" | "Set" | "Sequence" | "Collection" | "WriteOnlyMapped"
+        "list"
+            | "List"
+            | "set"
+            | "Set"
+            | "Sequence"
+            | "Collection"
+            | "WriteOnlyMapped"
             | "DynamicMapped"
     ) || annotation.contains("[\"")
         || annotation.contains("['");

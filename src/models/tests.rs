@@ -80,7 +80,13 @@ class Address(Base):
     // Spans: the table at the class name, the column at its statement.
     assert_eq!(users.origin.as_ref().unwrap().span.unwrap().start_line, 10);
     assert_eq!(
-        users.columns[1].origin.as_ref().unwrap().span.unwrap().start_line,
+        users.columns[1]
+            .origin
+            .as_ref()
+            .unwrap()
+            .span
+            .unwrap()
+            .start_line,
         14
     );
 }
@@ -193,7 +199,11 @@ class Broken(Base:
     assert_eq!(m.schema.opaque.len(), 1);
     assert!(m.schema.opaque[0].what.contains("Auto"));
     assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
-    assert!(m.warnings[0].starts_with("models: m.py:9:"), "{}", m.warnings[0]);
+    assert!(
+        m.warnings[0].starts_with("models: m.py:9:"),
+        "{}",
+        m.warnings[0]
+    );
 }
 
 #[test]
@@ -201,8 +211,14 @@ fn mapped_annotations() {
     let cases = [
         ("Mapped[int]", Some((Kind::Integer, false, false))),
         ("Mapped[Optional[int]]", Some((Kind::Integer, true, false))),
-        ("so.Mapped[typing.Optional[str]]", Some((Kind::String(None), true, false))),
-        ("Mapped[Union[str, None]]", Some((Kind::String(None), true, false))),
+        (
+            "so.Mapped[typing.Optional[str]]",
+            Some((Kind::String(None), true, false)),
+        ),
+        (
+            "Mapped[Union[str, None]]",
+            Some((Kind::String(None), true, false)),
+        ),
         ("Mapped[None | bool]", Some((Kind::Boolean, true, false))),
         ("Mapped[List['Child']]", Some((Kind::Unknown, false, true))),
         ("Mapped[\"Parent\"]", Some((Kind::Unknown, false, true))),

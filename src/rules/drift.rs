@@ -102,7 +102,11 @@ pub(super) fn findings(
                 right: rt,
                 column,
             } => {
-                let (own, theirs) = if *side == Side::Left { (lt, rt) } else { (rt, lt) };
+                let (own, theirs) = if *side == Side::Left {
+                    (lt, rt)
+                } else {
+                    (rt, lt)
+                };
                 (
                     own.name.to_string(),
                     format!(
@@ -132,7 +136,13 @@ pub(super) fn findings(
                 left: l,
                 right: r,
             } => {
-                let word = |n: Option<bool>| if n == Some(true) { "nullable" } else { "NOT NULL" };
+                let word = |n: Option<bool>| {
+                    if n == Some(true) {
+                        "nullable"
+                    } else {
+                        "NOT NULL"
+                    }
+                };
                 (
                     table.name.to_string(),
                     format!(

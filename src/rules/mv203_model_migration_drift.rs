@@ -102,13 +102,29 @@ mod tests {
 
     #[test]
     fn silent_when_migrations_match() {
-        assert!(run(&ModelMigrationDrift, &[("a1.py", CREATE)], Some(MODELS), None).is_empty());
+        assert!(
+            run(
+                &ModelMigrationDrift,
+                &[("a1.py", CREATE)],
+                Some(MODELS),
+                None
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn fires_on_a_model_change_without_migration() {
-        let models = MODELS.replace("sa.String(50), nullable=False", "sa.String(80), nullable=True");
-        let found = run(&ModelMigrationDrift, &[("a1.py", CREATE)], Some(&models), None);
+        let models = MODELS.replace(
+            "sa.String(50), nullable=False",
+            "sa.String(80), nullable=True",
+        );
+        let found = run(
+            &ModelMigrationDrift,
+            &[("a1.py", CREATE)],
+            Some(&models),
+            None,
+        );
         let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -142,6 +158,9 @@ mod tests {
             "{}",
             found[0].message
         );
-        assert_eq!(found[0].related.last().unwrap().location.path.to_str(), Some("b1.py"));
+        assert_eq!(
+            found[0].related.last().unwrap().location.path.to_str(),
+            Some("b1.py")
+        );
     }
 }

@@ -70,7 +70,10 @@ impl Rule for UpgradeConflict {
                 let mut f = Finding::new(
                     c.location.path.clone(),
                     c.location.span,
-                    format!("pending migration `{}` would fail: {}", c.revision, c.message),
+                    format!(
+                        "pending migration `{}` would fail: {}",
+                        c.revision, c.message
+                    ),
                 )
                 .with_help(
                     "the database does not match the revision it claims (see MV202): fix it, or \
@@ -108,7 +111,12 @@ mod tests {
             &[("id", "INTEGER", false), ("email", "VARCHAR(120)", true)],
         )]);
         db.version_table.revisions = vec!["a1".into()];
-        let found = run(&UpgradeConflict, &[("a1.py", A1), ("b1.py", B1)], None, Some(&db));
+        let found = run(
+            &UpgradeConflict,
+            &[("a1.py", A1), ("b1.py", B1)],
+            None,
+            Some(&db),
+        );
         let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -122,9 +130,25 @@ mod tests {
     fn silent_when_the_dry_run_succeeds() {
         let mut db = snapshot_of(&[("users", &[("id", "INTEGER", false)])]);
         db.version_table.revisions = vec!["a1".into()];
-        assert!(run(&UpgradeConflict, &[("a1.py", A1), ("b1.py", B1)], None, Some(&db)).is_empty());
+        assert!(
+            run(
+                &UpgradeConflict,
+                &[("a1.py", A1), ("b1.py", B1)],
+                None,
+                Some(&db)
+            )
+            .is_empty()
+        );
         // At head: nothing pending.
         db.version_table.revisions = vec!["b1".into()];
-        assert!(run(&UpgradeConflict, &[("a1.py", A1), ("b1.py", B1)], None, Some(&db)).is_empty());
+        assert!(
+            run(
+                &UpgradeConflict,
+                &[("a1.py", A1), ("b1.py", B1)],
+                None,
+                Some(&db)
+            )
+            .is_empty()
+        );
     }
 }

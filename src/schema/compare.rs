@@ -150,7 +150,9 @@ mod tests {
             .iter()
             .map(|d| match d {
                 Difference::Table { side, table } => format!("table {side:?} {}", table.name),
-                Difference::Column { side, column, .. } => format!("column {side:?} {}", column.name),
+                Difference::Column { side, column, .. } => {
+                    format!("column {side:?} {}", column.name)
+                }
                 Difference::Nullable { left, .. } => format!("nullable {}", left.name),
                 Difference::Type { left, .. } => format!("type {}", left.name),
             })

@@ -74,7 +74,9 @@ impl Table {
     }
 
     pub fn column_mut(&mut self, name: &str, fold: Fold) -> Option<&mut Column> {
-        self.columns.iter_mut().find(|c| fold.column_eq(&c.name, name))
+        self.columns
+            .iter_mut()
+            .find(|c| fold.column_eq(&c.name, name))
     }
 }
 
@@ -101,7 +103,9 @@ impl Schema {
     }
 
     pub fn table_index(&self, name: &TableName, fold: Fold) -> Option<usize> {
-        self.tables.iter().position(|t| fold.table_eq(&t.name, name))
+        self.tables
+            .iter()
+            .position(|t| fold.table_eq(&t.name, name))
     }
 
     /// The database's tables other than the version table. Tables in the default
@@ -187,7 +191,11 @@ impl Fold {
     }
 
     fn eq(ci: bool, a: &str, b: &str) -> bool {
-        if ci { a.eq_ignore_ascii_case(b) } else { a == b }
+        if ci {
+            a.eq_ignore_ascii_case(b)
+        } else {
+            a == b
+        }
     }
 
     pub fn name_eq(self, a: &str, b: &str) -> bool {

@@ -168,7 +168,10 @@ impl Replay {
                 self.schema.tables.remove(ti.unwrap_or_default());
             }
             "rename_table" => {
-                let Some(new) = c.kw("new_table_name").or_else(|| c.pos(1)).and_then(|v| c.name(v))
+                let Some(new) = c
+                    .kw("new_table_name")
+                    .or_else(|| c.pos(1))
+                    .and_then(|v| c.name(v))
                 else {
                     return;
                 };
@@ -221,7 +224,10 @@ impl Replay {
                     return;
                 };
                 let table = &mut self.schema.tables[t];
-                let Some(ci) = table.columns.iter().position(|x| fold.column_eq(&x.name, &name))
+                let Some(ci) = table
+                    .columns
+                    .iter()
+                    .position(|x| fold.column_eq(&x.name, &name))
                 else {
                     let msg = format!("`{method}`: column `{tname}.{name}` does not exist");
                     self.conflict(m, loc, &tname, msg);
@@ -249,7 +255,10 @@ impl Replay {
                 col.origin = Some(loc.clone());
             }
             "create_index" | "create_unique_constraint" => {
-                let name = c.pos(0).or_else(|| c.kw("index_name")).and_then(|v| c.name(v));
+                let name = c
+                    .pos(0)
+                    .or_else(|| c.kw("index_name"))
+                    .and_then(|v| c.name(v));
                 let cols = c.kw("columns").or_else(|| c.pos(rest + 1));
                 let cols = match cols {
                     Some(Value::List(v) | Value::Tuple(v)) => v.clone(),
@@ -283,7 +292,10 @@ impl Replay {
                 }
             }
             "drop_index" => {
-                let Some(name) = c.pos(0).or_else(|| c.kw("index_name")).and_then(|v| c.name(v))
+                let Some(name) = c
+                    .pos(0)
+                    .or_else(|| c.kw("index_name"))
+                    .and_then(|v| c.name(v))
                 else {
                     return;
                 };
@@ -307,7 +319,8 @@ impl Replay {
                 if let Some(r) = referent {
                     let rt = TableName::new(schema, r);
                     if self.schema.table_index(&rt, fold).is_none() {
-                        let msg = format!("`create_foreign_key`: referenced table `{rt}` does not exist");
+                        let msg =
+                            format!("`create_foreign_key`: referenced table `{rt}` does not exist");
                         self.conflict(m, loc, &tname, msg);
                     }
                 }
@@ -395,7 +408,11 @@ pub(crate) fn column_from_call(
     }
     let mut positional = args.iter().filter(|(k, _)| k.is_none()).map(|(_, v)| v);
     let col_name = name(positional.next()?)?;
-    let kw = |k: &str| args.iter().find(|(n, _)| n.as_deref() == Some(k)).map(|(_, v)| v);
+    let kw = |k: &str| {
+        args.iter()
+            .find(|(n, _)| n.as_deref() == Some(k))
+            .map(|(_, v)| v)
+    };
     let type_ = kw("type_")
         .or_else(|| positional.find(|v| is_type_expr(v)))
         .map(SqlType::from_sqlalchemy)
@@ -447,7 +464,10 @@ fn sql_table(sql: &str) -> Option<String> {
     let first = upper.first()?.as_str();
     match first {
         "UPDATE" => after(0),
-        "INSERT" | "DELETE" => upper.iter().position(|w| w == "INTO" || w == "FROM").and_then(after),
+        "INSERT" | "DELETE" => upper
+            .iter()
+            .position(|w| w == "INTO" || w == "FROM")
+            .and_then(after),
         "ALTER" | "CREATE" | "DROP" | "TRUNCATE" | "COMMENT" => {
             upper.iter().position(|w| w == "TABLE").and_then(after)
         }
@@ -518,15 +538,25 @@ mod tests {
                 "index `ix_missing` does not exist on `t`",
             ]
         );
-        let opaque: Vec<Option<&str>> = r.schema.opaque.iter().map(|o| o.table.as_deref()).collect();
+        let opaque: Vec<Option<&str>> =
+            r.schema.opaque.iter().map(|o| o.table.as_deref()).collect();
         assert_eq!(opaque, vec![Some("t"), None]);
     }
 
     #[test]
     fn raw_sql_tables() {
-        assert_eq!(sql_table("ALTER TABLE public.users ADD x int").as_deref(), Some("users"));
-        assert_eq!(sql_table("insert into \"t\" values (1)").as_deref(), Some("t"));
-        assert_eq!(sql_table("CREATE TABLE IF NOT EXISTS x (a int)").as_deref(), Some("x"));
+        assert_eq!(
+            sql_table("ALTER TABLE public.users ADD x int").as_deref(),
+            Some("users")
+        );
+        assert_eq!(
+            sql_table("insert into \"t\" values (1)").as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            sql_table("CREATE TABLE IF NOT EXISTS x (a int)").as_deref(),
+            Some("x")
+        );
         assert_eq!(sql_table("SELECT 1"), None);
     }
 }

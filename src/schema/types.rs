@@ -87,9 +87,9 @@ impl SqlType {
             "TIMESTAMP" => Kind::DateTime(Some(bool_kw("timezone").unwrap_or(false))),
             "Date" | "DATE" => Kind::Date,
             "Time" | "TIME" => Kind::Time,
-            "Numeric" | "NUMERIC" | "DECIMAL" => Kind::Numeric(
-                int_arg(0, "precision").map(|p| (p, int_arg(1, "scale"))),
-            ),
+            "Numeric" | "NUMERIC" | "DECIMAL" => {
+                Kind::Numeric(int_arg(0, "precision").map(|p| (p, int_arg(1, "scale"))))
+            }
             "Float" | "FLOAT" | "REAL" | "Double" | "DOUBLE" | "DOUBLE_PRECISION" => Kind::Float,
             "JSON" | "JSONB" => Kind::Json,
             "Uuid" | "UUID" => Kind::Uuid,
@@ -144,9 +144,7 @@ impl SqlType {
             "double precision" | "double" | "real" | "float" | "float4" | "float8" => Kind::Float,
             "json" | "jsonb" => Kind::Json,
             "uuid" => Kind::Uuid,
-            "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "varbinary" => {
-                Kind::Binary
-            }
+            "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "varbinary" => Kind::Binary,
             b if b.starts_with("enum") => Kind::Enum,
             _ => Kind::Unknown,
         };
@@ -238,7 +236,10 @@ mod tests {
             ("varchar(50)", Dialect::Mysql),
             ("VARCHAR(50)", Dialect::Sqlite),
         ] {
-            assert!(!s50.differs(&SqlType::from_database(text, d), Some(d)), "{text}");
+            assert!(
+                !s50.differs(&SqlType::from_database(text, d), Some(d)),
+                "{text}"
+            );
         }
         let s80 = sa("String", vec![(Some("length"), Value::Int(80))]);
         assert!(s50.differs(&s80, None));
