@@ -128,7 +128,9 @@ pub(super) fn findings(
                         .clone()
                         .or_else(|| theirs.origin.clone())
                         .or_else(|| own.origin.clone()),
-                    column.origin.as_ref().and(theirs.origin.clone()),
+                    column.origin.as_ref().and(theirs.origin.clone()).map(|o| {
+                        (o, format!("`{}` in {}", theirs.name, other(*side)))
+                    }),
                 )
             }
             Difference::Nullable {
@@ -156,7 +158,10 @@ pub(super) fn findings(
                     ),
                     helps.changed_column,
                     l.origin.clone().or_else(|| r.origin.clone()),
-                    r.origin.clone().filter(|_| l.origin.is_some()),
+                    r.origin
+                        .clone()
+                        .filter(|_| l.origin.is_some())
+                        .map(|o| (o, format!("as {} declare it", right.label))),
                 )
             }
             Difference::Type {
@@ -171,13 +176,16 @@ pub(super) fn findings(
                 ),
                 helps.changed_column,
                 l.origin.clone().or_else(|| r.origin.clone()),
-                r.origin.clone().filter(|_| l.origin.is_some()),
+                r.origin
+                    .clone()
+                    .filter(|_| l.origin.is_some())
+                    .map(|o| (o, format!("as {} declare it", right.label))),
             ),
         };
         let at = at.unwrap_or_else(|| fallback.clone());
         let mut f = Finding::new(at.path, at.span, message).with_help(help);
-        if let Some(also) = also {
-            f = f.with_related(also.path, also.span, "declared here");
+        if let Some((also, label)) = also {
+            f = f.with_related(also.path, also.span, label);
         }
         let bare = table.rsplit('.').next().unwrap_or(&table).to_string();
         hedge(

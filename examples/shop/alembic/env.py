@@ -7,7 +7,9 @@ config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name)
 
-target_metadata = None
+from shop.models import Base
+
+target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
