@@ -126,6 +126,7 @@ fn main() {
                 cwd: opts.dir.clone(),
                 cache: None,
                 database: None,
+                models: None,
             },
         );
         assert!(report.diagnostics.is_empty());

@@ -198,7 +198,10 @@ fn rules_lists_every_code() {
     assert_eq!(codes, expected, "{text}");
     // The catalog's rules are all there.
     for n in (1..=12).chain(101..=103).chain(201..=204) {
-        assert!(codes.contains(&format!("MV{n:03}").as_str()), "MV{n:03}: {text}");
+        assert!(
+            codes.contains(&format!("MV{n:03}").as_str()),
+            "MV{n:03}: {text}"
+        );
     }
     for (code, name, default) in [
         ("MV003", "empty-downgrade", "warning"),

@@ -47,13 +47,13 @@ pub fn read_source(path: PathBuf, bytes: Vec<u8>) -> ModelFile {
     };
     let r = Reader { src: &source };
     let root = tree.root_node();
-    if root.has_error() {
-        if let Some(e) = first_error(root) {
-            out.problems.push((
-                Some(r.span_of(e)),
-                "syntax error; the models read from this file may be incomplete".into(),
-            ));
-        }
+    if root.has_error()
+        && let Some(e) = first_error(root)
+    {
+        out.problems.push((
+            Some(r.span_of(e)),
+            "syntax error; the models read from this file may be incomplete".into(),
+        ));
     }
     let mut cursor = root.walk();
     for stmt in root.named_children(&mut cursor) {

@@ -128,9 +128,11 @@ pub(super) fn findings(
                         .clone()
                         .or_else(|| theirs.origin.clone())
                         .or_else(|| own.origin.clone()),
-                    column.origin.as_ref().and(theirs.origin.clone()).map(|o| {
-                        (o, format!("`{}` in {}", theirs.name, other(*side)))
-                    }),
+                    column
+                        .origin
+                        .as_ref()
+                        .and(theirs.origin.clone())
+                        .map(|o| (o, format!("`{}` in {}", theirs.name, other(*side)))),
                 )
             }
             Difference::Nullable {
@@ -245,8 +247,11 @@ pub(crate) mod testing {
         }
     }
 
+    /// `(name, type, nullable)`.
+    pub type Col<'a> = (&'a str, &'a str, bool);
+
     /// A SQLite snapshot at no revision (set `version_table.revisions`) with these tables.
-    pub fn snapshot_of(tables: &[(&str, &[(&str, &str, bool)])]) -> Snapshot {
+    pub fn snapshot_of(tables: &[(&str, &[Col<'_>])]) -> Snapshot {
         let mut s = snapshot(Some(&[]));
         s.tables = tables
             .iter()
