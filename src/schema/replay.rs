@@ -544,6 +544,39 @@ mod tests {
     }
 
     #[test]
+    fn indexes_constraints_and_batch_forms() {
+        let r = replay(&format!(
+            "{HEAD}T = 'orders'\n\
+             def upgrade():\n    op.create_table('customers', sa.Column('id', sa.Integer(), primary_key=True))\n\
+             \x20   op.create_table(T, sa.Column('id', sa.Integer()), sa.Column('customer_id', sa.Integer()), schema='shop')\n\
+             \x20   op.create_index('ix_orders_customer', T, ['customer_id'], schema='shop')\n\
+             \x20   op.create_unique_constraint('uq_orders_id', T, ['id'], schema='shop')\n\
+             \x20   op.create_foreign_key('fk_orders_customer', T, 'customers', ['customer_id'], ['id'], source_schema='shop')\n\
+             \x20   op.create_foreign_key('fk_ghost', T, 'ghosts', ['customer_id'], ['id'], source_schema='shop')\n\
+             \x20   op.drop_index('ix_orders_customer', table_name=T, schema='shop')\n\
+             \x20   with op.batch_alter_table('customers') as b:\n\
+             \x20       b.create_index('ix_customers_id', ['id'])\n\
+             \x20       b.alter_column('id', new_column_name='customer_id')\n\
+             \x20       b.create_unique_constraint('uq_missing', ['nope'])\n\
+             \x20       b.drop_index('ix_customers_id')\n\
+             \x20   op.rename_table('customers', 'clients')\n"
+        ));
+        let msgs: Vec<&str> = r.conflicts.iter().map(|c| c.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "`create_foreign_key`: referenced table `ghosts` does not exist",
+                "`create_unique_constraint` on `customers`: no column `nope`",
+            ]
+        );
+        let names: Vec<String> = r.schema.tables.iter().map(|t| t.name.to_string()).collect();
+        assert_eq!(names, vec!["clients", "shop.orders"]);
+        assert_eq!(r.schema.tables[0].columns[0].name, "customer_id");
+        assert!(r.schema.tables[0].indexes.is_empty());
+        assert_eq!(r.schema.tables[1].indexes, vec!["uq_orders_id"]);
+    }
+
+    #[test]
     fn raw_sql_tables() {
         assert_eq!(
             sql_table("ALTER TABLE public.users ADD x int").as_deref(),
