@@ -262,6 +262,12 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
         pending: ctx.pending().map(|p| p.len()),
         tables: db.map(|d| d.snapshot.table_names()),
+        model_files: opts.models.as_ref().map(|m| m.files.clone()),
+        model_tables: opts.models.as_ref().map(|m| {
+            let mut t: Vec<String> = m.schema.tables.iter().map(|t| t.name.to_string()).collect();
+            t.sort();
+            t
+        }),
     };
     let mut sources: HashMap<PathBuf, Arc<crate::source::SourceFile>> = migrations
         .iter()

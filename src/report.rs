@@ -39,6 +39,10 @@ pub struct Status {
     pub migration_files: Vec<PathBuf>,
     /// Tables in the database (for `--verbose`); `None` without a database.
     pub tables: Option<Vec<String>>,
+    /// The SQLAlchemy model files read; `None` when no models are configured.
+    pub model_files: Option<Vec<PathBuf>>,
+    /// The tables the models map (for `--verbose`); `None` without models.
+    pub model_tables: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

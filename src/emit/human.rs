@@ -227,6 +227,15 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "Pending: {pending}")?;
     }
     writeln!(out, "Migration files: {}", status.migration_files.len())?;
+    if let (Some(files), Some(tables)) = (&status.model_files, &status.model_tables) {
+        writeln!(
+            out,
+            "Model files: {} ({} table{})",
+            files.len(),
+            tables.len(),
+            if tables.len() == 1 { "" } else { "s" }
+        )?;
+    }
     if !report.verbose {
         return Ok(());
     }
@@ -237,6 +246,12 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "Migration files:")?;
     for file in &status.migration_files {
         writeln!(out, "  {}", report.display_path(file))?;
+    }
+    if let Some(tables) = &status.model_tables {
+        writeln!(out, "Model tables:")?;
+        for table in tables {
+            writeln!(out, "  {table}")?;
+        }
     }
     if let Some(tables) = &status.tables {
         writeln!(out, "Tables:")?;

@@ -78,6 +78,11 @@ struct JsonStatus<'a> {
     version_locations: Vec<String>,
     migration_files: Vec<String>,
     tables: Option<&'a [String]>,
+    /// Present only when models are configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_files: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_tables: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]
@@ -133,6 +138,11 @@ impl Emitter for Json {
                     .map(|p| report.display_path(p))
                     .collect(),
                 tables: status.tables.as_deref(),
+                model_files: status
+                    .model_files
+                    .as_ref()
+                    .map(|f| f.iter().map(|p| report.display_path(p)).collect()),
+                model_tables: status.model_tables.as_deref(),
             },
             summary: JsonSummary {
                 errors: report.summary.errors,
