@@ -192,6 +192,7 @@ fn rules_lists_every_code() {
         .collect();
     let expected: Vec<String> = (1..=12)
         .chain(101..=103)
+        .chain(301..=309)
         .map(|n| format!("MV{n:03}"))
         .collect();
     assert_eq!(codes, expected, "{text}");
@@ -200,6 +201,7 @@ fn rules_lists_every_code() {
         ("MV006", "multiple-heads", "error"),
         ("MV011", "irreversible-downgrade", "info"),
         ("MV012", "unused-suppression", "off"),
+        ("MV301", "drop-table", "off"),
     ] {
         let line = text
             .lines()
@@ -220,9 +222,9 @@ fn rules_json_lists_every_code() {
         .iter()
         .map(|r| r["code"].as_str().expect("code"))
         .collect();
-    assert_eq!(codes.len(), 15);
+    assert_eq!(codes.len(), 24);
     assert_eq!(codes.first(), Some(&"MV001"));
-    assert_eq!(codes.last(), Some(&"MV103"));
+    assert_eq!(codes.last(), Some(&"MV309"));
 }
 
 #[test]

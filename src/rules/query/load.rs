@@ -533,19 +533,50 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
             }
         };
         let query = Query::new(&language, &qtext).map_err(|e| {
-            let at = line_start(&qtext, e.row) + e.column;
-            let (what, len) = match e.kind {
-                tree_sitter::QueryErrorKind::NodeType => (format!("unknown node type `{}` (tree-sitter-python has no such node)", e.message), e.message.len()),
-                tree_sitter::QueryErrorKind::Field => (format!("unknown field `{}`", e.message), e.message.len()),
-                tree_sitter::QueryErrorKind::Capture => (format!("unknown capture `@{}`", e.message), e.message.len() + 1),
-                tree_sitter::QueryErrorKind::Structure => ("impossible pattern: tree-sitter-python never builds this structure".to_string(), 1),
-                tree_sitter::QueryErrorKind::Predicate => (format!("invalid predicate: {}", e.message), 1),
-                _ => (format!("invalid query syntax: {}", e.message.lines().next().unwrap_or("").trim()), 1),
+            let at = (line_start(&qtext, e.row) + e.column).min(qtext.len());
+            let name = e.message.trim_matches('"');
+            let (what, label, len) = match e.kind {
+                tree_sitter::QueryErrorKind::NodeType => (
+                    format!("unknown node type `{name}`"),
+                    "tree-sitter-python has no such node".to_string(),
+                    name.len(),
+                ),
+                tree_sitter::QueryErrorKind::Field => (
+                    format!("unknown field `{name}`"),
+                    "tree-sitter-python has no such field".to_string(),
+                    name.len(),
+                ),
+                tree_sitter::QueryErrorKind::Capture => (
+                    format!("unknown capture `@{name}`"),
+                    "not captured in this pattern".to_string(),
+                    name.len() + 1,
+                ),
+                tree_sitter::QueryErrorKind::Structure => (
+                    "impossible pattern".to_string(),
+                    "tree-sitter-python never builds this structure".to_string(),
+                    1,
+                ),
+                tree_sitter::QueryErrorKind::Predicate => (
+                    format!("invalid predicate: {}", e.message),
+                    "in this pattern".to_string(),
+                    1,
+                ),
+                _ if at >= qtext.trim_end().len() => (
+                    "invalid query syntax".to_string(),
+                    "the query ends here: a `)` or `]` missing?".to_string(),
+                    1,
+                ),
+                _ => (
+                    "invalid query syntax".to_string(),
+                    "cannot be read from here".to_string(),
+                    1,
+                ),
             };
+            let at = at.min(qtext.trim_end().len().saturating_sub(1));
             qfile.error(
                 at..at + len.max(1),
                 format!("the query of rule {code} does not compile: {what}"),
-                what.clone(),
+                label,
                 Some("queries use tree-sitter's query syntax over tree-sitter-python's node types; see docs/writing-rules.md".into()),
             )
         })?;

@@ -1,0 +1,544 @@
+//! A project's own query rules, end to end: one inline in `migverify.toml`
+//! (`[[rules.custom]]`), one from a rule directory (`[rules] dirs`), through
+//! `check` in every output format, `rules`, `explain`, the selection flags,
+//! suppressions and per-file ignores; and every kind of broken rule as a miette
+//! error pointing at the place, exit 2.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use migverify::Error;
+use migverify::cli::RuleSelection;
+use migverify::project::discover_from;
+use migverify::rules::Registry;
+use tempfile::TempDir;
+
+fn migverify(cwd: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("migverify").expect("migverify binary");
+    cmd.env("NO_COLOR", "1")
+        .env_remove("MIGVERIFY_CACHE_DIR")
+        .current_dir(cwd);
+    cmd
+}
+
+fn write(root: &Path, rel: &str, text: &str) -> PathBuf {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn migration(revision: &str, down: Option<&str>, upgrade: &str, downgrade: &str) -> String {
+    let down = down.map_or("None".to_string(), |d| format!("\"{d}\""));
+    format!(
+        "\"\"\"{revision}\n\nRevision ID: {revision}\n\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\n\
+         revision = \"{revision}\"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\n\
+         def upgrade() -> None:\n{upgrade}\n\n\ndef downgrade() -> None:\n{downgrade}\n"
+    )
+}
+
+const CONFIG: &str = r#"[migrations]
+version_locations = ["versions"]
+
+[rules]
+dirs = ["lint/migrations"]
+
+[[rules.custom]]
+code = "TEAM001"
+name = "require-schema"
+summary = "Operations that name a table must name its schema"
+severity = "error"
+scope = "upgrade"
+message = "`op.{method}` without `schema=`: every table of this project lives in a named schema"
+help = "pass `schema=\"app\"`"
+query = '''
+((call
+   function: (attribute object: (identifier) @_op attribute: (identifier) @method)) @call
+ (#eq? @_op "op")
+ (#any-of? @method "create_table" "add_column" "drop_column")
+ (#is-op? @call)
+ (#not-has-kwarg? @call "schema"))
+'''
+
+[per-file-ignores]
+"versions/c3_*.py" = ["require-schema"]
+"#;
+
+const DIR_RULE: &str = r#"code = "TEAM002"
+name = "no-recreate-always"
+summary = "`batch_alter_table(recreate=\"always\")` copies the whole table"
+url = "https://wiki.example.com/migrations#TEAM002"
+message = "`batch_alter_table({table}, recreate=\"always\")` copies every row of `{table}`"
+docs = '''
+## What it does
+Reports `op.batch_alter_table(..., recreate="always")`.
+'''
+"#;
+
+const DIR_QUERY: &str = r#"; op.batch_alter_table(<table>, recreate="always")
+((call
+   function: (attribute object: (identifier) @_op attribute: (identifier) @_method)
+   arguments: (argument_list . (_) @table)) @call
+ (#eq? @_op "op")
+ (#eq? @_method "batch_alter_table")
+ (#kwarg-eq? @call "recreate" "always"))
+"#;
+
+/// A project whose config defines TEAM001 inline and whose `lint/migrations`
+/// holds TEAM002 (`.toml` + `.scm`).
+fn project() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "migverify.toml", CONFIG);
+    write(
+        root,
+        "lint/migrations/TEAM002-no-recreate-always.toml",
+        DIR_RULE,
+    );
+    write(
+        root,
+        "lint/migrations/TEAM002-no-recreate-always.scm",
+        DIR_QUERY,
+    );
+    write(
+        root,
+        "versions/a1_users.py",
+        &migration(
+            "a1",
+            None,
+            "    op.create_table(\"users\", sa.Column(\"id\", sa.Integer(), primary_key=True))\n    op.create_table(\"roles\", sa.Column(\"id\", sa.Integer(), primary_key=True), schema=\"app\")",
+            "    op.drop_table(\"roles\", schema=\"app\")\n    op.drop_table(\"users\")",
+        ),
+    );
+    write(
+        root,
+        "versions/b2_email.py",
+        &migration(
+            "b2",
+            Some("a1"),
+            "    with op.batch_alter_table(\"users\", recreate=\"always\") as batch_op:\n        batch_op.add_column(sa.Column(\"email\", sa.String()))\n    op.add_column(\"users\", sa.Column(\"age\", sa.Integer()))  # migverify: ignore[TEAM001]\n    op.create_index(\"ix_users_age\", \"users\", [\"age\"])",
+            "    op.drop_column(\"users\", \"age\")\n    op.drop_column(\"users\", \"email\")",
+        ),
+    );
+    write(
+        root,
+        "versions/c3_phone.py",
+        &migration(
+            "c3",
+            Some("b2"),
+            "    op.add_column(\"users\", sa.Column(\"phone\", sa.String()))",
+            "    op.drop_column(\"users\", \"phone\")",
+        ),
+    );
+    dir
+}
+
+fn stdout(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.assert().code(code);
+    String::from_utf8(out.get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn both_rules_fire_in_every_format() {
+    let dir = project();
+    let run = |format: &str| {
+        stdout(
+            migverify(dir.path()).args(["check", "--no-cache", "--format", format]),
+            1,
+        )
+    };
+
+    let concise = run("concise");
+    let lines: Vec<&str> = concise.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "versions/a1_users.py:15:5: TEAM001 [error] `op.create_table` without `schema=`: every table of this project lives in a named schema",
+            "versions/b2_email.py:15:10: TEAM002 [warning] `batch_alter_table(users, recreate=\"always\")` copies every row of `users`",
+        ],
+        "{concise}"
+    );
+
+    let human = run("human");
+    for needle in [
+        "TEAM001 require-schema [error]",
+        "TEAM002 no-recreate-always [warning]",
+        "pass `schema=\"app\"`",
+    ] {
+        assert!(human.contains(needle), "human lacks {needle}:\n{human}");
+    }
+
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let codes: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["TEAM001", "TEAM002"], "{json}");
+
+    let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
+    let run0 = &sarif["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    let team = |id: &str| {
+        rules
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} in rules[]: {rules:?}"))
+    };
+    assert_eq!(team("TEAM001")["name"], "require-schema");
+    assert!(team("TEAM001").get("helpUri").is_none());
+    assert_eq!(
+        team("TEAM002")["helpUri"],
+        "https://wiki.example.com/migrations#TEAM002"
+    );
+    assert!(
+        team("TEAM002")["help"]["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("## What it does"),
+    );
+    let results: Vec<&str> = run0["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["TEAM001", "TEAM002"]);
+
+    let github = run("github");
+    assert!(
+        github.contains("::error file=versions/a1_users.py,line=15")
+            && github.contains("TEAM001")
+            && github.contains("::warning file=versions/b2_email.py,line=15")
+            && github.contains("TEAM002"),
+        "{github}"
+    );
+}
+
+#[test]
+fn selection_severity_and_the_cache_apply_to_them() {
+    let dir = project();
+    let concise = |args: &[&str], code: i32| {
+        stdout(
+            migverify(dir.path())
+                .args(["check", "--format", "concise"])
+                .args(args),
+            code,
+        )
+    };
+    assert!(!concise(&["--ignore", "TEAM001"], 0).contains("TEAM001"));
+    let team = concise(&["--select", "TEAM"], 1);
+    assert_eq!(team.lines().count(), 2, "{team}");
+    let info = concise(&["--severity", "no-recreate-always=info"], 1);
+    assert!(info.contains("TEAM002 [info]"), "{info}");
+    // A warm run (nothing parsed) reports the same.
+    let cold = concise(&["--select", "ALL"], 1);
+    let warm = concise(&["--select", "ALL"], 1);
+    assert_eq!(cold, warm);
+    assert!(warm.contains("TEAM001") && warm.contains("MV304"), "{warm}");
+    // Editing a rule invalidates the cached matches.
+    let config = std::fs::read_to_string(dir.path().join("migverify.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("migverify.toml"),
+        config.replace("\"create_table\" ", ""),
+    )
+    .unwrap();
+    let edited = concise(&["--select", "TEAM001"], 0);
+    assert!(!edited.contains("TEAM001"), "{edited}");
+}
+
+#[test]
+fn rules_and_explain_show_them() {
+    let dir = project();
+    let list = stdout(migverify(dir.path()).arg("rules"), 0);
+    let line = |code: &str| {
+        list.lines()
+            .find(|l| l.starts_with(code))
+            .unwrap_or_else(|| panic!("no {code}:\n{list}"))
+            .split_whitespace()
+            .take(4)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("TEAM001"),
+        ["TEAM001", "require-schema", "error", "migverify.toml"]
+    );
+    assert_eq!(
+        line("TEAM002"),
+        [
+            "TEAM002",
+            "no-recreate-always",
+            "warning",
+            "lint/migrations/TEAM002-no-recreate-always.toml"
+        ]
+    );
+    let doc = stdout(
+        migverify(dir.path()).args(["explain", "no-recreate-always"]),
+        0,
+    );
+    assert!(doc.starts_with("# TEAM002 no-recreate-always\n"), "{doc}");
+    assert!(
+        doc.contains("- Source: lint/migrations/TEAM002-no-recreate-always.toml"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("#kwarg-eq? @call \"recreate\" \"always\""),
+        "{doc}"
+    );
+}
+
+// ---------------------------------------------------------------- errors
+
+/// The message, label, help and the text the span points at, of a config error,
+/// for a project whose `migverify.toml` is `config` (plus `files`).
+fn error_of(config: &str, files: &[(&str, &str)]) -> (String, String, String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "migverify.toml", config);
+    write(
+        dir.path(),
+        "versions/a1.py",
+        &migration("a1", None, "    pass", "    pass"),
+    );
+    for (rel, text) in files {
+        write(dir.path(), rel, text);
+    }
+    let err = discover_from(
+        dir.path(),
+        &[],
+        None,
+        &RuleSelection::default(),
+        &Registry::builtin(),
+    )
+    .unwrap_err();
+    match err {
+        Error::Config {
+            message,
+            src,
+            span,
+            label,
+            help,
+        } => {
+            let span = span.expect("a span");
+            let text = src.inner()[span.offset()..span.offset() + span.len()].to_string();
+            (
+                message,
+                label,
+                help.unwrap_or_default(),
+                text,
+                src.name().to_string(),
+            )
+        }
+        other => panic!("not a config error: {other:?}"),
+    }
+}
+
+fn inline(rule: &str) -> String {
+    format!("[migrations]\nversion_locations = [\"versions\"]\n\n[[rules.custom]]\n{rule}")
+}
+
+const OK_QUERY: &str =
+    "query = '((call function: (attribute attribute: (identifier) @method)) @call)'\n";
+
+#[test]
+fn query_syntax_and_node_errors_point_into_the_toml_string() {
+    let (msg, _, _, text, _) = error_of(
+        &inline(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = '''\n((call\n   function: (attribute attribute: (identifer) @m)) @call)\n'''\n",
+        ),
+        &[],
+    );
+    assert!(msg.contains("rule T1 does not compile"), "{msg}");
+    assert!(msg.contains("unknown node type `identifer`"), "{msg}");
+    assert_eq!(text, "identifer");
+
+    let (msg, _, _, text, _) = error_of(
+        &inline(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = \"(call functon: (identifier))\"\n",
+        ),
+        &[],
+    );
+    assert!(msg.contains("unknown field `functon`"), "{msg}");
+    assert_eq!(text, "functon");
+
+    // Escapes in a basic string do not shift the span.
+    let (msg, _, _, text, _) = error_of(
+        &inline(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = \"((string) @s (#eq? @s \\\"\\\\u\\\") (nope))\"\n",
+        ),
+        &[],
+    );
+    assert!(msg.contains("unknown node type `nope`"), "{msg}");
+    assert_eq!(text, "nope");
+
+    let (msg, _, _, text, _) = error_of(
+        &inline("code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = '((call) @c'\n"),
+        &[],
+    );
+    assert!(msg.contains("invalid query syntax"), "{msg}");
+    assert_eq!(text.len(), 1, "one character at the error: {text:?}");
+}
+
+#[test]
+fn template_location_and_predicate_errors_point_at_them() {
+    let (msg, label, _, text, _) = error_of(
+        &inline(&format!(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"calls {{methd}} here\"\n{OK_QUERY}"
+        )),
+        &[],
+    );
+    assert!(
+        msg.contains("`{methd}`, which the query does not capture"),
+        "{msg}"
+    );
+    assert!(
+        label.contains("{method}") && label.contains("{call}"),
+        "{label}"
+    );
+    assert_eq!(text, "{methd}");
+
+    let (msg, _, _, text, _) = error_of(
+        &inline(&format!(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nlocation = \"callee\"\n{OK_QUERY}"
+        )),
+        &[],
+    );
+    assert!(msg.contains("`location` names `@callee`"), "{msg}");
+    assert_eq!(text, "\"callee\"");
+
+    let (msg, label, _, text, _) = error_of(
+        &inline(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = '((call) @c (#has-kwargs? @c \"schema\"))'\n",
+        ),
+        &[],
+    );
+    assert!(msg.contains("unknown predicate `#has-kwargs?`"), "{msg}");
+    assert!(label.contains("#has-kwarg?"), "{label}");
+    assert_eq!(text, "#has-kwargs?");
+
+    let (msg, label, _, text, _) = error_of(
+        &inline(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = '((call) @c (#kwarg-eq? @c \"schema\"))'\n",
+        ),
+        &[],
+    );
+    assert!(msg.contains("wrong arguments for `#kwarg-eq?`"), "{msg}");
+    assert!(
+        label.contains("#kwarg-eq? @capture \"name\" \"value\""),
+        "{label}"
+    );
+    assert_eq!(text, "#kwarg-eq?");
+}
+
+#[test]
+fn codes_and_names_must_be_new_and_well_formed() {
+    let rule = |code: &str, name: &str| {
+        format!("code = \"{code}\"\nname = \"{name}\"\nmessage = \"m\"\n{OK_QUERY}")
+    };
+    let (msg, _, _, text, _) = error_of(&inline(&rule("MV301", "x")), &[]);
+    assert!(msg.contains("uses migverify's prefix"), "{msg}");
+    assert_eq!(text, "\"MV301\"");
+    let (msg, _, _, text, _) = error_of(&inline(&rule("team1", "x")), &[]);
+    assert!(msg.contains("invalid rule code `team1`"), "{msg}");
+    assert_eq!(text, "\"team1\"");
+    let (msg, _, _, text, _) = error_of(&inline(&rule("T1", "drop-table")), &[]);
+    assert!(
+        msg.contains("rule name `drop-table` is already taken by builtin rule MV301"),
+        "{msg}"
+    );
+    assert_eq!(text, "\"drop-table\"");
+    let (msg, _, _, text, _) = error_of(&inline(&rule("T1", "No_Caps")), &[]);
+    assert!(msg.contains("invalid rule name"), "{msg}");
+    assert_eq!(text, "\"No_Caps\"");
+
+    // The same code inline and in a rule directory: the second is pointed at.
+    let config = format!(
+        "[rules]\ndirs = [\"lint\"]\n\n{}",
+        inline(&rule("T1", "first"))
+    );
+    let (msg, _, help, text, file) =
+        error_of(&config, &[("lint/T1-second.toml", &rule("T1", "second"))]);
+    assert!(msg.contains("duplicate rule code `T1`"), "{msg}");
+    assert!(help.contains("migverify.toml:"), "{help}");
+    assert_eq!(text, "\"T1\"");
+    assert!(file.ends_with("T1-second.toml"), "{file}");
+}
+
+#[test]
+fn rule_files_and_dirs_errors_point_into_them() {
+    let dirs = "[migrations]\nversion_locations = [\"versions\"]\n\n[rules]\ndirs = [\"lint\"]\n";
+    // A query error in the `.scm` points into the `.scm`.
+    let (msg, _, _, text, file) = error_of(
+        dirs,
+        &[
+            (
+                "lint/T9-x.toml",
+                "code = \"T9\"\nname = \"x\"\nmessage = \"m\"\n",
+            ),
+            (
+                "lint/T9-x.scm",
+                "; a comment\n((call function: (attribute) @f) @c\n (#eq? @f))\n",
+            ),
+        ],
+    );
+    assert!(msg.contains("rule T9 does not compile"), "{msg}");
+    assert!(file.ends_with("T9-x.scm"), "{file}");
+    assert!(!text.is_empty());
+
+    let (msg, _, _, text, file) = error_of(
+        dirs,
+        &[(
+            "lint/T9-x.toml",
+            "code = \"T9\"\nname = \"x\"\nmesage = \"m\"\n",
+        )],
+    );
+    assert!(
+        msg.contains("invalid rule file: unknown field `mesage`"),
+        "{msg}"
+    );
+    assert_eq!(text, "mesage");
+    assert!(file.ends_with("T9-x.toml"), "{file}");
+
+    let (msg, _, _, text, _) = error_of(
+        dirs,
+        &[(
+            "lint/T9-x.toml",
+            "code = \"T9\"\nname = \"x\"\nmessage = \"m\"\n",
+        )],
+    );
+    assert!(msg.contains("rule T9 has no query"), "{msg}");
+    assert_eq!(text, "\"T9\"");
+
+    let (msg, _, _, text, _) = error_of(dirs, &[("lint/T9-x.scm", "(call) @c\n")]);
+    assert!(msg.contains("T9-x.scm has no metadata file"), "{msg}");
+    assert_eq!(text, "\"lint\"");
+
+    let (msg, _, _, text, _) = error_of(
+        "[migrations]\nversion_locations = [\"versions\"]\n\n[rules]\ndirs = [\"lint/migratoins\"]\n",
+        &[],
+    );
+    assert!(msg.contains("`lint/migratoins` does not exist"), "{msg}");
+    assert_eq!(text, "\"lint/migratoins\"");
+}
+
+/// What a user sees: the miette report on stderr, exit 2.
+#[test]
+fn a_broken_rule_exits_2_with_a_pointed_report() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "migverify.toml",
+        &inline(&format!(
+            "code = \"TEAM001\"\nname = \"require-schema\"\nmessage = \"`op.{{methd}}` without `schema=`\"\n{OK_QUERY}"
+        )),
+    );
+    write(
+        dir.path(),
+        "versions/a1.py",
+        &migration("a1", None, "    pass", "    pass"),
+    );
+    let out = migverify(dir.path()).arg("check").assert().code(2);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    let root = dir.path().display().to_string();
+    insta::assert_snapshot!(stderr.replace(&root, "[ROOT]"));
+}
