@@ -731,3 +731,59 @@ fn line_start(text: &str, row: usize) -> usize {
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_rules_is_embedded_and_named_after_its_rule() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml") || n.ends_with(".scm"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = BUILTIN
+            .iter()
+            .flat_map(|(stem, _, _)| [format!("{stem}.scm"), format!("{stem}.toml")])
+            .collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded, "rules/ and BUILTIN in load.rs differ");
+        let rules = builtin();
+        assert_eq!(rules.len(), BUILTIN.len());
+        for (rule, (stem, _, _)) in rules.iter().zip(BUILTIN) {
+            let m = crate::rules::Rule::meta(rule);
+            assert_eq!(*stem, format!("{}-{}", m.code, m.name));
+            assert!(m.code.starts_with("MV3"), "{}", m.code);
+            assert!(!m.enabled_by_default, "{} is off in `recommended`", m.code);
+            assert_eq!(rule.scope(), Scope::Upgrade, "{}", m.code);
+            assert_eq!(m.source, RuleSource::Builtin);
+        }
+    }
+
+    #[test]
+    fn string_offsets_survive_escapes_in_messages() {
+        let text = "code = \"T1\"\nname = \"x\"\nmessage = \"a \\\"q\\\" {nope}\"\nquery = '(call) @c'\n";
+        let spec: RuleSpec = toml::from_str(text).unwrap();
+        let def = RuleDef {
+            file: Arc::new(SourceText {
+                name: "t.toml".into(),
+                text: text.into(),
+            }),
+            spec,
+            scm: None,
+            source: RuleSource::User {
+                file: "t.toml".into(),
+                url: None,
+            },
+        };
+        let Err(Error::Config { span, .. }) = load(vec![def], &[]) else {
+            panic!("an error expected")
+        };
+        let span = span.unwrap();
+        assert_eq!(&text[span.offset()..span.offset() + span.len()], "{nope}");
+    }
+}
