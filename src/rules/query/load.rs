@@ -766,7 +766,8 @@ mod tests {
 
     #[test]
     fn string_offsets_survive_escapes_in_messages() {
-        let text = "code = \"T1\"\nname = \"x\"\nmessage = \"a \\\"q\\\" {nope}\"\nquery = '(call) @c'\n";
+        let text =
+            "code = \"T1\"\nname = \"x\"\nmessage = \"a \\\"q\\\" {nope}\"\nquery = '(call) @c'\n";
         let spec: RuleSpec = toml::from_str(text).unwrap();
         let def = RuleDef {
             file: Arc::new(SourceText {

@@ -293,3 +293,146 @@ impl QuerySet {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::load::{RuleDef, SourceText, load};
+    use super::*;
+    use crate::rules::RuleSource;
+
+    /// A user rule from its TOML.
+    fn rule(toml_text: &str) -> QueryRule {
+        let def = RuleDef {
+            file: Arc::new(SourceText {
+                name: "t.toml".into(),
+                text: toml_text.into(),
+            }),
+            spec: toml::from_str(toml_text).unwrap(),
+            scm: None,
+            source: RuleSource::User {
+                file: "t.toml".into(),
+                url: None,
+            },
+        };
+        load(vec![def], &[]).unwrap().remove(0)
+    }
+
+    /// `(line, message)` of the rule's findings in `src`.
+    fn run(r: &QueryRule, src: &str) -> Vec<(usize, String)> {
+        let set = QuerySet::new(vec![r.clone()]);
+        let m = crate::migration::parse_source_with(
+            PathBuf::from("m.py"),
+            src.as_bytes().to_vec(),
+            Some(&set),
+        );
+        let ms = vec![m];
+        let graph = crate::graph::RevisionGraph::build(&ms);
+        let mut out = Vec::new();
+        r.check(
+            &Context {
+                migrations: &ms,
+                graph: &graph,
+                snapshot: None,
+                database_origin: None,
+            },
+            &mut out,
+        );
+        out.into_iter()
+            .map(|f| (f.location.span.unwrap().start_line, f.message))
+            .collect()
+    }
+
+    const SRC: &str = "revision = 'a1'\ndown_revision = None\nop.execute('module')\n\ndef helper():\n    op.execute('helper')\n\ndef upgrade():\n    op.execute('up')\n    conn.execute('not an op')\n    with op.batch_alter_table('t', recreate='always') as b:\n        b.execute('batch')\n\ndef downgrade():\n    op.execute('down')\n";
+
+    fn scoped(scope: &str) -> QueryRule {
+        rule(&format!(
+            "code = \"T1\"\nname = \"x\"\nscope = \"{scope}\"\nmessage = \"runs {{sql}}\"\nquery = '''((call function: (attribute attribute: (identifier) @_m) arguments: (argument_list . (string) @sql)) @call (#eq? @_m \"execute\") (#is-op? @call))'''\n"
+        ))
+    }
+
+    #[test]
+    fn scopes_and_is_op() {
+        let lines = |scope| {
+            run(&scoped(scope), SRC)
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines("upgrade"), [9, 12]);
+        assert_eq!(lines("downgrade"), [15]);
+        assert_eq!(lines("module"), [3, 6]);
+        assert_eq!(lines("any"), [3, 6, 9, 12, 15]);
+        // String captures render as their content.
+        assert_eq!(run(&scoped("downgrade"), SRC)[0].1, "runs down");
+    }
+
+    #[test]
+    fn keyword_predicates() {
+        let r = |pred: &str| {
+            rule(&format!(
+                "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = '''((call) @call {pred})'''\n"
+            ))
+        };
+        let src = "revision = 'a1'\ndown_revision = None\nf(a, recreate='always', flag=True, n=None)\ng(recreate=\"auto\")\nh()\n";
+        let lines = |pred: &str| {
+            run(&r(pred), src)
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines("(#has-kwarg? @call \"recreate\")"), [3, 4]);
+        assert_eq!(lines("(#not-has-kwarg? @call \"recreate\")"), [5]);
+        assert_eq!(lines("(#kwarg-eq? @call \"recreate\" \"always\")"), [3]);
+        assert_eq!(lines("(#kwarg-eq? @call \"flag\" \"True\")"), [3]);
+        assert_eq!(lines("(#kwarg-eq? @call \"n\" \"None\")"), [3]);
+        assert_eq!(
+            lines("(#not-kwarg-eq? @call \"recreate\" \"always\")"),
+            [4, 5]
+        );
+    }
+
+    #[test]
+    fn with_and_new_table_predicates() {
+        let src = "revision = 'a1'\ndown_revision = None\ndef upgrade():\n    op.create_table('users')\n    op.create_index('ix_a', 'users', ['a'])\n    op.create_index('ix_b', 'orders', ['b'])\n    with op.get_context().autocommit_block():\n        if x:\n            op.create_index('ix_c', 'orders', ['c'])\n";
+        let r = |pred: &str| {
+            rule(&format!(
+                "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nquery = '''((call function: (attribute attribute: (identifier) @_m) arguments: (argument_list . (_) . (_) @table)) @call (#eq? @_m \"create_index\") {pred})'''\n"
+            ))
+        };
+        let lines = |pred: &str| {
+            run(&r(pred), src)
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines("(#new-table? @table)"), [5]);
+        assert_eq!(lines("(#not-new-table? @table)"), [6, 9]);
+        assert_eq!(lines("(#inside-with? @call \"autocommit_block\")"), [9]);
+        assert_eq!(lines("(#not-inside-with? @call \"autocommit\")"), [5, 6]);
+    }
+
+    #[test]
+    fn location_capture_and_dedup() {
+        // Two patterns matching the same call report it once; `location` moves the span.
+        let r = rule(
+            "code = \"T1\"\nname = \"x\"\nmessage = \"m\"\nlocation = \"name\"\nquery = '''\n((call function: (identifier) @name) @call)\n((call function: (identifier) @name) @call (#eq? @name \"f\"))\n'''\n",
+        );
+        let set = QuerySet::new(vec![r]);
+        let m = crate::migration::parse_source_with(
+            PathBuf::from("m.py"),
+            b"revision = 'a1'\ndown_revision = None\nf(a)\n".to_vec(),
+            Some(&set),
+        );
+        assert_eq!(m.query_matches.len(), 1);
+        let span = m.query_matches[0].span;
+        assert_eq!(
+            (span.start_line, span.start_column, span.end_column),
+            (3, 1, 2)
+        );
+        assert_ne!(set.fingerprint(), 0);
+        assert_eq!(QuerySet::default().fingerprint(), 0);
+    }
+}
