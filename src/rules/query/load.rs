@@ -580,11 +580,9 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
                 Some("queries use tree-sitter's query syntax over tree-sitter-python's node types; see docs/writing-rules.md".into()),
             )
         })?;
-        let mut predicates = Vec::with_capacity(query.pattern_count());
         for pattern in 0..query.pattern_count() {
-            let mut ps = Vec::new();
             for p in query.general_predicates(pattern) {
-                let parsed = Predicate::parse(p).map_err(|(message, label)| {
+                Predicate::parse(p).map_err(|(message, label)| {
                     let from = query.start_byte_for_pattern(pattern);
                     let needle = format!("#{}", p.operator);
                     let at = qtext[from..]
@@ -598,23 +596,22 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
                         Some("docs/writing-rules.md lists the predicates".into()),
                     )
                 })?;
-                ps.push(parsed);
             }
-            predicates.push(ps);
         }
         let captures: Vec<&str> = query.capture_names().to_vec();
         let location = match &spec.location {
             None => None,
             Some(l) => {
                 let name = l.get_ref().trim_start_matches('@');
-                Some(query.capture_index_for_name(name).ok_or_else(|| {
+                query.capture_index_for_name(name).ok_or_else(|| {
                     file.error(
                         l.span(),
                         format!("rule {code}: `location` names `@{name}`, which the query does not capture"),
                         "not a capture",
                         Some(format!("the query captures {}", list_captures(&captures))),
                     )
-                })?)
+                })?;
+                Some(name.to_string())
             }
         };
         let template = |s: &toml::Spanned<String>| {
@@ -629,16 +626,13 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
         };
         let message = template(&spec.message)?;
         let help = spec.help.as_ref().map(template).transpose()?;
-        let mut wanted: Vec<u32> = Vec::new();
+        let mut wanted: Vec<String> = Vec::new();
         for c in message
             .captures()
             .chain(help.iter().flat_map(|h| h.captures()))
         {
-            let i = query
-                .capture_index_for_name(c)
-                .expect("checked by the template");
-            if !wanted.contains(&i) {
-                wanted.push(i);
+            if !wanted.iter().any(|w| w == c) {
+                wanted.push(c.to_string());
             }
         }
         let summary = spec
@@ -674,10 +668,9 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
         };
         out.push(QueryRule(Arc::new(Inner {
             meta,
-            query,
+            patterns: query.pattern_count(),
             source: qtext,
             scope,
-            predicates,
             location,
             message,
             help,

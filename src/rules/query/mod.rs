@@ -21,6 +21,7 @@ mod predicate;
 pub mod spec;
 mod template;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tree_sitter::{Query, QueryCursor, StreamingIterator, Tree};
@@ -93,18 +94,17 @@ pub struct QueryRule(Arc<Inner>);
 
 struct Inner {
     meta: RuleMeta,
-    query: Query,
-    /// The query's source text.
+    /// The query's source text (compiled and checked when the rule loaded).
     source: String,
+    /// How many patterns it has.
+    patterns: usize,
     scope: Scope,
-    /// migverify's predicates, per pattern.
-    predicates: Vec<Vec<Predicate>>,
     /// The capture the finding points at; `None`: the largest captured node.
-    location: Option<u32>,
+    location: Option<String>,
     message: Template,
     help: Option<Template>,
-    /// Capture indices the templates use (their text is kept with each match).
-    wanted: Vec<u32>,
+    /// Captures the templates use (their text is kept with each match).
+    wanted: Vec<String>,
 }
 
 impl std::fmt::Debug for QueryRule {
@@ -137,71 +137,6 @@ impl QueryRule {
         ] {
             h.extend_from_slice(part.as_bytes());
             h.push(0);
-        }
-    }
-
-    /// Runs the query over a parsed file and appends its matches.
-    fn run(
-        &self,
-        cursor: &mut QueryCursor,
-        tree: &Tree,
-        src: &SourceFile,
-        facts: &mut Facts<'_>,
-        out: &mut Vec<QueryMatch>,
-    ) {
-        let i = &self.0;
-        let text = src.text.as_bytes();
-        let first = out.len();
-        let mut matches = cursor.matches(&i.query, tree.root_node(), text);
-        while let Some(qm) = matches.next() {
-            if !i.predicates[qm.pattern_index]
-                .iter()
-                .all(|p| p.holds(qm, facts))
-            {
-                continue;
-            }
-            let at = i
-                .location
-                .and_then(|c| qm.nodes_for_capture_index(c).next())
-                .or_else(|| {
-                    qm.captures().iter().map(|c| c.node).max_by_key(|n| {
-                        (
-                            n.end_byte() - n.start_byte(),
-                            std::cmp::Reverse(n.start_byte()),
-                        )
-                    })
-                });
-            let Some(at) = at else { continue };
-            if !i
-                .scope
-                .contains(facts.migration(), at.start_position().row + 1)
-            {
-                continue;
-            }
-            let span = src.span(at.start_byte(), at.end_byte());
-            if out[first..]
-                .iter()
-                .any(|m| m.span.start == span.start && m.span.end == span.end)
-            {
-                continue;
-            }
-            let captures = i
-                .wanted
-                .iter()
-                .map(|&c| {
-                    let text = qm
-                        .nodes_for_capture_index(c)
-                        .next()
-                        .map(|n| capture_text(n, &src.text))
-                        .unwrap_or_default();
-                    (i.query.capture_names()[c as usize].to_string(), text)
-                })
-                .collect();
-            out.push(QueryMatch {
-                rule: i.meta.code.to_string(),
-                span,
-                captures,
-            });
         }
     }
 }
@@ -243,10 +178,80 @@ impl Rule for QueryRule {
 }
 
 /// The query rules a run has enabled, run by the extractor on each parsed file.
+///
+/// The rules of one scope are compiled into one query (their sources
+/// concatenated), so a file's tree is walked once per scope, not once per rule,
+/// and only over the function the scope names.
 #[derive(Default)]
 pub struct QuerySet {
     rules: Vec<QueryRule>,
+    groups: Vec<Group>,
     fingerprint: u64,
+}
+
+/// Where, in a group's query, a rule's captures are.
+struct View {
+    /// The location capture.
+    location: Option<u32>,
+    /// The captures the templates use: name and index.
+    wanted: Vec<(String, u32)>,
+}
+
+/// The rules of one scope, as one query.
+struct Group {
+    scope: Scope,
+    query: Query,
+    /// Per pattern of `query`: the rule (index into `QuerySet::rules`) and its
+    /// migverify predicates.
+    patterns: Vec<(usize, Vec<Predicate>)>,
+    /// Per rule of the set: its captures in `query` (`None`: not in this group).
+    views: Vec<Option<View>>,
+}
+
+impl Group {
+    /// One query for the rules `members` (all of scope `scope`); `None` if their
+    /// queries do not compile together.
+    fn build(scope: Scope, members: &[usize], rules: &[QueryRule]) -> Option<Group> {
+        let source: String = members
+            .iter()
+            .map(|&i| format!("{}\n", rules[i].0.source))
+            .collect();
+        let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+        let query = Query::new(&language, &source).ok()?;
+        let mut patterns = Vec::with_capacity(query.pattern_count());
+        for &i in members {
+            for _ in 0..rules[i].0.patterns {
+                let predicates = query
+                    .general_predicates(patterns.len())
+                    .iter()
+                    .map(|p| Predicate::parse(p).ok())
+                    .collect::<Option<Vec<_>>>()?;
+                patterns.push((i, predicates));
+            }
+        }
+        let index = |name: &str| query.capture_index_for_name(name);
+        let views = (0..rules.len())
+            .map(|i| {
+                members.contains(&i).then(|| {
+                    let r = &rules[i].0;
+                    View {
+                        location: r.location.as_deref().and_then(index),
+                        wanted: r
+                            .wanted
+                            .iter()
+                            .filter_map(|w| Some((w.clone(), index(w)?)))
+                            .collect(),
+                    }
+                })
+            })
+            .collect();
+        Some(Group {
+            scope,
+            query,
+            patterns,
+            views,
+        })
+    }
 }
 
 impl QuerySet {
@@ -270,7 +275,32 @@ impl QuerySet {
             }
             xxh3_64(&h).max(1)
         };
-        QuerySet { rules, fingerprint }
+        let mut scopes: Vec<Scope> = Vec::new();
+        for r in &rules {
+            if !scopes.contains(&r.0.scope) {
+                scopes.push(r.0.scope);
+            }
+        }
+        let mut groups = Vec::new();
+        for scope in scopes {
+            let members: Vec<usize> = (0..rules.len())
+                .filter(|&i| rules[i].0.scope == scope)
+                .collect();
+            match Group::build(scope, &members, &rules) {
+                Some(g) => groups.push(g),
+                // Each query compiled on its own when its rule loaded.
+                None => groups.extend(
+                    members
+                        .iter()
+                        .filter_map(|&i| Group::build(scope, &[i], &rules)),
+                ),
+            }
+        }
+        QuerySet {
+            rules,
+            groups,
+            fingerprint,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -285,10 +315,63 @@ impl QuerySet {
     /// Every match of every rule in `tree` (the parse of `src`, extracted as `m`).
     pub fn run(&self, tree: &Tree, src: &SourceFile, m: &Migration) -> Vec<QueryMatch> {
         let mut out = Vec::new();
+        let mut seen: HashSet<(usize, usize, usize)> = HashSet::new();
         let mut cursor = QueryCursor::new();
         let mut facts = Facts::new(&src.text, m);
-        for r in &self.rules {
-            r.run(&mut cursor, tree, src, &mut facts, &mut out);
+        let range_of = |f: &Option<crate::migration::Function>| {
+            let f = f.as_ref()?;
+            Some(src.line_span(f.def_line)?.start..src.line_span(f.end_line)?.end)
+        };
+        for g in &self.groups {
+            let range = match g.scope {
+                Scope::Upgrade => range_of(&m.upgrade),
+                Scope::Downgrade => range_of(&m.downgrade),
+                Scope::Module | Scope::Any => Some(0..src.text.len()),
+            };
+            let Some(range) = range else { continue };
+            cursor.set_byte_range(range);
+            let mut matches = cursor.matches(&g.query, tree.root_node(), src.text.as_bytes());
+            while let Some(qm) = matches.next() {
+                let (ri, predicates) = &g.patterns[qm.pattern_index];
+                if !predicates.iter().all(|p| p.holds(qm, &mut facts)) {
+                    continue;
+                }
+                let Some(view) = &g.views[*ri] else { continue };
+                let at = view
+                    .location
+                    .and_then(|c| qm.nodes_for_capture_index(c).next())
+                    .or_else(|| {
+                        qm.captures().iter().map(|c| c.node).max_by_key(|n| {
+                            (
+                                n.end_byte() - n.start_byte(),
+                                std::cmp::Reverse(n.start_byte()),
+                            )
+                        })
+                    });
+                let Some(at) = at else { continue };
+                if !g.scope.contains(m, at.start_position().row + 1)
+                    || !seen.insert((*ri, at.start_byte(), at.end_byte()))
+                {
+                    continue;
+                }
+                let captures = view
+                    .wanted
+                    .iter()
+                    .map(|(name, c)| {
+                        let text = qm
+                            .nodes_for_capture_index(*c)
+                            .next()
+                            .map(|n| capture_text(n, &src.text))
+                            .unwrap_or_default();
+                        (name.clone(), text)
+                    })
+                    .collect();
+                out.push(QueryMatch {
+                    rule: self.rules[*ri].0.meta.code.to_string(),
+                    span: src.span(at.start_byte(), at.end_byte()),
+                    captures,
+                });
+            }
         }
         out
     }

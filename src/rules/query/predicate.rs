@@ -183,10 +183,6 @@ impl<'a> Facts<'a> {
         }
     }
 
-    pub fn migration(&self) -> &'a Migration {
-        self.migration
-    }
-
     fn text(&self, node: Node) -> &'a str {
         self.text.get(node.byte_range()).unwrap_or("")
     }
