@@ -462,6 +462,52 @@ fn codes_and_names_must_be_new_and_well_formed() {
     assert!(help.contains("migverify.toml:"), "{help}");
     assert_eq!(text, "\"T1\"");
     assert!(file.ends_with("T1-second.toml"), "{file}");
+
+    // Two inline rules with one name.
+    let config = format!(
+        "{}\n[[rules.custom]]\n{}",
+        inline(&rule("T1", "same")),
+        rule("T2", "same")
+    );
+    let (msg, _, help, text, _) = error_of(&config, &[]);
+    assert!(msg.contains("duplicate rule name `same`"), "{msg}");
+    assert!(
+        help.contains("as T1") && help.contains("migverify.toml:5"),
+        "{help}"
+    );
+    assert_eq!(text, "\"same\"");
+    assert_eq!(config.matches("\"same\"").count(), 2);
+}
+
+#[test]
+fn rules_in_pyproject_work() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "pyproject.toml",
+        &format!(
+            "[project]\nname = \"app\"\n\n[tool.migverify.migrations]\nversion_locations = [\"versions\"]\n\n[[tool.migverify.rules.custom]]\ncode = \"T1\"\nname = \"no-execute\"\nmessage = \"raw SQL\"\nscope = \"upgrade\"\nquery = '((call function: (attribute attribute: (identifier) @m)) @call (#eq? @m \"execute\") (#is-op? @call))'\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "versions/a1.py",
+        &migration("a1", None, "    op.execute(\"SELECT 1\")", "    pass"),
+    );
+    let out = stdout(
+        migverify(dir.path()).args(["check", "--no-cache", "--format", "concise"]),
+        0,
+    );
+    assert!(
+        out.contains("versions/a1.py:15:5: T1 [warning] raw SQL"),
+        "{out}"
+    );
+    let list = stdout(migverify(dir.path()).arg("rules"), 0);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("T1 ") && l.contains("pyproject.toml")),
+        "{list}"
+    );
 }
 
 #[test]
