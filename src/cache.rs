@@ -10,7 +10,9 @@
 //! An entry is used when size, mtime **and** content hash all match the file as
 //! read in this run; the text is then rebuilt from the bytes just read (reading is
 //! cheap, parsing is the cost). Configuration does not affect extraction, so it is
-//! not part of the key. A cache file that is missing, truncated, corrupt or from
+//! not part of the key, except for the enabled query rules, whose matches are
+//! extracted with the rest: each set of them (its fingerprint) has its own file,
+//! and with none enabled the file is the one it always was. A cache file that is missing, truncated, corrupt or from
 //! another version is ignored; one that cannot be written is skipped. Writes go
 //! through a temporary file and a rename, so concurrent runs never see half a file.
 //! `--stdin-filename` content and unreadable files are never stored.
