@@ -485,9 +485,7 @@ fn rules_in_pyproject_work() {
     write(
         dir.path(),
         "pyproject.toml",
-        &format!(
-            "[project]\nname = \"app\"\n\n[tool.migverify.migrations]\nversion_locations = [\"versions\"]\n\n[[tool.migverify.rules.custom]]\ncode = \"T1\"\nname = \"no-execute\"\nmessage = \"raw SQL\"\nscope = \"upgrade\"\nquery = '((call function: (attribute attribute: (identifier) @m)) @call (#eq? @m \"execute\") (#is-op? @call))'\n"
-        ),
+        "[project]\nname = \"app\"\n\n[tool.migverify.migrations]\nversion_locations = [\"versions\"]\n\n[[tool.migverify.rules.custom]]\ncode = \"T1\"\nname = \"no-execute\"\nmessage = \"raw SQL\"\nscope = \"upgrade\"\nquery = '((call function: (attribute attribute: (identifier) @m)) @call (#eq? @m \"execute\") (#is-op? @call))'\n",
     );
     write(
         dir.path(),
