@@ -586,3 +586,206 @@ fn a_broken_rule_exits_2_with_a_pointed_report() {
     let root = dir.path().display().to_string();
     insta::assert_snapshot!(stderr.replace(&root, "[ROOT]"));
 }
+
+// ---------------------------------------------------------------- the guide
+
+const WALK_USERS: &str = r#""""create users
+
+Revision ID: 1a2b3c4d5e6f
+Revises:
+Create Date: 2024-06-03 10:15:42.118263
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = "1a2b3c4d5e6f"
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        schema="app",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("users", schema="app")
+"#;
+
+const WALK_ORDERS: &str = r#""""add orders
+
+Revision ID: 2b3c4d5e6f7a
+Revises: 1a2b3c4d5e6f
+Create Date: 2024-06-10 14:02:11.503120
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = "2b3c4d5e6f7a"
+down_revision: Union[str, Sequence[str], None] = "1a2b3c4d5e6f"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "orders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("app.users.id"), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.add_column("users", sa.Column("nickname", sa.String(length=50)), schema="app")
+
+
+def downgrade() -> None:
+    op.drop_column("users", "nickname", schema="app")
+    op.drop_table("orders")
+"#;
+
+const WALK_OK_FIXTURE: &str = "revision = \"a1\"\ndown_revision = None\n\n\ndef upgrade():\n    op.create_table(\"t\", sa.Column(\"id\", sa.Integer()), schema=\"app\")\n    op.add_column(\"t\", sa.Column(\"x\", sa.Integer()), schema=\"app\")\n\n\ndef downgrade():\n    op.drop_column(\"t\", \"x\", schema=\"app\")\n    op.drop_table(\"t\", schema=\"app\")\n";
+
+/// The text between `open` (a line) and the next line `close`, after `after`.
+fn block<'a>(doc: &'a str, after: &str, open: &str, close: &str) -> &'a str {
+    let from = doc.find(after).unwrap_or_else(|| panic!("no {after:?}")) + after.len();
+    let start = doc[from..].find(&format!("{open}\n")).expect("the block") + from + open.len() + 1;
+    let end = doc[start..].find(&format!("\n{close}\n")).expect("its end") + start;
+    &doc[start..=end]
+}
+
+/// docs/writing-rules.md stays true: its rule, on its project, prints what it shows.
+#[test]
+fn the_writing_rules_walkthrough_prints_what_it_shows() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/writing-rules.md"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let shown = |s: String| s.replace(&root.display().to_string(), "/tmp/walk");
+    write(
+        root,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = driver://user:pass@localhost/dbname\n",
+    );
+    write(
+        root,
+        "migrations/versions/1a2b3c4d5e6f_create_users.py",
+        WALK_USERS,
+    );
+    write(
+        root,
+        "migrations/versions/2b3c4d5e6f7a_add_orders.py",
+        WALK_ORDERS,
+    );
+    assert!(doc.contains(
+        &WALK_ORDERS[WALK_ORDERS.find("def upgrade").unwrap()
+            ..WALK_ORDERS.find("\n\n\ndef downgrade").unwrap()]
+    ));
+    let rule = block(&doc, "### 2. Write the rule", "````toml", "````");
+    write(root, "migverify.toml", rule);
+
+    let explain = stdout(migverify(root).args(["explain", "TEAM001"]), 0);
+    assert!(
+        doc.contains(&format!("$ migverify explain TEAM001\n{explain}````")),
+        "explain:\n{explain}"
+    );
+    let rules = stdout(migverify(root).arg("rules"), 0);
+    let team = rules.lines().find(|l| l.starts_with("TEAM001")).unwrap();
+    assert!(doc.contains(&format!("...\n{team}\n")), "{team}");
+    let check = stdout(migverify(root).arg("check"), 1);
+    assert!(
+        doc.contains(&format!("$ migverify check\n{check}$ echo $?\n1\n")),
+        "check:\n{check}"
+    );
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(
+        migverify(root).args(["check", "--format", "sarif"]),
+        1,
+    ))
+    .unwrap();
+    let r = &sarif["runs"][0];
+    let d = &r["tool"]["driver"]["rules"][r["results"][0]["ruleIndex"].as_u64().unwrap() as usize];
+    for text in [
+        &d["shortDescription"]["text"],
+        &d["fullDescription"]["text"],
+        &r["results"][0]["message"]["text"],
+    ] {
+        assert!(doc.contains(&format!("\"text\": {text}")), "{text}");
+    }
+
+    // The fixtures.
+    let fires = block(
+        &doc,
+        "`lint/fixtures/TEAM001/fires/a1_no_schema.py`:",
+        "```python",
+        "```",
+    );
+    write(root, "lint/fixtures/TEAM001/fires/a1_no_schema.py", fires);
+    write(
+        root,
+        "lint/fixtures/TEAM001/ok/a1_schema.py",
+        WALK_OK_FIXTURE,
+    );
+    let args = "check lint/fixtures/TEAM001/fires --select TEAM001 --format concise";
+    let out = stdout(migverify(root).args(args.split(' ')), 1);
+    assert!(
+        doc.contains(&format!("$ migverify {args}\n{out}$ echo $?\n1\n")),
+        "{out}"
+    );
+    let args = "check lint/fixtures/TEAM001/ok --select TEAM001 --format concise";
+    let out = stdout(migverify(root).args(args.split(' ')), 0);
+    assert!(
+        doc.contains(&format!("$ migverify {args}\n{out}$ echo $?\n0\n")),
+        "{out}"
+    );
+
+    // The mistakes.
+    for (from, to) in [
+        ("`op.{method}` without", "`op.{methd}` without"),
+        ("object: (identifier) @_op", "object: (identifer) @_op"),
+    ] {
+        write(root, "migverify.toml", &rule.replace(from, to));
+        let out = migverify(root).arg("check").assert().code(2);
+        let stderr = shown(String::from_utf8(out.get_output().stderr.clone()).unwrap());
+        assert!(
+            doc.contains(&format!("$ migverify check\n{}\n```", stderr.trim_end())),
+            "{stderr}"
+        );
+    }
+
+    // As files in a rules directory.
+    let (meta, query) = rule
+        .trim_start_matches("[[rules.custom]]\n")
+        .split_once("query = '''\n")
+        .unwrap();
+    write(root, "lint/rules/TEAM001-require-schema.toml", meta);
+    write(
+        root,
+        "lint/rules/TEAM001-require-schema.scm",
+        query.trim_end().trim_end_matches("'''"),
+    );
+    write(root, "migverify.toml", "[rules]\ndirs = [\"lint/rules\"]\n");
+    let rules = stdout(migverify(root).arg("rules"), 0);
+    let team = rules.lines().find(|l| l.starts_with("TEAM001")).unwrap();
+    assert!(doc.contains(&format!("...\n{team}\n")), "{team}");
+    let out = stdout(migverify(root).args(["check", "--format", "concise"]), 1);
+    assert!(
+        doc.contains(&format!("$ migverify check --format concise\n{out}```")),
+        "{out}"
+    );
+}
