@@ -789,3 +789,57 @@ fn the_writing_rules_walkthrough_prints_what_it_shows() {
         "{out}"
     );
 }
+
+#[test]
+fn dirs_take_globs_of_directories_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "migverify.toml",
+        "[migrations]\nversion_locations = [\"versions\"]\n\n[rules]\ndirs = [\"lint/*/rules\", \"lint/b/*.toml\", \"lint/b/T2-y.toml\"]\n",
+    );
+    write(
+        root,
+        "versions/a1.py",
+        &migration("a1", None, "    pass", "    pass"),
+    );
+    let rule = |code: &str, name: &str| {
+        format!("code = \"{code}\"\nname = \"{name}\"\nmessage = \"m\"\nquery = '(call) @c'\n")
+    };
+    write(root, "lint/a/rules/T1-x.toml", &rule("T1", "x"));
+    write(root, "lint/a/rules/nested/T3-z.toml", &rule("T3", "z"));
+    write(root, "lint/b/T2-y.toml", &rule("T2", "y"));
+    write(root, "lint/b/notes.md", "not a rule");
+    let project = discover_from(
+        root,
+        &[],
+        None,
+        &RuleSelection::default(),
+        &Registry::builtin(),
+    )
+    .unwrap();
+    let registry = project.registry.expect("the project's registry");
+    let own: Vec<(String, String)> = registry
+        .rules()
+        .iter()
+        .map(|r| r.meta())
+        .filter(|m| !m.code.starts_with("MV"))
+        .map(|m| (m.code.to_string(), m.source.describe()))
+        .collect();
+    assert_eq!(
+        own,
+        [
+            ("T1".to_string(), "lint/a/rules/T1-x.toml".to_string()),
+            (
+                "T3".to_string(),
+                "lint/a/rules/nested/T3-z.toml".to_string()
+            ),
+            // Named twice, loaded once.
+            ("T2".to_string(), "lint/b/T2-y.toml".to_string()),
+        ]
+    );
+    // Enabled by default, so selected.
+    let t1 = registry.find("T1").unwrap();
+    assert!(project.settings.enabled.iter().any(|&(i, _)| i == t1));
+}
