@@ -10,7 +10,9 @@
 //! An entry is used when size, mtime **and** content hash all match the file as
 //! read in this run; the text is then rebuilt from the bytes just read (reading is
 //! cheap, parsing is the cost). Configuration does not affect extraction, so it is
-//! not part of the key. A cache file that is missing, truncated, corrupt or from
+//! not part of the key, except for the enabled query rules, whose matches are
+//! extracted with the rest: each set of them (its fingerprint) has its own file,
+//! and with none enabled the file is the one it always was. A cache file that is missing, truncated, corrupt or from
 //! another version is ignored; one that cannot be written is skipped. Writes go
 //! through a temporary file and a rename, so concurrent runs never see half a file.
 //! `--stdin-filename` content and unreadable files are never stored.
@@ -28,7 +30,7 @@ use crate::migration::Migration;
 use crate::source::SourceFile;
 
 /// Bump when the layout of the cache file or of the cached model changes.
-pub const CACHE_FORMAT: u32 = 1;
+pub const CACHE_FORMAT: u32 = 2;
 
 /// The default cache directory name, under the project root.
 pub const DEFAULT_DIR: &str = ".migverify_cache";
@@ -92,10 +94,27 @@ impl Cache {
     /// The cache file for `root` and `locations` under `dir`, loaded if present
     /// and valid (else empty).
     pub fn open(dir: &Path, root: &Path, locations: &[PathBuf], verbose: bool) -> Cache {
+        Cache::open_for(dir, root, locations, 0, verbose)
+    }
+
+    /// [`Cache::open`] for extractions that ran the query rules whose
+    /// [`crate::rules::query::QuerySet::fingerprint`] is `queries` (0: none): each
+    /// set of query rules has its own cache file, holding its matches.
+    pub fn open_for(
+        dir: &Path,
+        root: &Path,
+        locations: &[PathBuf],
+        queries: u64,
+        verbose: bool,
+    ) -> Cache {
         let mut id = root.as_os_str().as_encoded_bytes().to_vec();
         for l in locations {
             id.push(0);
             id.extend_from_slice(l.as_os_str().as_encoded_bytes());
+        }
+        if queries != 0 {
+            id.push(0xff);
+            id.extend_from_slice(&queries.to_le_bytes());
         }
         let file = dir.join(VERSION).join(format!("{:016x}.bin", xxh3_64(&id)));
         let entries = match std::fs::read(&file) {

@@ -222,10 +222,12 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
         }
         Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
+            let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
             print_rules(&registry, args.json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { rule } => {
+            let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
             let Some(i) = registry.find(&rule) else {
                 return Err(crate::Error::UnknownRule {
                     suggestion: registry
@@ -286,14 +288,27 @@ fn print_rules(registry: &Registry, json: bool) {
         println!("{}", serde_json::to_string_pretty(&list).expect("json"));
         return;
     }
+    // Columns as wide as their longest entry (a project's rule names its file).
+    let width = |f: &dyn Fn(&crate::rules::RuleMeta) -> String, min: usize| {
+        registry
+            .rules()
+            .iter()
+            .map(|r| f(r.meta()).chars().count())
+            .fold(min, usize::max)
+    };
+    let (cw, nw, sw) = (
+        width(&|m| m.code.to_string(), 6),
+        width(&|m| m.name.to_string(), 24),
+        width(&|m| m.source.describe(), 8),
+    );
     println!(
-        "{:<6} {:<24} {:<8} {:<8} summary",
+        "{:<cw$} {:<nw$} {:<8} {:<sw$} summary",
         "code", "name", "default", "source"
     );
     for r in registry.rules() {
         let m = r.meta();
         println!(
-            "{:<6} {:<24} {:<8} {:<8} {}",
+            "{:<cw$} {:<nw$} {:<8} {:<sw$} {}",
             m.code,
             m.name,
             m.default_level(),

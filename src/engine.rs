@@ -15,6 +15,7 @@ use crate::migration::{self, Migration};
 use crate::project::Project;
 use crate::report::{Report, RuleRun, SkippedRule, Status, Summary};
 use crate::rules::mv012_unused_suppression::{self, SuppressionUse};
+use crate::rules::query::QuerySet;
 use crate::rules::{Context, Input, Registry};
 
 pub struct CheckOptions {
@@ -45,12 +46,30 @@ pub fn load_migrations_cached(
     cache_dir: Option<&Path>,
     verbose: bool,
 ) -> Vec<Migration> {
+    load_migrations_with(project, cache_dir, verbose, &QuerySet::default())
+}
+
+/// [`load_migrations_cached`], running the enabled query rules on each parsed
+/// file (their matches are cached with it, under the set's fingerprint).
+pub fn load_migrations_with(
+    project: &Project,
+    cache_dir: Option<&Path>,
+    verbose: bool,
+    queries: &QuerySet,
+) -> Vec<Migration> {
     // `Project::files` is already deduplicated by real path (discovery and
     // `Project::for_files` both do it), so a file is parsed once.
     let files: Vec<&PathBuf> = project.files.iter().collect();
     let stdin_path = project.stdin.as_ref().map(|(p, _)| p);
-    let mut cache =
-        cache_dir.map(|d| Cache::open(d, &project.root, &project.version_locations, verbose));
+    let mut cache = cache_dir.map(|d| {
+        Cache::open_for(
+            d,
+            &project.root,
+            &project.version_locations,
+            queries.fingerprint(),
+            verbose,
+        )
+    });
     // The on-disk file's entry stays valid while its buffer is linted from stdin.
     let carried = match (&mut cache, stdin_path) {
         (Some(c), Some(p)) => c.take(p),
@@ -65,13 +84,20 @@ pub fn load_migrations_cached(
         .into_par_iter()
         .map(|(path, entry)| match &project.stdin {
             Some((stdin_path, text)) if stdin_path == path => LoadedFile {
-                migration: migration::parse_source(path.clone(), text.clone().into_bytes()),
+                migration: migration::parse_source_with(
+                    path.clone(),
+                    text.clone().into_bytes(),
+                    Some(queries),
+                ),
                 key: None,
                 hit: false,
             },
-            _ if caching => load_file(path, entry),
+            _ if caching => load_file(path, entry, queries),
             _ => LoadedFile {
-                migration: migration::parse_file(path),
+                migration: match std::fs::read(path) {
+                    Ok(bytes) => migration::parse_source_with(path.clone(), bytes, Some(queries)),
+                    Err(err) => migration::unreadable(path, &err),
+                },
                 key: None,
                 hit: false,
             },
@@ -100,7 +126,7 @@ struct LoadedFile {
 
 /// Reads `path`; reuses `entry` when its key matches, else parses. A file that
 /// cannot be read is never stored.
-fn load_file(path: &Path, entry: Option<CachedEntry>) -> LoadedFile {
+fn load_file(path: &Path, entry: Option<CachedEntry>, queries: &QuerySet) -> LoadedFile {
     let uncached = |migration| LoadedFile {
         migration,
         key: None,
@@ -129,14 +155,17 @@ fn load_file(path: &Path, entry: Option<CachedEntry>) -> LoadedFile {
         None => bytes,
     };
     LoadedFile {
-        migration: migration::parse_source(path.to_path_buf(), bytes),
+        migration: migration::parse_source_with(path.to_path_buf(), bytes, Some(queries)),
         key: Some(key),
         hit: false,
     }
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
-    let migrations = load_migrations_cached(project, opts.cache.as_deref(), opts.verbose);
+    // A project with its own query rules resolved its settings against its registry.
+    let registry = project.registry.as_ref().unwrap_or(registry);
+    let queries = QuerySet::enabled(registry, &project.settings);
+    let migrations = load_migrations_with(project, opts.cache.as_deref(), opts.verbose, &queries);
     let graph = RevisionGraph::build(&migrations);
     let db = opts.database.as_ref();
     let ctx = Context {

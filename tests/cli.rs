@@ -197,7 +197,7 @@ fn rules_lists_every_code() {
         .collect();
     assert_eq!(codes, expected, "{text}");
     // The catalog's rules are all there.
-    for n in (1..=12).chain(101..=103).chain(201..=204) {
+    for n in (1..=12).chain(101..=103).chain(201..=204).chain(301..=309) {
         assert!(
             codes.contains(&format!("MV{n:03}").as_str()),
             "MV{n:03}: {text}"
@@ -208,6 +208,7 @@ fn rules_lists_every_code() {
         ("MV006", "multiple-heads", "error"),
         ("MV011", "irreversible-downgrade", "info"),
         ("MV012", "unused-suppression", "off"),
+        ("MV301", "drop-table", "off"),
     ] {
         let line = text
             .lines()

@@ -63,6 +63,10 @@ pub struct RulesOptions {
     pub extend_select: Option<SpannedList>,
     /// Rule (code, name or selector) → `error`, `warning`, `info` or `off`.
     pub severity: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// The project's own query rules (`[[rules.custom]]`).
+    pub custom: Option<Vec<crate::rules::query::spec::RuleSpec>>,
+    /// Directories, files or globs of rule files (relative to the project root).
+    pub dirs: Option<SpannedList>,
 }
 
 /// `pyproject.toml`, as far as migverify reads it.
@@ -112,7 +116,17 @@ pub const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("models", &["paths", "ignore_tables"]),
-    ("rules", &["select", "ignore", "extend-select", "severity"]),
+    (
+        "rules",
+        &[
+            "select",
+            "ignore",
+            "extend-select",
+            "severity",
+            "custom",
+            "dirs",
+        ],
+    ),
 ];
 
 #[cfg(test)]

@@ -100,7 +100,11 @@ impl MietteDiagnostic {
             source,
             label,
             help: d.help.clone(),
-            url: Some(super::help_uri(&d.code)),
+            url: report
+                .rules
+                .iter()
+                .find(|r| r.meta.code == d.code)
+                .map_or_else(|| Some(super::help_uri(&d.code)), |r| r.meta.help_uri()),
             related: d
                 .related
                 .iter()

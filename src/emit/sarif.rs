@@ -110,7 +110,7 @@ fn result_level(s: Severity) -> ResultLevel {
 fn descriptor(rule: &RuleRun) -> ReportingDescriptor {
     let meta = &rule.meta;
     let doc = render_doc(meta);
-    ReportingDescriptor::builder()
+    let descriptor = ReportingDescriptor::builder()
         .id(meta.code.to_string())
         .name(meta.name.to_string())
         .short_description(
@@ -129,13 +129,15 @@ fn descriptor(rule: &RuleRun) -> ReportingDescriptor {
                 .markdown(doc)
                 .build(),
         )
-        .help_uri(super::help_uri(&meta.code))
         .default_configuration(
             ReportingConfiguration::builder()
                 .level(serde_json::json!(level(rule.severity)))
                 .build(),
-        )
-        .build()
+        );
+    match meta.help_uri() {
+        Some(uri) => descriptor.help_uri(uri).build(),
+        None => descriptor.build(),
+    }
 }
 
 /// The paragraph(s) under `## What it does`, joined into one line of text.

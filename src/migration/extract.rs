@@ -159,16 +159,32 @@ fn empty(path: PathBuf, source: Arc<SourceFile>) -> Migration {
         constants: Vec::new(),
         suppressions: Suppressions::default(),
         problems: Vec::new(),
+        query_matches: Vec::new(),
     }
 }
 
 /// Extracts a migration from a file's bytes.
 pub fn parse_source(path: PathBuf, bytes: Vec<u8>) -> Migration {
-    extract(path, bytes, true)
+    extract(path, bytes, true, None)
+}
+
+/// [`parse_source`], also running the enabled query rules on the tree (their
+/// matches go to [`Migration::query_matches`]).
+pub fn parse_source_with(
+    path: PathBuf,
+    bytes: Vec<u8>,
+    queries: Option<&crate::rules::query::QuerySet>,
+) -> Migration {
+    extract(path, bytes, true, queries)
 }
 
 /// `prune: false` walks every node (the reference the pruned walk is tested against).
-fn extract(path: PathBuf, bytes: Vec<u8>, prune: bool) -> Migration {
+fn extract(
+    path: PathBuf,
+    bytes: Vec<u8>,
+    prune: bool,
+    queries: Option<&crate::rules::query::QuerySet>,
+) -> Migration {
     let nul = bytes.iter().position(|&b| b == 0);
     let source = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
     let mut m = empty(path, source.clone());
@@ -196,6 +212,9 @@ fn extract(path: PathBuf, bytes: Vec<u8>, prune: bool) -> Migration {
     };
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
+    if let Some(queries) = queries.filter(|q| !q.is_empty() && m.problems.is_empty()) {
+        m.query_matches = queries.run(&tree, &source, &m);
+    }
     m
 }
 
@@ -1161,8 +1180,8 @@ def downgrade() -> None:
             .map(String::from),
         );
         for src in sources {
-            let pruned = extract("m.py".into(), src.as_bytes().to_vec(), true);
-            let full = extract("m.py".into(), src.as_bytes().to_vec(), false);
+            let pruned = extract("m.py".into(), src.as_bytes().to_vec(), true, None);
+            let full = extract("m.py".into(), src.as_bytes().to_vec(), false, None);
             assert_eq!(format!("{pruned:?}"), format!("{full:?}"), "{src}");
         }
     }

@@ -14,7 +14,7 @@ use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
 pub(crate) use extract::{field, kind, parse_python, read_value, string_literal};
-pub use extract::{parse_file, parse_source, unreadable};
+pub use extract::{parse_file, parse_source, parse_source_with, unreadable};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.
@@ -105,6 +105,19 @@ impl OpCall {
     }
 }
 
+/// A match of an enabled query rule ([`crate::rules::query`]), found while the
+/// file's tree was at hand and cached with the migration, so a warm run needs no
+/// parse.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryMatch {
+    /// The rule's code.
+    pub rule: String,
+    /// Where the finding points (the rule's location capture).
+    pub span: Span,
+    /// The captures its message and help name: `(capture, text)`.
+    pub captures: Vec<(String, String)>,
+}
+
 /// Why a file cannot be read as a migration (reported by MV009).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
@@ -136,6 +149,8 @@ pub struct Migration {
     pub suppressions: Suppressions,
     /// Reasons the file is not a valid migration; empty when it is one.
     pub problems: Vec<Problem>,
+    /// Matches of the query rules enabled when the file was parsed.
+    pub query_matches: Vec<QueryMatch>,
 }
 
 impl Migration {

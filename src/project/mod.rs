@@ -44,6 +44,9 @@ pub struct Project {
     /// Buffer content to use instead of a file's content (`--stdin-filename`).
     pub stdin: Option<(PathBuf, String)>,
     pub settings: Settings,
+    /// The registry with the project's own query rules (`[[rules.custom]]`,
+    /// `[rules] dirs`), when it defines any: `settings` index into it.
+    pub registry: Option<crate::rules::Registry>,
     /// `[migrations]` as configured (the resolved locations are above).
     pub migrations: MigrationsConfig,
     /// `[database]`, raw, for the database rules.
@@ -80,6 +83,7 @@ impl Project {
             only: None,
             stdin: None,
             settings,
+            registry: None,
             migrations: MigrationsConfig::default(),
             database: DatabaseConfig::default(),
             models: ModelsConfig::default(),
@@ -165,7 +169,8 @@ pub fn discover_from(
     };
 
     let config = Config::load(user)?;
-    let settings = config.settings(selection, registry)?;
+    let own_rules = crate::rules::query::extend(registry, &config, &root)?;
+    let settings = config.settings(selection, own_rules.as_ref().unwrap_or(registry))?;
     let migrations = config.migrations()?;
     let database = config.database(&root)?;
     let models = config.models()?;
@@ -343,6 +348,7 @@ pub fn discover_from(
         only,
         stdin: None,
         settings,
+        registry: own_rules,
         migrations,
         database,
         models,

@@ -6,6 +6,7 @@
 //! `rules[]` all read this registry.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::db::Snapshot;
 use crate::diagnostic::{Finding, Location, Severity};
@@ -33,6 +34,8 @@ mod mv203_model_migration_drift;
 mod mv204_upgrade_conflict;
 
 mod drift;
+
+pub mod query;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -63,12 +66,19 @@ impl Input {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleSource {
     Builtin,
+    /// A project's own query rule: the file defining it (relative to the project
+    /// root) and the documentation link it gave.
+    User {
+        file: String,
+        url: Option<String>,
+    },
 }
 
 impl RuleSource {
     pub fn describe(&self) -> String {
         match self {
             RuleSource::Builtin => "builtin".to_string(),
+            RuleSource::User { file, .. } => file.clone(),
         }
     }
 }
@@ -93,6 +103,15 @@ pub struct RuleMeta {
 }
 
 impl RuleMeta {
+    /// Where the rule's documentation lives on the web: migverify's page for its
+    /// own rules, the `url` a project's rule gave (if any).
+    pub fn help_uri(&self) -> Option<String> {
+        match &self.source {
+            RuleSource::Builtin => Some(crate::emit::help_uri(&self.code)),
+            RuleSource::User { url, .. } => url.clone(),
+        }
+    }
+
     /// The default level as the catalog writes it (`off` for rules not enabled by default).
     pub fn default_level(&self) -> &'static str {
         if self.enabled_by_default {
@@ -200,11 +219,25 @@ pub fn applied(graph: &RevisionGraph, snapshot: &Snapshot) -> Option<Vec<bool>> 
 pub trait Rule: Send + Sync {
     fn meta(&self) -> &RuleMeta;
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>);
+
+    /// A declarative rule's query, which the extractor runs on each file's tree.
+    fn query(&self) -> Option<&query::QueryRule> {
+        None
+    }
 }
 
-/// Every rule, built-in first, in code order.
+/// Every rule, built-in first, in code order, then the project's own.
+#[derive(Clone)]
 pub struct Registry {
-    rules: Vec<Box<dyn Rule>>,
+    rules: Vec<Arc<dyn Rule>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.rules.iter().map(|r| r.meta().code.as_ref()))
+            .finish()
+    }
 }
 
 impl Registry {
@@ -230,10 +263,24 @@ impl Registry {
             Box::new(mv203_model_migration_drift::ModelMigrationDrift),
             Box::new(mv204_upgrade_conflict::UpgradeConflict),
         ];
+        let mut rules: Vec<Arc<dyn Rule>> = rules.into_iter().map(Arc::from).collect();
+        // The declarative ones (MV3xx), from `rules/`.
+        rules.extend(
+            query::builtin()
+                .iter()
+                .map(|r| Arc::new(r.clone()) as Arc<dyn Rule>),
+        );
         Registry { rules }
     }
 
-    pub fn rules(&self) -> &[Box<dyn Rule>] {
+    /// This registry with `extra` rules after its own.
+    pub fn with(&self, extra: Vec<Arc<dyn Rule>>) -> Registry {
+        let mut rules = self.rules.clone();
+        rules.extend(extra);
+        Registry { rules }
+    }
+
+    pub fn rules(&self) -> &[Arc<dyn Rule>] {
         &self.rules
     }
 
