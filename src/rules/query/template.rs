@@ -117,7 +117,11 @@ impl Template {
 
     /// The text with placeholders shown as `…` (a default summary).
     pub fn elided(&self) -> String {
-        self.render(&[]).replace("``", "`…`")
+        let all: Vec<(String, String)> = self
+            .captures()
+            .map(|c| (c.to_string(), "…".to_string()))
+            .collect();
+        self.render(&all)
     }
 }
 
