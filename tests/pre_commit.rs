@@ -1,0 +1,208 @@
+//! The pre-commit hook (`.pre-commit-hooks.yaml`), for real: `pre-commit try-repo`
+//! installs the hook from this checkout (`language: rust`, so `cargo install`) into a
+//! temporary git repository holding a small Alembic project, and runs it once on a
+//! clean history (exit 0), once on a forked one (exit 1, the output names MV006), and
+//! once on a change outside the version directories (the hook is skipped).
+//!
+//! pre-commit comes from the test venv (`scripts/requirements-test.txt`), found like
+//! the Alembic oracle: `MIGVERIFY_TEST_PYTHON`, else `.venv/bin/python`. Without it the
+//! test prints why and passes, unless `MIGVERIFY_REQUIRE_ORACLE=1` (`.ci/run`).
+//!
+//! The hook's build goes to `target/pre-commit-hook` (`CARGO_TARGET_DIR`), kept between
+//! runs: the first run compiles every dependency in release mode (about 3 minutes on
+//! two cores), later runs only migverify itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The interpreter that imports `pre_commit`, or why there is none.
+fn python() -> Result<PathBuf, String> {
+    let (candidate, origin) = match std::env::var_os("MIGVERIFY_TEST_PYTHON") {
+        Some(p) if !p.is_empty() => (PathBuf::from(p), "MIGVERIFY_TEST_PYTHON"),
+        _ => (manifest_dir().join(".venv/bin/python"), "the project venv"),
+    };
+    if !candidate.exists() {
+        return Err(format!(
+            "no Python with pre-commit: MIGVERIFY_TEST_PYTHON is unset and {} does not \
+             exist (run scripts/python-env, or use scripts/test)",
+            candidate.display()
+        ));
+    }
+    match Command::new(&candidate)
+        .args(["-c", "import pre_commit"])
+        .output()
+    {
+        Ok(out) if out.status.success() => Ok(candidate),
+        Ok(out) => Err(format!(
+            "{} ({origin}) cannot import pre_commit: {} (re-run scripts/python-env)",
+            candidate.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )),
+        Err(e) => Err(format!(
+            "{} ({origin}) does not run: {e}",
+            candidate.display()
+        )),
+    }
+}
+
+fn skip_or_fail(reason: &str) {
+    if std::env::var("MIGVERIFY_REQUIRE_ORACLE").is_ok_and(|v| !v.is_empty() && v != "0") {
+        panic!("MIGVERIFY_REQUIRE_ORACLE is set but the pre-commit test cannot run: {reason}");
+    }
+    eprintln!("SKIPPED (pre-commit not available): {reason}");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn migration(revision: &str, down: Option<&str>) -> String {
+    let down = match down {
+        Some(d) => format!("{d:?}"),
+        None => "None".into(),
+    };
+    format!(
+        "\"\"\"{revision}\n\nRevision ID: {revision}\n\"\"\"\n\
+         from alembic import op\nimport sqlalchemy as sa\n\n\
+         revision = {revision:?}\ndown_revision = {down}\n\
+         branch_labels = None\ndepends_on = None\n\n\n\
+         def upgrade():\n    op.create_table(\"t_{revision}\", sa.Column(\"id\", sa.Integer))\n\n\n\
+         def downgrade():\n    op.drop_table(\"t_{revision}\")\n"
+    )
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// `pre-commit try-repo <checkout> migverify <args>` in `project`.
+fn try_repo(python: &Path, project: &Path, home: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(python);
+    cmd.current_dir(project)
+        .args(["-m", "pre_commit", "try-repo"])
+        .arg(manifest_dir())
+        .arg("migverify")
+        .args(args)
+        .env("PRE_COMMIT_HOME", home)
+        .env("PRE_COMMIT_COLOR", "never")
+        .env(
+            "CARGO_TARGET_DIR",
+            manifest_dir().join("target/pre-commit-hook"),
+        )
+        .env("NO_COLOR", "1")
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        // The checkout's own git environment must not leak into the temp repository.
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_WORK_TREE");
+    let start = std::time::Instant::now();
+    let out = cmd.output().expect("run pre-commit");
+    eprintln!(
+        "pre-commit try-repo {args:?}: {:.1?}, exit {:?}",
+        start.elapsed(),
+        out.status.code()
+    );
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn try_repo_passes_on_a_clean_history_and_fails_on_a_fork() {
+    let python = match python() {
+        Ok(p) => p,
+        Err(reason) => return skip_or_fail(&reason),
+    };
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let p = project.path();
+    write(
+        p,
+        "alembic.ini",
+        "[alembic]\nscript_location = %(here)s/alembic\n\
+         sqlalchemy.url = driver://user:pass@localhost/dbname\n",
+    );
+    write(p, "alembic/versions/aaa_base.py", &migration("aaa", None));
+    write(
+        p,
+        "alembic/versions/bbb_next.py",
+        &migration("bbb", Some("aaa")),
+    );
+    write(p, "README.md", "an app\n");
+    git(p, &["init", "-q"]);
+    git(p, &["add", "."]);
+    git(p, &["commit", "-q", "-m", "init"]);
+
+    // Clean history: the hook runs and passes.
+    let out = try_repo(&python, p, home.path(), &["--all-files"]);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("migverify") && log.contains("Passed"), "{log}");
+
+    // Only a file outside the version directories: the hook does not run.
+    let out = try_repo(&python, p, home.path(), &["--files", "README.md"]);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("Skipped"), "{log}");
+
+    // A second head (a fork no merge joins): the hook fails and names the rule.
+    write(
+        p,
+        "alembic/versions/ccc_fork.py",
+        &migration("ccc", Some("aaa")),
+    );
+    git(p, &["add", "."]);
+    let out = try_repo(&python, p, home.path(), &["--all-files"]);
+    let log = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("Failed"), "{log}");
+    assert!(log.contains("MV006"), "the output names the rule: {log}");
+
+    // Changing one migration still checks the whole graph: the fork is reported
+    // although the changed file is not part of it.
+    write(
+        p,
+        "alembic/versions/bbb_next.py",
+        &migration("bbb", Some("aaa")).replace("t_bbb", "t_bbb2"),
+    );
+    let out = try_repo(
+        &python,
+        p,
+        home.path(),
+        &["--files", "alembic/versions/bbb_next.py"],
+    );
+    let log = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("MV006"), "{log}");
+}
