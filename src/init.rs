@@ -8,7 +8,7 @@
 //!   to the new file.
 //! - Without any Alembic config, `versions/` directories holding migration files.
 //! - A guess at the SQLAlchemy model files (`[models] paths`): Python files that
-//!   import SQLAlchemy and declare models or tables.
+//!   import SQLAlchemy and declare models or tables (outside `tests/`).
 //!
 //! It never overwrites an existing configuration unless `--force` is given, and the
 //! text it writes is parsed by the real loader before it is written.
@@ -234,7 +234,9 @@ pub fn detect(dir: &Path) -> Result<Found, Error> {
             }
             continue;
         }
-        if looks_like_models(&text) {
+        // Test fixtures declare tables too; they are not the application's models.
+        let in_tests = rel.split('/').any(|c| c == "tests" || c == "test");
+        if !in_tests && looks_like_models(&text) {
             model_files.push(rel);
         }
     }

@@ -153,3 +153,34 @@ fn a_missing_snapshot_is_an_error() {
         .code(2)
         .stderr(predicates::str::contains("nope.json"));
 }
+
+/// A live database (SQLite, made with the `sqlite3` CLI when installed): its version
+/// table's revision is marked current.
+#[test]
+fn live_database_marks_its_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let made = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY); \
+             INSERT INTO alembic_version VALUES ('b2b2b2b2b2b2');",
+        )
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: the sqlite3 CLI is not installed");
+        return;
+    }
+    let url = format!("sqlite:///{}", db.display());
+    let text = graph(&["versions", "--format", "mermaid", "--database-url", &url]);
+    let line = text
+        .lines()
+        .find(|l| l.contains("b2b2b2b2b2b2"))
+        .expect("the revision's node");
+    assert!(line.contains("(current)"), "{line}");
+    let node = line.trim().split('[').next().unwrap();
+    assert!(
+        text.contains(&format!("  class {node} current\n")),
+        "{text}"
+    );
+}

@@ -62,6 +62,7 @@ fn alembic_project() -> TempDir {
     write(p, "app/models/user.py", MODELS);
     write(p, "app/main.py", "print('hello')\n");
     write(p, ".venv/lib/site.py", MODELS);
+    write(p, "tests/conftest.py", MODELS);
     d
 }
 
@@ -91,7 +92,7 @@ fn init_in_an_alembic_project_writes_a_config_that_loads() {
     // Alembic's settings are read on every run: written as comments.
     assert!(text.contains("# Found alembic.ini"), "{text}");
     assert!(text.contains("# script_location = \"alembic\""), "{text}");
-    // The models guess: the package, not env.py, not the virtualenv.
+    // The models guess: the package, not env.py, the virtualenv or the tests.
     assert!(text.contains("paths = [\"app/models/**/*.py\"]"), "{text}");
     assert!(!text.contains(".venv"), "{text}");
 
