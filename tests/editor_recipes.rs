@@ -1,9 +1,10 @@
 //! The editor recipes in docs/integrations.md parse migverify's real `concise` output.
 //! The patterns are read from the page itself (so the documented text is what is
 //! tested) and run by the engines the editors use: the VS Code problem matcher's
-//! regexp by Node.js (JavaScript regexps, as VS Code), the ALE pattern by Vim's
-//! `matchlist()` and the efm-langserver format by Vim's `errorformat` (efm-langserver
-//! implements Vim's errorformat). Each result is compared with the same run's `json`
+//! regexp by Node.js (JavaScript regexps, as VS Code), the whole ALE linter file by
+//! Vim (with stand-ins for the ALE functions it calls) and the efm-langserver format by
+//! Vim's `errorformat` (efm-langserver implements Vim's errorformat), its
+//! `lint-command` by `sh -c`. Each result is compared with the same run's `json`
 //! output. A missing `node` or `vim` skips that engine, saying so.
 
 use std::path::{Path, PathBuf};
@@ -179,12 +180,17 @@ console.log(JSON.stringify(out));
     assert_eq!(got, expected(&json, true));
 }
 
-/// Runs `script` in Vim (no vimrc, no plugins) in a temp dir holding `input.txt`;
-/// returns the lines it wrote to `out.txt`.
-fn vim(script: &str, input: &str) -> Vec<String> {
+/// Runs `script` in Vim (no vimrc, no plugins) in a temp dir holding `input.txt`
+/// and `files`; returns the lines it wrote to `out.txt`.
+fn vim_with(script: &str, input: &str, files: &[(&str, &str)]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("input.txt"), input).unwrap();
     std::fs::write(dir.path().join("script.vim"), script).unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
     let out = StdCommand::new("vim")
         .current_dir(dir.path())
         .args([
@@ -210,33 +216,67 @@ fn vim(script: &str, input: &str) -> Vec<String> {
     result.lines().map(str::to_string).collect()
 }
 
+fn vim(script: &str, input: &str) -> Vec<String> {
+    vim_with(script, input, &[])
+}
+
+/// The whole ALE linter file from the page, sourced by Vim with stand-ins for the
+/// three ALE functions it calls: its handler parses real output, its command
+/// function skips files outside `versions/`.
 #[test]
-fn ale_pattern() {
+fn ale_linter() {
     if !have("vim", "--version") {
         return;
     }
-    let block = blocks(&doc(), "vim")
+    let recipe = blocks(&doc(), "vim")
         .into_iter()
         .next()
         .expect("the ALE recipe");
-    let line = block
-        .lines()
-        .find(|l| l.trim_start().starts_with("let l:pattern = "))
-        .expect("the pattern line");
-    let literal = line.trim_start().trim_start_matches("let l:pattern = ");
     let (concise, json) = outputs();
-    // The recipe's handler maps groups 2..6 like this.
+    let migration = fixture().join("alembic/versions/c3d4e5f6a1b2_add_users_phone.py");
+    let other = fixture().join("alembic.ini");
+    // ALE's own layout: the linter in ale_linters/python/, the ALE functions it calls
+    // as autoload stand-ins, all on 'runtimepath'.
+    let files = [
+        ("ale_linters/python/migverify.vim", recipe.as_str()),
+        (
+            "autoload/ale/util.vim",
+            "function! ale#util#GetMatches(lines, pattern) abort\n\
+             \x20 return filter(map(copy(a:lines), 'matchlist(v:val, a:pattern)'), '!empty(v:val)')\n\
+             endfunction\n",
+        ),
+        (
+            "autoload/ale.vim",
+            "function! ale#Escape(s) abort\n  return shellescape(a:s)\nendfunction\n",
+        ),
+        (
+            "autoload/ale/linter.vim",
+            "function! ale#linter#Define(filetype, linter) abort\n\
+             \x20 let g:linter = a:linter\nendfunction\n",
+        ),
+    ];
     let script = format!(
-        "let pattern = {literal}\n\
+        "set runtimepath^=.\n\
+         runtime ale_linters/python/migverify.vim\n\
          let out = []\n\
-         for line in readfile('input.txt')\n\
-         \x20 let m = matchlist(line, pattern)\n\
-         \x20 call add(out, empty(m) ? 'NOMATCH ' . line : join([m[2], m[3], m[5], m[4] . ' ' . m[6]], \"\\t\"))\n\
+         for d in ale_linters#python#migverify#Handle(0, readfile('input.txt'))\n\
+         \x20 call add(out, join([d.lnum, d.col, d.type, d.code . ' ' . d.text], \"\\t\"))\n\
          endfor\n\
+         execute 'edit' fnameescape('{migration}')\n\
+         call add(out, 'CMD ' . call(g:linter.command, [bufnr('%')]))\n\
+         execute 'edit' fnameescape('{other}')\n\
+         call add(out, 'CMD ' . call(g:linter.command, [bufnr('%')]))\n\
+         call add(out, 'EXE ' . g:linter.executable . ' ' . g:linter.output_stream)\n\
          call writefile(out, 'out.txt')\n\
-         qa!\n"
+         qa!\n",
+        migration = migration.display(),
+        other = other.display(),
     );
-    let mut got: Vec<Parsed> = vim(&script, &concise)
+    let lines = vim_with(&script, &concise, &files);
+    let (cmds, parsed): (Vec<&String>, Vec<&String>) = lines
+        .iter()
+        .partition(|l| l.starts_with("CMD ") || l.starts_with("EXE "));
+    let mut got: Vec<Parsed> = parsed
         .iter()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
@@ -244,13 +284,27 @@ fn ale_pattern() {
             Parsed {
                 line: f[0].parse().unwrap(),
                 col: f[1].parse().unwrap(),
-                severity: f[2].into(),
+                severity: match f[2] {
+                    "E" => "error",
+                    "W" => "warning",
+                    "I" => "info",
+                    other => panic!("type {other:?}"),
+                }
+                .into(),
                 text: f[3].into(),
             }
         })
         .collect();
     got.sort();
     assert_eq!(got, expected(&json, true));
+    let dir = migration.parent().unwrap().display().to_string();
+    assert_eq!(
+        cmds[0].as_str(),
+        format!("CMD migverify check --format concise --fail-on never --stdin-filename %s '{dir}'"),
+        "{cmds:?}"
+    );
+    assert_eq!(cmds[1].as_str(), "CMD ", "{cmds:?}");
+    assert_eq!(cmds[2].as_str(), "EXE migverify stdout", "{cmds:?}");
 }
 
 #[test]
