@@ -4,8 +4,9 @@
 //! regexp by Node.js (JavaScript regexps, as VS Code), the whole ALE linter file by
 //! Vim (with stand-ins for the ALE functions it calls) and the efm-langserver format by
 //! Vim's `errorformat` (efm-langserver implements Vim's errorformat), its
-//! `lint-command` by `sh -c`. Each result is compared with the same run's `json`
-//! output. A missing `node` or `vim` skips that engine, saying so.
+//! `lint-command` by `sh -c`, and the flymake backend by `emacs --batch`. Each
+//! result is compared with the same run's `json` output. A missing `node`, `vim` or
+//! `emacs` skips that engine, saying so.
 
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
@@ -455,4 +456,126 @@ fn efm_langserver_lint_command() {
     let app = other.path().join("app.py");
     std::fs::write(&app, "print('not a migration')\n").unwrap();
     assert_eq!(run(&app), "");
+}
+
+/// The flymake backend from the page, in `emacs --batch`: the setup function installs
+/// it for migrations only; run on a migration buffer it reports that file's
+/// diagnostics; after an unsaved edit that fixes the empty downgrade, MV003 is gone.
+#[test]
+fn flymake_backend() {
+    if !have("emacs", "--version") {
+        return;
+    }
+    let recipe = blocks(&doc(), "elisp")
+        .into_iter()
+        .next()
+        .expect("the flymake recipe");
+    let file = fixture().join("alembic/versions/c3d4e5f6a1b2_add_users_phone.py");
+    let other = fixture().join("alembic.ini");
+    let script = r#"
+(require 'flymake)
+(require 'cl-lib)
+(load-file "recipe.el")
+(defun mv-run (buf)
+  (let ((result 'none))
+    (with-current-buffer buf
+      (migverify-flymake (lambda (diags &rest _) (setq result diags)))
+      (with-timeout (60 (princ "TIMEOUT\n"))
+        (while (eq result 'none) (accept-process-output nil 0.1)))
+      (dolist (d (if (listp result) result nil))
+        (let ((beg (flymake-diagnostic-beg d)))
+          (princ (format "%d\t%d\t%s\t%s\n"
+                         (line-number-at-pos beg)
+                         (save-excursion (goto-char beg) (1+ (current-column)))
+                         (flymake-diagnostic-type d)
+                         (flymake-diagnostic-text d))))))))
+(let* ((auto-mode-alist nil)
+       (buf (find-file-noselect (getenv "MV_FILE")))
+       (obuf (find-file-noselect (getenv "MV_OTHER"))))
+  (cl-letf (((symbol-function 'flymake-mode) #'ignore))
+    (dolist (b (list buf obuf))
+      (with-current-buffer b
+        (migverify-flymake-setup)
+        (princ (format "HOOK %s\n" (and (memq 'migverify-flymake flymake-diagnostic-functions) t))))))
+  (mv-run buf)
+  (princ "EDIT\n")
+  (with-current-buffer buf
+    (goto-char (point-min))
+    (search-forward "def downgrade():\n    pass")
+    (replace-match "def downgrade():\n    op.drop_column(\"users\", \"phone\")" t t))
+  (mv-run buf))
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("recipe.el"), &recipe).unwrap();
+    std::fs::write(dir.path().join("test.el"), script).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("migverify");
+    let out = StdCommand::new("emacs")
+        .current_dir(dir.path())
+        .args(["--batch", "-Q", "-l", "test.el"])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("MV_FILE", &file)
+        .env("MV_OTHER", &other)
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..2], ["HOOK t", "HOOK nil"], "{stdout}{stderr}");
+    let edit = lines.iter().position(|l| *l == "EDIT").expect("EDIT");
+    let mut got: Vec<Parsed> = lines[2..edit]
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 4, "{l}");
+            Parsed {
+                line: f[0].parse().unwrap(),
+                col: f[1].parse().unwrap(),
+                severity: match f[2] {
+                    ":error" => "error",
+                    ":warning" => "warning",
+                    ":note" => "info",
+                    other => panic!("type {other:?}"),
+                }
+                .into(),
+                text: f[3].into(),
+            }
+        })
+        .collect();
+    got.sort();
+    let (_, json) = outputs();
+    let name = file.file_name().unwrap().to_str().unwrap();
+    let want: Vec<Parsed> = {
+        let mut v: Vec<Parsed> = json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["path"].as_str().unwrap().ends_with(name))
+            .map(|d| Parsed {
+                line: d["span"]["start_line"].as_u64().unwrap(),
+                col: d["span"]["start_column"].as_u64().unwrap(),
+                severity: d["severity"].as_str().unwrap().into(),
+                text: format!(
+                    "{} {}",
+                    d["code"].as_str().unwrap(),
+                    d["message"].as_str().unwrap()
+                ),
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "{stdout}");
+    let after: Vec<&&str> = lines[edit + 1..].iter().collect();
+    assert!(after.iter().all(|l| !l.contains("MV003")), "{stdout}");
+    assert!(!stdout.contains("TIMEOUT"), "{stdout}");
 }
