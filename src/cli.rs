@@ -37,6 +37,22 @@ pub enum Command {
     Clean(CleanArgs),
     /// Capture the database (read-only) and write it as a JSON snapshot
     Snapshot(SnapshotArgs),
+    /// Write a starter migverify.toml for the project here (never overwrites one)
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The project directory (default: the working directory)
+    pub path: Option<PathBuf>,
+    /// Replace an existing migverify configuration
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -171,7 +187,12 @@ pub struct CleanArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
+    /// Revisions, heads and bases as JSON
     Json,
+    /// Graphviz DOT (`| dot -Tsvg -o graph.svg`)
+    Dot,
+    /// A Mermaid flowchart (for Markdown)
+    Mermaid,
 }
 
 #[derive(Args, Debug)]
@@ -182,6 +203,12 @@ pub struct GraphArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
     pub format: GraphFormat,
+    /// Mark the revision(s) this database is at (read-only connection)
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Mark the revision(s) recorded in this snapshot file (`migverify snapshot`)
+    #[arg(long, value_name = "FILE", conflicts_with = "database_url")]
+    pub snapshot: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -207,19 +234,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
     let registry = Registry::builtin();
     match cli.command {
         Command::Check(args) => check(&registry, args),
-        Command::Graph(args) => {
-            let project = crate::project::discover(
-                &args.path.into_iter().collect::<Vec<_>>(),
-                args.config.as_deref(),
-                &RuleSelection::default(),
-                &registry,
-            )?;
-            print_warnings(&project);
-            let migrations = engine::load_migrations(&project);
-            let json = crate::graph_output::to_json(&project, &migrations);
-            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Graph(args) => graph(&registry, args),
         Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
             let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
@@ -240,7 +255,72 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
+        Command::Init(args) => init(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "migverify", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn init(args: InitArgs) -> Result<ExitCode, crate::Error> {
+    let cwd = current_dir()?;
+    let dir = args.path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
+    let outcome = crate::init::run(&dir, args.force)?;
+    for line in crate::init::summary(&outcome) {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error> {
+    let cwd = current_dir()?;
+    let project = crate::project::discover(
+        &args.path.into_iter().collect::<Vec<_>>(),
+        args.config.as_deref(),
+        &RuleSelection::default(),
+        registry,
+    )?;
+    print_warnings(&project);
+    let migrations = engine::load_migrations(&project);
+    // The database is read only when asked for: a configured URL alone does not
+    // make `graph` connect.
+    let current = if args.database_url.is_some() || args.snapshot.is_some() {
+        let flags = crate::db::resolve::Flags {
+            database_url: args.database_url,
+            snapshot: args.snapshot.map(|p| cwd.join(p)),
+            live_only: false,
+        };
+        match crate::db::resolve::resolve(&project, &flags, env_var)? {
+            Some(choice) => {
+                let loaded = crate::db::resolve::load(&project, choice)?;
+                Some(loaded.snapshot.version_table.revisions)
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+    let text = match args.format {
+        GraphFormat::Json => {
+            let mut json = crate::graph_output::to_json(&project, &migrations);
+            json.current = current;
+            let mut s = serde_json::to_string_pretty(&json).expect("json");
+            s.push('\n');
+            s
+        }
+        GraphFormat::Dot => {
+            crate::graph_output::to_dot(&migrations, current.as_deref().unwrap_or_default())
+        }
+        GraphFormat::Mermaid => {
+            crate::graph_output::to_mermaid(&migrations, current.as_deref().unwrap_or_default())
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    Ok(ExitCode::SUCCESS)
 }
 
 fn current_dir() -> Result<PathBuf, crate::Error> {

@@ -1,4 +1,6 @@
-//! `migverify graph`: the revision graph as data.
+//! `migverify graph`: the revision graph as data (`json`) and as pictures (`dot` for
+//! Graphviz, `mermaid` for Markdown), with the database's current revision(s) marked
+//! when one is given.
 
 use serde::Serialize;
 
@@ -11,6 +13,9 @@ pub struct GraphJson {
     pub revisions: Vec<RevisionJson>,
     pub heads: Vec<String>,
     pub bases: Vec<String>,
+    /// The revision(s) in the database's version table; only with a database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -62,5 +67,282 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
             .iter()
             .map(|&b| graph.revision(b).to_string())
             .collect(),
+        current: None,
     }
+}
+
+/// What the pictures (`dot`, `mermaid`) draw: one box per revision, plus a dashed
+/// box for every revision that is referenced (by a `down_revision`, `depends_on` or
+/// the database's version table) but declared by no file.
+struct Picture {
+    nodes: Vec<PicNode>,
+    /// (from, to, kind): from the older revision to the newer one.
+    edges: Vec<(usize, usize, EdgeKind)>,
+}
+
+struct PicNode {
+    revision: String,
+    message: Option<String>,
+    labels: Vec<String>,
+    head: bool,
+    base: bool,
+    merge: bool,
+    /// Two or more revisions revise it (a branch point).
+    fork: bool,
+    current: bool,
+    missing: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EdgeKind {
+    DownRevision,
+    DependsOn,
+}
+
+impl PicNode {
+    /// The box's text: revision, message, then tags.
+    fn lines(&self) -> Vec<String> {
+        let mut lines = vec![self.revision.clone()];
+        if let Some(m) = self
+            .message
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            lines.push(truncate(m.lines().next().unwrap_or(m), 40));
+        }
+        let mut tags: Vec<String> = Vec::new();
+        if self.missing {
+            tags.push("missing".into());
+        }
+        if self.head {
+            tags.push("head".into());
+        }
+        if self.merge {
+            tags.push("merge".into());
+        }
+        if self.base {
+            tags.push("base".into());
+        }
+        if self.fork {
+            tags.push("branch point".into());
+        }
+        for l in &self.labels {
+            tags.push(format!("@{l}"));
+        }
+        if self.current {
+            tags.push("current".into());
+        }
+        if !tags.is_empty() {
+            lines.push(format!("({})", tags.join(", ")));
+        }
+        lines
+    }
+
+    /// One style class, by priority: current, missing, head, merge, plain.
+    fn class(&self) -> &'static str {
+        if self.current {
+            "current"
+        } else if self.missing {
+            "missing"
+        } else if self.head {
+            "head"
+        } else if self.merge {
+            "merge"
+        } else {
+            "revision"
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+fn picture(migrations: &[Migration], current: &[String]) -> Picture {
+    let graph = RevisionGraph::build(migrations);
+    // Declared revisions in apply order (cycles, which have none, after the rest).
+    let mut order = graph.topological_order();
+    let mut seen = vec![false; graph.nodes.len()];
+    for &n in &order {
+        seen[n] = true;
+    }
+    order.extend((0..graph.nodes.len()).filter(|&n| !seen[n]));
+
+    let mut pic = Picture {
+        nodes: Vec::new(),
+        edges: Vec::new(),
+    };
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for &n in &order {
+        let node = &graph.nodes[n];
+        let m = &migrations[node.migration];
+        index.insert(node.revision.clone(), pic.nodes.len());
+        pic.nodes.push(PicNode {
+            revision: node.revision.clone(),
+            message: m.message.clone(),
+            labels: m.branch_labels().map(|l| l.value.clone()).collect(),
+            head: node.children.is_empty(),
+            base: m.is_base(),
+            merge: node.parents.len() >= 2 || m.is_merge(),
+            fork: node.children.len() >= 2,
+            current: current.contains(&node.revision),
+            missing: false,
+        });
+    }
+    let missing = |pic: &mut Picture,
+                   index: &mut std::collections::HashMap<String, usize>,
+                   rev: &str|
+     -> usize {
+        if let Some(&i) = index.get(rev) {
+            return i;
+        }
+        index.insert(rev.to_string(), pic.nodes.len());
+        pic.nodes.push(PicNode {
+            revision: rev.to_string(),
+            message: None,
+            labels: Vec::new(),
+            head: false,
+            base: false,
+            merge: false,
+            fork: false,
+            current: current.iter().any(|c| c == rev),
+            missing: true,
+        });
+        pic.nodes.len() - 1
+    };
+    for &n in &order {
+        let node = &graph.nodes[n];
+        let to = index[&node.revision];
+        let m = &migrations[node.migration];
+        for down in m.down_revisions() {
+            let from = missing(&mut pic, &mut index, &down.value);
+            if !pic.edges.contains(&(from, to, EdgeKind::DownRevision)) {
+                pic.edges.push((from, to, EdgeKind::DownRevision));
+            }
+        }
+        for dep in m.depends_on() {
+            // A branch label names the revision that carries it.
+            let target = graph
+                .labels
+                .get(&dep.value)
+                .map(|&l| graph.nodes[l].revision.clone())
+                .unwrap_or_else(|| dep.value.clone());
+            let from = missing(&mut pic, &mut index, &target);
+            pic.edges.push((from, to, EdgeKind::DependsOn));
+        }
+    }
+    for c in current {
+        missing(&mut pic, &mut index, c);
+    }
+    pic
+}
+
+/// Graphviz DOT: `migverify graph --format dot | dot -Tsvg -o graph.svg`.
+pub fn to_dot(migrations: &[Migration], current: &[String]) -> String {
+    use std::fmt::Write;
+    fn quote(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    let pic = picture(migrations, current);
+    let mut out = String::new();
+    out.push_str("digraph migrations {\n");
+    out.push_str("  rankdir=TB;\n");
+    out.push_str(
+        "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#ffffff\", \
+         fontname=\"Helvetica\", fontsize=11];\n",
+    );
+    out.push_str("  edge [color=\"#555555\", fontname=\"Helvetica\", fontsize=9];\n");
+    for (i, n) in pic.nodes.iter().enumerate() {
+        let style = match n.class() {
+            "current" => ", fillcolor=\"#fde68a\", color=\"#b45309\", penwidth=3",
+            "missing" => ", style=\"rounded,dashed\", color=\"#dc2626\", fontcolor=\"#dc2626\"",
+            "head" => ", fillcolor=\"#dbeafe\", color=\"#1d4ed8\", penwidth=2",
+            "merge" => ", fillcolor=\"#ede9fe\", color=\"#6d28d9\"",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "  n{i} [label={}, tooltip={}{style}];",
+            quote(&n.lines().join("\n")),
+            quote(&n.revision),
+        );
+    }
+    for &(from, to, kind) in &pic.edges {
+        let attrs = match kind {
+            EdgeKind::DownRevision => "",
+            EdgeKind::DependsOn => " [style=dashed, label=\"depends on\"]",
+        };
+        let _ = writeln!(out, "  n{from} -> n{to}{attrs};");
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// Mermaid flowchart: paste into a ```` ```mermaid ```` block (GitHub renders it).
+pub fn to_mermaid(migrations: &[Migration], current: &[String]) -> String {
+    use std::fmt::Write;
+    fn text(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("#quot;"),
+                '<' => out.push_str("#lt;"),
+                '>' => out.push_str("#gt;"),
+                '#' => out.push_str("#35;"),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let pic = picture(migrations, current);
+    let mut out = String::from("flowchart TD\n");
+    for (i, n) in pic.nodes.iter().enumerate() {
+        let label: Vec<String> = n.lines().iter().map(|l| text(l)).collect();
+        let _ = writeln!(out, "  n{i}[\"{}\"]", label.join("<br/>"));
+    }
+    for &(from, to, kind) in &pic.edges {
+        match kind {
+            EdgeKind::DownRevision => {
+                let _ = writeln!(out, "  n{from} --> n{to}");
+            }
+            EdgeKind::DependsOn => {
+                let _ = writeln!(out, "  n{from} -.->|depends on| n{to}");
+            }
+        }
+    }
+    out.push_str("  classDef head fill:#dbeafe,stroke:#1d4ed8,stroke-width:2px\n");
+    out.push_str("  classDef merge fill:#ede9fe,stroke:#6d28d9\n");
+    out.push_str("  classDef current fill:#fde68a,stroke:#b45309,stroke-width:3px\n");
+    out.push_str(
+        "  classDef missing fill:#ffffff,stroke:#dc2626,stroke-dasharray:5 5,color:#dc2626\n",
+    );
+    for class in ["head", "merge", "current", "missing"] {
+        let members: Vec<String> = pic
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.class() == class)
+            .map(|(i, _)| format!("n{i}"))
+            .collect();
+        if !members.is_empty() {
+            let _ = writeln!(out, "  class {} {class}", members.join(","));
+        }
+    }
+    out
 }

@@ -11,6 +11,7 @@ mod error;
 pub mod fsutil;
 pub mod graph;
 pub mod graph_output;
+pub mod init;
 pub mod migration;
 pub mod models;
 pub mod project;

@@ -2,11 +2,13 @@
 //! from `config/`, and the resolved [`Settings`] the engine runs with.
 //!
 //! - [`schema`]: the serde mirror of the TOML (every value spanned).
+//! - [`json_schema`]: its JSON schema, for editors (`config/migverify.schema.json`).
 //! - [`load`]: reading a file into it, TOML errors as miette diagnostics.
 //! - [`presets`]: the embedded presets.
 //! - [`resolve`]: presets + config + command line → [`Settings`], plus the
 //!   `[migrations]`, `[database]` and `[models]` sections.
 
+pub mod json_schema;
 pub mod load;
 pub mod presets;
 pub mod resolve;

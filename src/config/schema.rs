@@ -5,68 +5,144 @@
 //! errors. Top-level and `[rules]` keys are kebab-case (`extend-select`,
 //! `per-file-ignores`, as in ruff); `[migrations]`, `[database]` and `[models]` keys
 //! keep Alembic's snake_case spelling (`script_location`, `version_locations`).
+//!
+//! The structs also derive [`schemars::JsonSchema`]: `config/migverify.schema.json`
+//! is generated from them (`tests/config_schema.rs`), so their `///` docs are what
+//! TOML editors show. A [`Spanned`] field needs `#[schemars(with = "...")]` naming
+//! the plain type (`String`, `Vec<String>`, ...).
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
 /// A list of strings, each with its span, and the span of the whole list.
 pub type SpannedList = Spanned<Vec<Spanned<String>>>;
 
-/// The whole file (or the `[tool.migverify]` table).
-#[derive(Debug, Default, Deserialize)]
+/// migverify's configuration: `migverify.toml`, `.migverify.toml`, or
+/// `[tool.migverify]` in `pyproject.toml`. See docs/configuration.md.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "migverify configuration")]
 pub struct Options {
     /// A preset from `config/`: `recommended` (the default) or `strict`.
+    #[schemars(with = "Option<Preset>")]
     pub extends: Option<Spanned<String>>,
+    /// Where the migration files are (default: Alembic's settings).
     pub migrations: Option<MigrationsOptions>,
+    /// The database the MV1xx rules check, read-only.
     pub database: Option<DatabaseOptions>,
+    /// SQLAlchemy model files, for the drift rules (MV2xx).
     pub models: Option<ModelsOptions>,
+    /// Which rules run, and at which level.
     pub rules: Option<RulesOptions>,
     /// Glob (relative to the project root) → rules silenced in matching files.
+    #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     pub per_file_ignores: Option<BTreeMap<Spanned<String>, SpannedList>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+// The presets in `config/`, for the schema only (the loader reads the files).
+/// A preset from `config/`.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Preset {
+    /// Every rule at its registry default.
+    Recommended,
+    /// Every rule; warnings raised to errors.
+    Strict,
+}
+
+/// Where the migration files are; each key overrides Alembic's own setting.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationsOptions {
+    /// Alembic's script directory; version files are in `<script_location>/versions`
+    /// unless `version_locations` is set. Default: from alembic.ini / `[tool.alembic]`.
+    #[schemars(with = "Option<String>")]
     pub script_location: Option<Spanned<String>>,
+    /// Directories holding migration files, relative to the project root.
+    #[schemars(with = "Option<Vec<String>>")]
     pub version_locations: Option<SpannedList>,
+    /// Search the version locations recursively. Default: Alembic's setting, else false.
+    #[schemars(with = "Option<bool>")]
     pub recursive_version_locations: Option<Spanned<bool>>,
+    /// Files to leave out: globset patterns relative to the project root.
+    #[schemars(with = "Option<Vec<String>>")]
     pub exclude: Option<SpannedList>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The database the database rules (MV1xx) check, read-only.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseOptions {
+    /// Connection URL (sqlx or SQLAlchemy form); `${VAR}` is read from the environment.
+    #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
+    /// A snapshot file (`migverify snapshot -o FILE`) to use instead of connecting.
+    #[schemars(with = "Option<String>")]
     pub snapshot: Option<Spanned<String>>,
+    /// Alembic's version table. Default: `alembic_version`.
+    #[schemars(with = "Option<String>")]
     pub version_table: Option<Spanned<String>>,
+    /// The schema of the version table. Default: the connection's default schema.
+    #[schemars(with = "Option<String>")]
     pub version_table_schema: Option<Spanned<String>>,
+    /// Schemas to compare. Default: the connection's default schema.
+    #[schemars(with = "Option<Vec<String>>")]
     pub schemas: Option<SpannedList>,
+    /// How long to wait for a connection: `500ms`, `5s`, `1m` (a bare number is seconds).
+    #[schemars(with = "Option<String>")]
     pub connect_timeout: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// SQLAlchemy models, for the drift rules (MV2xx).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelsOptions {
+    /// Model files, parsed statically: globs relative to the project root.
+    #[schemars(with = "Option<Vec<String>>")]
     pub paths: Option<SpannedList>,
+    /// Tables in the database but not in the models, on purpose.
+    #[schemars(with = "Option<Vec<String>>")]
     pub ignore_tables: Option<SpannedList>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Which rules run. Rules are named by code (`MV003`), code prefix (`MV0`), name
+/// (`empty-downgrade`) or `ALL`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RulesOptions {
+    /// Replaces the preset's selection.
+    #[schemars(with = "Option<Vec<String>>")]
     pub select: Option<SpannedList>,
+    /// Removed from the selection.
+    #[schemars(with = "Option<Vec<String>>")]
     pub ignore: Option<SpannedList>,
+    /// Added to the selection.
+    #[schemars(with = "Option<Vec<String>>")]
     pub extend_select: Option<SpannedList>,
     /// Rule (code, name or selector) → `error`, `warning`, `info` or `off`.
+    #[schemars(with = "Option<BTreeMap<String, Level>>")]
     pub severity: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     /// The project's own query rules (`[[rules.custom]]`).
     pub custom: Option<Vec<crate::rules::query::spec::RuleSpec>>,
     /// Directories, files or globs of rule files (relative to the project root).
+    #[schemars(with = "Option<Vec<String>>")]
     pub dirs: Option<SpannedList>,
+}
+
+// For the schema only: the loader checks the strings itself.
+/// A rule's level; `off` disables the rule.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum Level {
+    Error,
+    Warning,
+    Info,
+    Off,
 }
 
 /// `pyproject.toml`, as far as migverify reads it.

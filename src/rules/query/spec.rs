@@ -6,33 +6,45 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// One rule's metadata and (optionally inline) query.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RuleSpec {
     /// `[A-Z]+[0-9]+`: `TEAM001`. `MV…` codes are migverify's own.
+    #[schemars(with = "String")]
     pub code: Spanned<String>,
     /// kebab-case: `no-raw-sql`.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// One sentence for `migverify rules`; default: the message, placeholders elided.
+    #[schemars(with = "Option<String>")]
     pub summary: Option<Spanned<String>>,
     /// `error`, `warning` (default) or `info`.
+    #[schemars(with = "Option<String>")]
     pub severity: Option<Spanned<String>>,
     /// Whether the rule runs without being selected (default `true`).
+    #[schemars(with = "Option<bool>")]
     pub enabled_by_default: Option<Spanned<bool>>,
     /// `upgrade`, `downgrade`, `module` or `any` (default).
+    #[schemars(with = "Option<String>")]
     pub scope: Option<Spanned<String>>,
     /// The diagnostic's message; `{capture}` inserts a captured node's text.
+    #[schemars(with = "String")]
     pub message: Spanned<String>,
     /// A fix hint shown under the diagnostic; `{capture}` placeholders too.
+    #[schemars(with = "Option<String>")]
     pub help: Option<Spanned<String>>,
     /// Markdown documentation (`migverify explain`).
+    #[schemars(with = "Option<String>")]
     pub docs: Option<Spanned<String>>,
     /// A link to the team's documentation of the rule (SARIF `helpUri`).
+    #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
     /// The capture the diagnostic points at; default: the largest captured node.
+    #[schemars(with = "Option<String>")]
     pub location: Option<Spanned<String>>,
     /// The tree-sitter query; in a rule file it may instead be the `.scm` file of
     /// the same name next to it.
+    #[schemars(with = "Option<String>")]
     pub query: Option<Spanned<String>>,
 }
 
