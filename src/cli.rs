@@ -217,7 +217,10 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
             print_warnings(&project);
             let migrations = engine::load_migrations(&project);
             let json = crate::graph_output::to_json(&project, &migrations);
-            println!("{}", serde_json::to_string_pretty(&json).expect("json"));
+            print_out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&json).expect("json")
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Snapshot(args) => snapshot(&registry, args),
@@ -234,7 +237,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     rule,
                 });
             };
-            print!("{}", crate::rules::render_doc(registry.get(i).meta()));
+            print_out(&crate::rules::render_doc(registry.get(i).meta()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
@@ -257,8 +260,8 @@ fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error>
     )?;
     let dir = args.cache.resolve(&current_dir()?, &project.root);
     match crate::cache::clean(&dir)? {
-        crate::cache::Cleaned::Removed => println!("removed {}", dir.display()),
-        crate::cache::Cleaned::Absent => println!("no cache at {}", dir.display()),
+        crate::cache::Cleaned::Removed => print_out(&format!("removed {}\n", dir.display())),
+        crate::cache::Cleaned::Absent => print_out(&format!("no cache at {}\n", dir.display())),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -283,17 +286,20 @@ fn print_rules(registry: &Registry, json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&list).expect("json")
+        ));
         return;
     }
-    println!(
-        "{:<6} {:<24} {:<8} {:<8} summary",
+    let mut text = format!(
+        "{:<6} {:<24} {:<8} {:<8} summary\n",
         "code", "name", "default", "source"
     );
     for r in registry.rules() {
         let m = r.meta();
-        println!(
-            "{:<6} {:<24} {:<8} {:<8} {}",
+        text += &format!(
+            "{:<6} {:<24} {:<8} {:<8} {}\n",
             m.code,
             m.name,
             m.default_level(),
@@ -301,6 +307,15 @@ fn print_rules(registry: &Registry, json: bool) {
             m.summary
         );
     }
+    print_out(&text);
+}
+
+/// Writes to standard output, ignoring a closed pipe (`migverify graph | head`):
+/// `println!` would panic there.
+fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }
 
 fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Error> {
