@@ -97,7 +97,11 @@ pub fn config_error(
 ) -> Error {
     Error::Config {
         message: message.into(),
-        src: Arc::new(NamedSource::new(name, text.to_string())),
+        // A URL in the file may hold a password; snippets never show it.
+        src: Arc::new(NamedSource::new(
+            name,
+            crate::db::url::mask_passwords(text),
+        )),
         span: span.map(|r| (r.start, r.end - r.start).into()),
         label: label.into(),
         help,

@@ -351,6 +351,47 @@ pub fn redact_raw(url: &str) -> String {
     out
 }
 
+/// `text` (a config file, `alembic.ini`) with the password of every URL in it, and
+/// secret-looking query values, replaced by `*` byte for byte, so that spans into
+/// the text stay valid. For snippets of files that may hold a database URL.
+pub fn mask_passwords(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let ends = |b: u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`');
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let start = from + found + 3;
+        let end = text[start..]
+            .bytes()
+            .position(ends)
+            .map_or(text.len(), |i| start + i);
+        let url = &text.as_bytes()[start..end];
+        let auth_end = url
+            .iter()
+            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(url.len());
+        if let Some(at) = url[..auth_end].iter().rposition(|&b| b == b'@')
+            && let Some(colon) = url[..at].iter().position(|&b| b == b':')
+        {
+            bytes[start + colon + 1..start + at].fill(b'*');
+        }
+        if let Some(q) = url.iter().position(|&b| b == b'?') {
+            let mut pos = start + q + 1;
+            for pair in text[pos..end].split('&') {
+                if let Some((k, v)) = pair.split_once('=')
+                    && is_secret_param(k)
+                {
+                    let v_start = pos + k.len() + 1;
+                    bytes[v_start..v_start + v.len()].fill(b'*');
+                }
+                pos += pair.len() + 1;
+            }
+        }
+        from = end.max(start);
+    }
+    // Only ASCII bytes were written over whole characters' bytes: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn dialect_of(scheme: &str) -> Option<Dialect> {
     let lower = scheme.to_ascii_lowercase();
     let (base, driver) = match lower.split_once('+') {
@@ -573,6 +614,22 @@ mod tests {
 
     fn server(url: &str) -> ServerUrl {
         p(url).server().unwrap().clone()
+    }
+
+    #[test]
+    fn mask_passwords_keeps_offsets() {
+        let text = "[database]\nurl = \"postgresql://app:S3cr=t@db:5432/x?sslmode=require&password=Qz9\"\n\
+                    # mysql://root@h/db sqlite:///a.db ://\n\
+                    sqlalchemy.url = mysql+pymysql://u:pässwörd@h/db\n";
+        let masked = mask_passwords(text);
+        assert_eq!(masked.len(), text.len());
+        for secret in ["S3cr=t", "Qz9", "pässwörd"] {
+            assert!(!masked.contains(secret), "{masked}");
+        }
+        assert!(masked.contains("postgresql://app:******@db:5432/x?sslmode=require&password=***\""));
+        assert!(masked.contains("# mysql://root@h/db sqlite:///a.db ://"));
+        assert!(masked.contains("mysql+pymysql://u:**********@h/db"));
+        assert_eq!(mask_passwords("no urls here"), "no urls here");
     }
 
     #[test]
