@@ -307,6 +307,39 @@ pub fn interpolate(
 /// Best-effort redaction of a URL that did not parse: the part of the user info after
 /// `:` (up to the last `@` of the authority) and secret-looking query values become `***`.
 pub fn redact_raw(url: &str) -> String {
+    // SQLAlchemy takes everything up to the last `@` as the password, `/`, `?` and `#`
+    // included; such a URL does not parse here, and its error must not show it.
+    if let Some(colon) = url.find(':') {
+        let start = colon
+            + 1
+            + if url[colon + 1..].starts_with("//") {
+                2
+            } else {
+                0
+            };
+        if let Some(r) = sqlalchemy_password(&url[start..])
+            && url[start + r.start..start + r.end].contains(['/', '?', '#'])
+        {
+            let masked = format!("{}***{}", &url[..start + r.start], &url[start + r.end..]);
+            return redact_rfc(&masked);
+        }
+    }
+    redact_rfc(url)
+}
+
+/// The password's byte range in `rest` (the URL after `scheme://`) as SQLAlchemy
+/// reads it: the user name runs to the first `:`, with no `/`, `@`, `?` or `#`
+/// before it, and the password from there to the last `@`.
+fn sqlalchemy_password(rest: &str) -> Option<std::ops::Range<usize>> {
+    let colon = rest.find([':', '/', '@', '?', '#'])?;
+    if rest.as_bytes()[colon] != b':' {
+        return None;
+    }
+    let at = rest.rfind('@')?;
+    (at > colon).then_some(colon + 1..at)
+}
+
+fn redact_rfc(url: &str) -> String {
     let Some(colon) = url.find(':') else {
         return url.to_string();
     };
@@ -373,6 +406,9 @@ pub fn mask_passwords(text: &str) -> String {
             && let Some(colon) = url[..at].iter().position(|&b| b == b':')
         {
             bytes[start + colon + 1..start + at].fill(b'*');
+        }
+        if let Some(r) = sqlalchemy_password(&text[start..end]) {
+            bytes[start + r.start..start + r.end].fill(b'*');
         }
         if let Some(q) = url.iter().position(|&b| b == b'?') {
             let mut pos = start + q + 1;
@@ -626,10 +662,28 @@ mod tests {
         for secret in ["S3cr=t", "Qz9", "pässwörd"] {
             assert!(!masked.contains(secret), "{masked}");
         }
-        assert!(masked.contains("postgresql://app:******@db:5432/x?sslmode=require&password=***\""));
+        assert!(
+            masked.contains("postgresql://app:******@db:5432/x?sslmode=require&password=***\"")
+        );
         assert!(masked.contains("# mysql://root@h/db sqlite:///a.db ://"));
         assert!(masked.contains("mysql+pymysql://u:**********@h/db"));
         assert_eq!(mask_passwords("no urls here"), "no urls here");
+        // SQLAlchemy reads `/`, `?` and `#` as part of a password.
+        let masked = mask_passwords("url = 'postgresql://u:Pa/S?S#W@h/db'");
+        assert_eq!(masked, "url = 'postgresql://u:********@h/db'");
+    }
+
+    #[test]
+    fn an_unparsable_sqlalchemy_password_is_redacted_in_the_error() {
+        for url in [
+            "postgresql://u:Pa/SSWORD@127.0.0.1:1/db",
+            "postgresql://u:Pa?SSWORD@127.0.0.1:1/db",
+            "postgresql://u:Pa#SSWORD@127.0.0.1:1/db",
+        ] {
+            let e = DbUrl::parse(url, Path::new("/")).unwrap_err();
+            assert!(!e.to_string().contains("SSWORD"), "{e}");
+            assert!(e.to_string().contains("u:***@127.0.0.1:1/db"), "{e}");
+        }
     }
 
     #[test]
