@@ -19,7 +19,8 @@ use tempfile::TempDir;
 
 fn migverify() -> Command {
     let mut cmd = Command::cargo_bin("migverify").expect("migverify binary");
-    cmd.env("NO_COLOR", "1").env_remove("MIGVERIFY_DATABASE_URL");
+    cmd.env("NO_COLOR", "1")
+        .env_remove("MIGVERIFY_DATABASE_URL");
     cmd
 }
 
@@ -113,7 +114,10 @@ fn assert_neighbour_reported(r: &Run) {
 #[test]
 fn a_20_mb_migration_is_checked_to_its_last_line() {
     let (_tmp, versions) = project("'b1'");
-    let line = format!("    op.execute(\"UPDATE t SET x = '{}'\")\n", "x".repeat(80));
+    let line = format!(
+        "    op.execute(\"UPDATE t SET x = '{}'\")\n",
+        "x".repeat(80)
+    );
     let n = 20 * 1024 * 1024 / line.len() + 1;
     let mut text = String::from("revision = 'b1'\ndown_revision = 'a1'\n\ndef upgrade():\n");
     for _ in 0..n {
@@ -145,11 +149,7 @@ fn five_thousand_nested_parentheses() {
         generic(
             "c1",
             "'a1'",
-            &format!(
-                "op.execute({}'x'{})",
-                "(".repeat(depth),
-                ")".repeat(depth)
-            ),
+            &format!("op.execute({}'x'{})", "(".repeat(depth), ")".repeat(depth)),
             "op.execute('y')",
         ),
     )
@@ -253,7 +253,8 @@ fn a_file_that_fails_to_read_is_mv009_naming_it() {
     let r = check(&versions, &[]);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(
-        r.stdout.contains("b1_eio.py:1:1: MV009 [error] cannot read the file:"),
+        r.stdout
+            .contains("b1_eio.py:1:1: MV009 [error] cannot read the file:"),
         "{}",
         r.stdout
     );
@@ -282,11 +283,7 @@ fn a_named_pipe_does_not_hang_the_run() {
 fn non_ascii_paths_in_every_format() {
     let (_tmp, versions) = project("'u1'");
     let name = "ünïcødé_迁移.py";
-    std::fs::write(
-        versions.join(name),
-        generic("u1", "'a1'", "op.f()", "pass"),
-    )
-    .unwrap();
+    std::fs::write(versions.join(name), generic("u1", "'a1'", "op.f()", "pass")).unwrap();
     let r = check(&versions, &[]);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(
@@ -328,11 +325,7 @@ fn a_file_name_that_is_not_utf8() {
     use std::os::unix::ffi::OsStrExt;
     let (_tmp, versions) = project("'a1'");
     let name = std::ffi::OsStr::from_bytes(b"b1_caf\xe9.py");
-    std::fs::write(
-        versions.join(name),
-        generic("b1", "'a1'", "op.f()", "pass"),
-    )
-    .unwrap();
+    std::fs::write(versions.join(name), generic("b1", "'a1'", "op.f()", "pass")).unwrap();
     for format in ["concise", "human", "json", "sarif", "github"] {
         let mut cmd = migverify();
         cmd.args(["check", "--fail-on", "warning", "--format", format])
@@ -422,7 +415,10 @@ fn a_50_000_revision_chain_and_cycle() {
         "{}",
         cycle[0]
     );
-    assert!(cycle[0].len() < 1000, "the message lists the cycle's ends only");
+    assert!(
+        cycle[0].len() < 1000,
+        "the message lists the cycle's ends only"
+    );
     assert_neighbour_reported(&r);
     assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
 }
@@ -500,7 +496,8 @@ fn enormous_and_overflowing_timeouts() {
         let r = check_root(tmp.path(), &[]);
         assert_eq!(r.code, Some(2), "{value}: {}", r.stderr);
         assert!(
-            r.stderr.contains(&format!("invalid `connect_timeout` `{value}`")),
+            r.stderr
+                .contains(&format!("invalid `connect_timeout` `{value}`")),
             "{}",
             r.stderr
         );
@@ -566,10 +563,7 @@ fn output_onto_a_read_only_file_exits_2_and_leaves_it() {
     let r = run(cmd);
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("read-only"), "{}", r.stderr);
-    assert_eq!(
-        std::fs::read_to_string(&target).unwrap(),
-        "previous report"
-    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous report");
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -624,4 +618,109 @@ fn output_into_a_named_pipe_writes_through_it() {
     let report = reader.join().unwrap();
     assert!(report.contains(NEIGHBOUR_FINDING), "{report}");
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+// ------------------------------------------------------------------ untrusted content
+
+/// A pull request can commit a symlink named like a migration that points at a file
+/// on the CI runner (a key, a token). Its lines would show in diagnostics and logs:
+/// it is skipped with a warning instead, in every format.
+#[cfg(unix)]
+#[test]
+fn a_symlink_out_of_the_project_is_not_read() {
+    let (tmp, versions) = project("'a1'");
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("id_ed25519");
+    std::fs::write(
+        &secret,
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nS3CR3TKEYMATERIAL/+AAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&secret, versions.join("b1_leak.py")).unwrap();
+    // A symlink inside the project is still followed.
+    std::fs::create_dir(tmp.path().join("shared")).unwrap();
+    std::fs::write(
+        tmp.path().join("shared/c1.py"),
+        generic("c1", "'n1'", "op.f()", "op.g()"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("shared/c1.py"), versions.join("c1.py")).unwrap();
+    for format in ["concise", "human", "json", "sarif", "github"] {
+        let mut cmd = migverify();
+        cmd.args([
+            "check",
+            "--no-cache",
+            "--fail-on",
+            "warning",
+            "--format",
+            format,
+        ])
+        .arg(&versions);
+        let r = run(cmd);
+        assert_eq!(r.code, Some(1), "{format}: {}", r.stderr);
+        for leaked in ["S3CR3TKEYMATERIAL", "OPENSSH"] {
+            assert!(!r.stdout.contains(leaked), "{format}: {}", r.stdout);
+            assert!(!r.stderr.contains(leaked), "{format}: {}", r.stderr);
+        }
+        assert!(
+            r.stderr
+                .contains("b1_leak.py: symlink to a file outside the project"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.contains("n1_neighbour.py"), "{format}");
+        if format == "concise" {
+            assert_neighbour_reported(&r);
+            // c1 (through the inner symlink) is the only head: no MV006.
+            assert!(!r.stdout.contains("MV006"), "{}", r.stdout);
+        }
+    }
+}
+
+/// Migration and model files are parsed, never run: code that would leave a mark on
+/// import, at upgrade or at class definition leaves none, whatever the command.
+#[test]
+fn migration_and_model_code_is_never_executed() {
+    let (tmp, versions) = project("'a1'");
+    let mark = tmp.path().join("EXECUTED");
+    let payload = format!(
+        "open({mark:?}, 'w').write('x'); __import__('os').system('touch {mark}')",
+        mark = mark.display().to_string()
+    );
+    std::fs::write(
+        versions.join("b1_evil.py"),
+        format!(
+            "{payload}\nrevision = 'b1'\ndown_revision = 'n1'\n\ndef upgrade():\n    {payload}\n    \
+             op.create_table('evil')\n\ndef downgrade():\n    {payload}\n    op.drop_table('evil')\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(tmp.path().join("models")).unwrap();
+    std::fs::write(
+        tmp.path().join("models/evil.py"),
+        format!(
+            "{payload}\nimport sqlalchemy as sa\nclass Evil(Base):\n    __tablename__ = 'evil'\n    \
+             {payload}\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("migverify.toml"),
+        "[migrations]\nversion_locations = [\"versions\"]\n\n[models]\npaths = [\"models/*.py\"]\n",
+    )
+    .unwrap();
+    for args in [
+        &["check", "--full"][..],
+        &["check", "--check-schema", "--format", "json"][..],
+        &["graph"][..],
+    ] {
+        let mut cmd = migverify();
+        cmd.args(args).current_dir(tmp.path());
+        let r = run(cmd);
+        assert!(matches!(r.code, Some(0 | 1)), "{args:?}: {}", r.stderr);
+    }
+    assert!(
+        !mark.exists(),
+        "migverify ran code from a migration or model"
+    );
 }

@@ -98,10 +98,7 @@ pub fn config_error(
     Error::Config {
         message: message.into(),
         // A URL in the file may hold a password; snippets never show it.
-        src: Arc::new(NamedSource::new(
-            name,
-            crate::db::url::mask_passwords(text),
-        )),
+        src: Arc::new(NamedSource::new(name, crate::db::url::mask_passwords(text))),
         span: span.map(|r| (r.start, r.end - r.start).into()),
         label: label.into(),
         help,
