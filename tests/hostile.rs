@@ -724,3 +724,51 @@ fn migration_and_model_code_is_never_executed() {
         "migverify ran code from a migration or model"
     );
 }
+
+/// Bad URLs and bad URL options: exit 2, the problem named, the password hidden.
+#[test]
+fn bad_database_urls_are_clear_errors() {
+    let (_tmp, versions) = project("'a1'");
+    for (url, expected) in [
+        (
+            "postgresql://u:Pw1Secret@127.0.0.1:1/db?sslmode=bogus",
+            "unknown sslmode `bogus`",
+        ),
+        (
+            "mysql://u:Pw1Secret@127.0.0.1:1/db?ssl-mode=bogus",
+            "unknown ssl_mode `bogus`",
+        ),
+        (
+            "postgresql://u:Pw1Secret@127.0.0.1:99999/db",
+            "port `99999` is not a number",
+        ),
+        ("postgresql://u:Pw1Secret@[::1:5432/db", "unterminated `[`"),
+        (
+            "oracle://u:Pw1Secret@host/db",
+            "unsupported database URL scheme",
+        ),
+        (
+            "postgresql://u:Pw1Secret@/db?host=/nonexistent",
+            "/nonexistent",
+        ),
+        (
+            "postgresql://u:Pw1/Secret@127.0.0.1:1/db",
+            "invalid database URL",
+        ),
+        ("${MV_SURELY_UNSET_VARIABLE}", "MV_SURELY_UNSET_VARIABLE"),
+    ] {
+        let mut cmd = migverify();
+        cmd.args(["check", "--database-url", url]).arg(&versions);
+        let r = run(cmd);
+        assert_eq!(r.code, Some(2), "{url}: {}", r.stderr);
+        let flat: String = r
+            .stderr
+            .split_whitespace()
+            .filter(|w| *w != "│")
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(flat.contains(expected), "{url}: {}", r.stderr);
+        assert!(!r.stderr.contains("Secret"), "{url}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+}
