@@ -772,3 +772,61 @@ fn bad_database_urls_are_clear_errors() {
         assert!(r.stdout.is_empty());
     }
 }
+
+/// A finding far into a 10 MB line: miette (the human format) pads to the label's
+/// column and panicked past 65,535. The snippet is left out; the place is named.
+#[test]
+fn a_finding_at_column_ten_million_in_every_format() {
+    let (_tmp, versions) = project("'b1'");
+    std::fs::write(
+        versions.join("b1_long_line.py"),
+        format!(
+            "revision = 'b1'\ndown_revision = 'a1'\n\ndef upgrade():\n    op.execute('{}' +)\n\n\
+             def downgrade():\n    op.execute('y')\n",
+            "x".repeat(10_000_000)
+        ),
+    )
+    .unwrap();
+    for format in ["human", "concise", "json", "sarif", "github"] {
+        let mut cmd = migverify();
+        cmd.args([
+            "check",
+            "--no-cache",
+            "--fail-on",
+            "warning",
+            "--format",
+            format,
+        ])
+        .arg(&versions);
+        let r = run(cmd);
+        assert_eq!(r.code, Some(1), "{format}: {}", r.stderr);
+        assert!(r.stdout.contains("n1_neighbour.py"), "{format}");
+        assert!(
+            r.stdout.len() < 100_000,
+            "{format}: the 10 MB line is not printed"
+        );
+    }
+    let mut cmd = migverify();
+    cmd.args(["check", "--no-cache", "--format", "human"])
+        .arg(&versions);
+    let r = run(cmd);
+    assert!(
+        r.stdout.contains("b1_long_line.py:5:10000019")
+            && r.stdout.contains("Python syntax error at 5:10000019"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A TOML error past column 65,535 (the same miette limit, on the error path).
+#[test]
+fn a_config_error_at_column_seventy_thousand() {
+    let (tmp, _) = with_config(&format!(
+        "[rules]\nselect = [\"{}\" x]\n",
+        "A".repeat(70_000)
+    ));
+    let r = check_root(tmp.path(), &[]);
+    assert_eq!(r.code, Some(2));
+    let flat: String = r.stderr.split_whitespace().filter(|w| *w != "│").collect();
+    assert!(flat.contains("migverify.toml:5:70014"), "{}", r.stderr);
+}
