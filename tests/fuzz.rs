@@ -433,8 +433,7 @@ const SCHEMES: &[&str] = &[
 fn password() -> impl Strategy<Value = (String, bool)> {
     prop_oneof![
         "[A-Z0-9!$&()*+,;=:~-]{0,10}".prop_map(|s| (format!("PW{s}X"), false)),
-        // As SQLAlchemy accepts them: `/`, `?` and `#` unencoded (a parse error here,
-        // whose message must still hide the password).
+        // As SQLAlchemy accepts them: `/`, `?` and `#` unencoded.
         "[A-Z0-9:/?#]{0,10}".prop_map(|s| (format!("PW{s}X"), false)),
         "[A-Z0-9!$&()*+,;=:@/?#%\\[\\]~ -]{0,10}".prop_map(|s| (format!("PW{s}X"), true)),
     ]
@@ -495,9 +494,9 @@ proptest! {
         let shown: Vec<String> = match DbUrl::parse(&url, Path::new("/p")) {
             Ok(u) => {
                 let mut shown = vec![u.redacted().to_string(), format!("{u:?}")];
-                // Scrubbing replaces the password the parser read. (An unencoded
-                // `?` or `#` ends the user info here, not for SQLAlchemy: a known gap,
-                // see docs/security.md.)
+                // Scrubbing replaces the password the parser read. (When the URL also
+                // parses with `?` or `#` ending the user info, that reading wins: a
+                // known gap, see docs/security.md.)
                 if u.password().is_some_and(|p| p.expose() == pw) {
                     shown.push(u.scrub(&format!("driver said {pw} and {written}")));
                 }

@@ -751,8 +751,13 @@ fn bad_database_urls_are_clear_errors() {
             "postgresql://u:Pw1Secret@/db?host=/nonexistent",
             "/nonexistent",
         ),
+        // SQLAlchemy's reading: the password is `Pw1/Secret`, the port 1.
         (
             "postgresql://u:Pw1/Secret@127.0.0.1:1/db",
+            "connection refused",
+        ),
+        (
+            "postgresql://u:Pw1/Secret@127.0.0.1:99999/db",
             "invalid database URL",
         ),
         ("${MV_SURELY_UNSET_VARIABLE}", "MV_SURELY_UNSET_VARIABLE"),
