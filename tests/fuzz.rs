@@ -244,6 +244,14 @@ proptest! {
         check_spans(&parse_source(PathBuf::from("fuzz.py"), bytes));
     }
 
+    /// After a BOM (stripped from the text) byte offsets differ from text offsets.
+    #[test]
+    fn extractor_survives_bytes_after_a_bom(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let mut with_bom = b"\xef\xbb\xbf".to_vec();
+        with_bom.extend(bytes);
+        check_spans(&parse_source(PathBuf::from("fuzz.py"), with_bom));
+    }
+
     #[test]
     fn extractor_survives_mutated_migrations(
         pick in any::<proptest::sample::Index>(),
