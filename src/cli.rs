@@ -251,7 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     rule,
                 });
             };
-            print!("{}", crate::rules::render_doc(registry.get(i).meta()));
+            print_out(&crate::rules::render_doc(registry.get(i).meta()));
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
@@ -268,9 +268,8 @@ fn init(args: InitArgs) -> Result<ExitCode, crate::Error> {
     let cwd = current_dir()?;
     let dir = args.path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
     let outcome = crate::init::run(&dir, args.force)?;
-    for line in crate::init::summary(&outcome) {
-        println!("{line}");
-    }
+    print_out(&crate::init::summary(&outcome).join("\n"));
+    print_out("\n");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -317,9 +316,7 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
             crate::graph_output::to_mermaid(&migrations, current.as_deref().unwrap_or_default())
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    print_out(&text);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -339,8 +336,8 @@ fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error>
     )?;
     let dir = args.cache.resolve(&current_dir()?, &project.root);
     match crate::cache::clean(&dir)? {
-        crate::cache::Cleaned::Removed => println!("removed {}", dir.display()),
-        crate::cache::Cleaned::Absent => println!("no cache at {}", dir.display()),
+        crate::cache::Cleaned::Removed => print_out(&format!("removed {}\n", dir.display())),
+        crate::cache::Cleaned::Absent => print_out(&format!("no cache at {}\n", dir.display())),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -365,7 +362,10 @@ fn print_rules(registry: &Registry, json: bool) {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&list).expect("json")
+        ));
         return;
     }
     // Columns as wide as their longest entry (a project's rule names its file).
@@ -381,14 +381,14 @@ fn print_rules(registry: &Registry, json: bool) {
         width(&|m| m.name.to_string(), 24),
         width(&|m| m.source.describe(), 8),
     );
-    println!(
-        "{:<cw$} {:<nw$} {:<8} {:<sw$} summary",
+    let mut text = format!(
+        "{:<cw$} {:<nw$} {:<8} {:<sw$} summary\n",
         "code", "name", "default", "source"
     );
     for r in registry.rules() {
         let m = r.meta();
-        println!(
-            "{:<cw$} {:<nw$} {:<8} {:<sw$} {}",
+        text += &format!(
+            "{:<cw$} {:<nw$} {:<8} {:<sw$} {}\n",
             m.code,
             m.name,
             m.default_level(),
@@ -396,6 +396,15 @@ fn print_rules(registry: &Registry, json: bool) {
             m.summary
         );
     }
+    print_out(&text);
+}
+
+/// Writes to standard output, ignoring a closed pipe (`migverify graph | head`):
+/// `println!` would panic there.
+fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }
 
 fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Error> {

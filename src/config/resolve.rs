@@ -214,8 +214,9 @@ fn parse_duration(s: &str) -> Option<Duration> {
     match s[digits..].trim() {
         "" | "s" => Some(Duration::from_secs(n)),
         "ms" => Some(Duration::from_millis(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        "h" => Some(Duration::from_secs(n * 3600)),
+        // Checked: `18446744073709551615h` is not a duration, not an overflow panic.
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
         _ => None,
     }
 }

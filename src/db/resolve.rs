@@ -152,7 +152,11 @@ pub fn origin_location(origin: &Origin) -> Option<(Location, Arc<SourceFile>)> {
         Origin::AlembicIni { path } => (path, None),
     };
     let bytes = std::fs::read(path).ok()?;
-    let src = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
+    let mut src = SourceFile::from_bytes(path.clone(), bytes);
+    // Snippets of the file must not show a password written in a URL there (the
+    // masking keeps every byte offset and line).
+    src.text = super::url::mask_passwords(&src.text);
+    let src = Arc::new(src);
     let span = match (origin, span) {
         (Origin::Config { .. }, Some((s, e))) if e <= src.text.len() => Some(src.span(s, e)),
         (Origin::AlembicIni { .. }, _) => sqlalchemy_url_line(&src),

@@ -307,6 +307,39 @@ pub fn interpolate(
 /// Best-effort redaction of a URL that did not parse: the part of the user info after
 /// `:` (up to the last `@` of the authority) and secret-looking query values become `***`.
 pub fn redact_raw(url: &str) -> String {
+    // SQLAlchemy takes everything up to the last `@` as the password, `/`, `?` and `#`
+    // included; such a URL does not parse here, and its error must not show it.
+    if let Some(colon) = url.find(':') {
+        let start = colon
+            + 1
+            + if url[colon + 1..].starts_with("//") {
+                2
+            } else {
+                0
+            };
+        if let Some(r) = sqlalchemy_password(&url[start..])
+            && url[start + r.start..start + r.end].contains(['/', '?', '#'])
+        {
+            let masked = format!("{}***{}", &url[..start + r.start], &url[start + r.end..]);
+            return redact_rfc(&masked);
+        }
+    }
+    redact_rfc(url)
+}
+
+/// The password's byte range in `rest` (the URL after `scheme://`) as SQLAlchemy
+/// reads it: the user name runs to the first `:`, with no `/`, `@`, `?` or `#`
+/// before it, and the password from there to the last `@`.
+fn sqlalchemy_password(rest: &str) -> Option<std::ops::Range<usize>> {
+    let colon = rest.find([':', '/', '@', '?', '#'])?;
+    if rest.as_bytes()[colon] != b':' {
+        return None;
+    }
+    let at = rest.rfind('@')?;
+    (at > colon).then_some(colon + 1..at)
+}
+
+fn redact_rfc(url: &str) -> String {
     let Some(colon) = url.find(':') else {
         return url.to_string();
     };
@@ -351,6 +384,50 @@ pub fn redact_raw(url: &str) -> String {
     out
 }
 
+/// `text` (a config file, `alembic.ini`) with the password of every URL in it, and
+/// secret-looking query values, replaced by `*` byte for byte, so that spans into
+/// the text stay valid. For snippets of files that may hold a database URL.
+pub fn mask_passwords(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    let ends = |b: u8| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`');
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let start = from + found + 3;
+        let end = text[start..]
+            .bytes()
+            .position(ends)
+            .map_or(text.len(), |i| start + i);
+        let url = &text.as_bytes()[start..end];
+        let auth_end = url
+            .iter()
+            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+            .unwrap_or(url.len());
+        if let Some(at) = url[..auth_end].iter().rposition(|&b| b == b'@')
+            && let Some(colon) = url[..at].iter().position(|&b| b == b':')
+        {
+            bytes[start + colon + 1..start + at].fill(b'*');
+        }
+        if let Some(r) = sqlalchemy_password(&text[start..end]) {
+            bytes[start + r.start..start + r.end].fill(b'*');
+        }
+        if let Some(q) = url.iter().position(|&b| b == b'?') {
+            let mut pos = start + q + 1;
+            for pair in text[pos..end].split('&') {
+                if let Some((k, v)) = pair.split_once('=')
+                    && is_secret_param(k)
+                {
+                    let v_start = pos + k.len() + 1;
+                    bytes[v_start..v_start + v.len()].fill(b'*');
+                }
+                pos += pair.len() + 1;
+            }
+        }
+        from = end.max(start);
+    }
+    // Only ASCII bytes were written over whole characters' bytes: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn dialect_of(scheme: &str) -> Option<Dialect> {
     let lower = scheme.to_ascii_lowercase();
     let (base, driver) = match lower.split_once('+') {
@@ -390,6 +467,46 @@ fn dialect_of(scheme: &str) -> Option<Dialect> {
 }
 
 fn parse(url: &str, base: &Path) -> Result<DbUrl, UrlError> {
+    match parse_rfc(url, base) {
+        Ok(parsed) => Ok(parsed),
+        // SQLAlchemy reads `/`, `?` and `#` in a password literally; a URL that only
+        // parses that way is read that way (only URLs that fail otherwise).
+        Err(err) => match sqlalchemy_reading(url.trim()) {
+            Some(encoded) => parse_rfc(&encoded, base).map_err(|_| err),
+            None => Err(err),
+        },
+    }
+}
+
+/// `url` with its password, as SQLAlchemy delimits it (from the first `:` of the user
+/// info to the next `@`), `/ ? #` percent-encoded; `None` when there is no such
+/// password or it holds none of them.
+fn sqlalchemy_reading(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.to_ascii_lowercase().starts_with("sqlite") {
+        return None;
+    }
+    let colon = rest.find([':', '/', '@', '?', '#'])?;
+    if rest.as_bytes()[colon] != b':' {
+        return None;
+    }
+    let at = colon + 1 + rest[colon + 1..].find('@')?;
+    let password = &rest[colon + 1..at];
+    if !password.contains(['/', '?', '#']) {
+        return None;
+    }
+    let encoded = password
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('#', "%23");
+    Some(format!(
+        "{scheme}://{}:{encoded}@{}",
+        &rest[..colon],
+        &rest[at + 1..]
+    ))
+}
+
+fn parse_rfc(url: &str, base: &Path) -> Result<DbUrl, UrlError> {
     let url = url.trim();
     let invalid = |reason: &str| UrlError::Invalid {
         url: redact_raw(url),
@@ -573,6 +690,52 @@ mod tests {
 
     fn server(url: &str) -> ServerUrl {
         p(url).server().unwrap().clone()
+    }
+
+    #[test]
+    fn mask_passwords_keeps_offsets() {
+        let text = "[database]\nurl = \"postgresql://app:S3cr=t@db:5432/x?sslmode=require&password=Qz9\"\n\
+                    # mysql://root@h/db sqlite:///a.db ://\n\
+                    sqlalchemy.url = mysql+pymysql://u:pässwörd@h/db\n";
+        let masked = mask_passwords(text);
+        assert_eq!(masked.len(), text.len());
+        for secret in ["S3cr=t", "Qz9", "pässwörd"] {
+            assert!(!masked.contains(secret), "{masked}");
+        }
+        assert!(
+            masked.contains("postgresql://app:******@db:5432/x?sslmode=require&password=***\"")
+        );
+        assert!(masked.contains("# mysql://root@h/db sqlite:///a.db ://"));
+        assert!(masked.contains("mysql+pymysql://u:**********@h/db"));
+        assert_eq!(mask_passwords("no urls here"), "no urls here");
+        // SQLAlchemy reads `/`, `?` and `#` as part of a password.
+        let masked = mask_passwords("url = 'postgresql://u:Pa/S?S#W@h/db'");
+        assert_eq!(masked, "url = 'postgresql://u:********@h/db'");
+    }
+
+    #[test]
+    fn a_sqlalchemy_password_may_hold_slash_question_mark_and_hash() {
+        let s =
+            server("postgresql+psycopg2://app:Pa/SS?W#D%41@db.example:6543/shop?sslmode=require");
+        assert_eq!(s.password.as_ref().unwrap().expose(), "Pa/SS?W#DA");
+        assert_eq!((s.host.as_str(), s.port), ("db.example", 6543));
+        assert_eq!(s.database.as_deref(), Some("shop"));
+        assert_eq!(s.param("sslmode"), Some("require"));
+        let u = p("mysql+pymysql://root:a/b@localhost/app");
+        assert_eq!(
+            u.redacted().to_string(),
+            "mysql+pymysql://root:***@localhost:3306/app"
+        );
+        // Still wrong after that reading: the error hides the password.
+        for url in [
+            "postgresql://u:Pa/SSWORD@127.0.0.1:99999/db",
+            "postgresql://u:Pa?SSWORD@[::1/db",
+            "postgresql://u:Pa#SSWORD@127.0.0.1:x/db",
+        ] {
+            let e = DbUrl::parse(url, Path::new("/")).unwrap_err();
+            assert!(!e.to_string().contains("SSWORD"), "{e}");
+            assert!(e.to_string().contains("u:***@"), "{e}");
+        }
     }
 
     #[test]

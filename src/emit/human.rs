@@ -127,7 +127,12 @@ impl MietteDiagnostic {
     }
 }
 
-/// The loaded source and a label for a location with a span; `(None, None)` otherwise.
+/// Lines longer than this (in bytes) are not shown as a snippet: miette pads to the
+/// label's column and panics past 65,535, and a megabyte-long line helps nobody.
+pub(crate) const MAX_SNIPPET_LINE: usize = 4096;
+
+/// The loaded source and a label for a location with a span; `(None, None)` otherwise,
+/// and when a line the snippet would show is longer than [`MAX_SNIPPET_LINE`].
 fn snippet(report: &Report, loc: &Location) -> (Option<NamedSource<Text>>, Option<LabeledSpan>) {
     let (Some(span), Some(src)) = (loc.span, report.sources.get(&loc.path)) else {
         return (None, None);
@@ -135,16 +140,33 @@ fn snippet(report: &Report, loc: &Location) -> (Option<NamedSource<Text>>, Optio
     let len = src.text.len();
     let start = span.start.min(len);
     let end = span.end.clamp(start, len);
+    let shown = [
+        span.start_line.saturating_sub(1),
+        span.start_line,
+        span.end_line,
+        span.end_line + 1,
+    ];
+    if shown.into_iter().any(|line| {
+        src.line_span(line)
+            .is_some_and(|l| l.end - l.start > MAX_SNIPPET_LINE)
+    }) {
+        return (None, None);
+    }
     let source = NamedSource::new(report.display_path(&loc.path), Text(Arc::clone(src)));
     let label = LabeledSpan::new_primary_with_span(None, start..end);
     (Some(source), Some(label))
 }
 
 fn with_path(report: &Report, message: &str, loc: &Location, has_snippet: bool) -> String {
-    if has_snippet {
-        message.to_string()
-    } else {
-        format!("{message}\nat {}", report.display_path(&loc.path))
+    match loc.span {
+        _ if has_snippet => message.to_string(),
+        Some(s) => format!(
+            "{message}\nat {}:{}:{}",
+            report.display_path(&loc.path),
+            s.start_line,
+            s.start_column
+        ),
+        None => format!("{message}\nat {}", report.display_path(&loc.path)),
     }
 }
 

@@ -185,11 +185,11 @@ fn extract(
     prune: bool,
     queries: Option<&crate::rules::query::QuerySet>,
 ) -> Migration {
-    let nul = bytes.iter().position(|&b| b == 0);
     let source = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
     let mut m = empty(path, source.clone());
-    if let Some(pos) = nul {
-        let pos = pos.min(source.text.len());
+    // Looked for in the text, not the bytes: a BOM is stripped from the text, and
+    // offsets into the bytes would then point 3 bytes too far (past the end).
+    if let Some(pos) = source.text.find('\0') {
         m.problems.push(Problem {
             message: "the file contains NUL bytes, which Python rejects (is it a binary file?)"
                 .into(),
@@ -1101,6 +1101,17 @@ def downgrade() -> None:
             "{:?}",
             m.problems
         );
+    }
+
+    /// Found by `cargo fuzz run extract` (fuzz/): a NUL after a BOM was located by its
+    /// offset in the bytes, 3 past its offset in the text, and ended past the text.
+    #[test]
+    fn a_nul_after_a_bom_is_located_in_the_text() {
+        let m = parse_source("x.py".into(), b"\xef\xbb\xbfmig\0\xe1\xe1".to_vec());
+        let span = m.problems[0].span.unwrap();
+        assert_eq!((span.start, span.end), (3, 4));
+        assert_eq!((span.start_line, span.start_column), (1, 4));
+        assert!(span.end <= m.source.text.len());
     }
 
     #[test]

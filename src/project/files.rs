@@ -38,8 +38,9 @@ pub struct VersionLocation {
 /// Collects the migration files of `locations`: `*.py` files (in subdirectories
 /// only for recursive locations; never inside `__pycache__`), Alembic's skip rules, minus
 /// `exclude`, each real file once (by canonical path; the first path that
-/// reaches it is kept). Unreadable entries, dangling symlinks and symlink loops
-/// are skipped with a message pushed to `warnings`. Sorted.
+/// reaches it is kept). Unreadable entries, dangling symlinks, symlink loops and
+/// symlinks to files outside `root` and the locations are skipped with a message
+/// pushed to `warnings`. Sorted.
 pub fn collect(
     locations: &[VersionLocation],
     root: &Path,
@@ -48,6 +49,13 @@ pub fn collect(
 ) -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut files = Vec::new();
+    // Where a symlinked file may lead: the project and the version locations. A
+    // symlink out of them (committed in a pull request, to a key on the CI runner)
+    // would put that file's lines in diagnostics and logs.
+    let allowed: Vec<PathBuf> = std::iter::once(root)
+        .chain(locations.iter().map(|l| l.path.as_path()))
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     for loc in locations {
         let walker = WalkDir::new(&loc.path)
             .follow_links(true)
@@ -79,6 +87,12 @@ pub fn collect(
                 continue;
             }
             match std::fs::canonicalize(path) {
+                Ok(real) if !allowed.iter().any(|a| real.starts_with(a)) => {
+                    warnings.push(format!(
+                        "skipping {}: symlink to a file outside the project and its version locations",
+                        path.display()
+                    ));
+                }
                 Ok(real) => {
                     if seen.insert(real) {
                         files.push(path.to_path_buf());

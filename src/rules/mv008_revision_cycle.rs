@@ -5,6 +5,10 @@ use crate::diagnostic::{Finding, Severity};
 
 pub struct RevisionCycle;
 
+/// Cycles longer than this are listed by their ends, and each file's related
+/// locations are its neighbours in the cycle only.
+const MAX_LISTED: usize = 20;
+
 static META: RuleMeta = RuleMeta {
     code: Cow::Borrowed("MV008"),
     name: Cow::Borrowed("revision-cycle"),
@@ -15,8 +19,8 @@ static META: RuleMeta = RuleMeta {
     doc: Cow::Borrowed(
         r#"## What it does
 Finds revisions whose `down_revision` links lead back to themselves, including a
-migration that names itself. The message lists the cycle in order; every file in it
-gets a diagnostic.
+migration that names itself. The message lists the cycle in order (a cycle of more
+than 20 revisions by its first and last ten); every file in it gets a diagnostic.
 
 ## Why is this bad?
 Alembic refuses to load the history ("Cycle is detected in revisions" or "Self-loop is
@@ -49,20 +53,37 @@ impl Rule for RevisionCycle {
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         for cycle in &g.cycles {
-            let mut names: Vec<String> = cycle
-                .iter()
-                .map(|&n| format!("`{}`", g.revision(n)))
-                .collect();
-            names.push(format!("`{}`", g.revision(cycle[0])));
+            let name = |i: usize| format!("`{}`", g.revision(cycle[i % cycle.len()]));
+            // A long cycle is listed by its ends: every file gets the message, so
+            // listing all of a 50,000-revision cycle in each would be quadratic.
+            let listed = if cycle.len() <= MAX_LISTED {
+                (0..=cycle.len()).map(name).collect::<Vec<_>>().join(" → ")
+            } else {
+                let head: Vec<String> = (0..MAX_LISTED / 2).map(name).collect();
+                let tail: Vec<String> = (cycle.len() - MAX_LISTED / 2..=cycle.len())
+                    .map(name)
+                    .collect();
+                format!(
+                    "{} → … ({} more) → {}",
+                    head.join(" → "),
+                    cycle.len() - MAX_LISTED,
+                    tail.join(" → ")
+                )
+            };
             let message = if cycle.len() == 1 {
                 format!(
                     "revision `{}` names itself as its down_revision",
                     g.revision(cycle[0])
                 )
+            } else if cycle.len() <= MAX_LISTED {
+                format!("down_revision links form a cycle: {listed}")
             } else {
-                format!("down_revision links form a cycle: {}", names.join(" → "))
+                format!(
+                    "down_revision links form a cycle of {} revisions: {listed}",
+                    cycle.len()
+                )
             };
-            for &n in cycle {
+            for (i, &n) in cycle.iter().enumerate() {
                 let m = &ctx.migrations[g.nodes[n].migration];
                 let span = m
                     .down_revision
@@ -71,7 +92,15 @@ impl Rule for RevisionCycle {
                     .or(m.anchor());
                 let mut f = Finding::new(&m.path, span, message.clone())
                     .with_help("set the `down_revision` of the earliest of these migrations to the revision before it");
-                for &o in cycle.iter().filter(|&&o| o != n) {
+                // Every other member of a short cycle; the neighbours in a long one.
+                let others: Vec<usize> = if cycle.len() <= MAX_LISTED {
+                    cycle.iter().copied().filter(|&o| o != n).collect()
+                } else {
+                    let next = cycle[(i + 1) % cycle.len()];
+                    let prev = cycle[(i + cycle.len() - 1) % cycle.len()];
+                    vec![next, prev]
+                };
+                for o in others {
                     let om = &ctx.migrations[g.nodes[o].migration];
                     let ospan = om
                         .down_revision
@@ -113,6 +142,33 @@ mod tests {
         let s = mig("s", "'s'", "op.f()", "op.g()");
         let found = lint_fires(&RevisionCycle, &[("s.py", &s)], 1);
         assert!(found[0].message.contains("names itself"));
+    }
+
+    #[test]
+    fn a_long_cycle_is_listed_by_its_ends() {
+        let files: Vec<(String, String)> = (0..30)
+            .map(|i| {
+                (
+                    format!("{i:02}.py"),
+                    mig(
+                        &format!("r{i}"),
+                        &format!("'r{}'", (i + 1) % 30),
+                        "op.f()",
+                        "op.g()",
+                    ),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let found = lint_fires(&RevisionCycle, &refs, 30);
+        let m = &found[0].message;
+        assert!(m.contains("a cycle of 30 revisions: `r0` → `r1` →"), "{m}");
+        assert!(m.contains("→ … (10 more) → "), "{m}");
+        assert!(m.ends_with("→ `r29` → `r0`"), "{m}");
+        assert!(found.iter().all(|f| f.related.len() == 2));
     }
 
     #[test]
