@@ -371,11 +371,14 @@ fn stdin_buffer_reports_only_that_file() {
     let versions = fixture().join("alembic/versions");
     let file = versions.join("c3d4e5f6a1b2_add_users_phone.py");
     let text = std::fs::read_to_string(&file).unwrap();
+    // Not the project directory: editors start tools anywhere. A fresh directory, so
+    // it is never an ancestor of the checkout (a checkout under /tmp would make the
+    // reported paths relative to it).
+    let elsewhere = tempfile::tempdir().unwrap();
     let run = |buffer: &str| {
         let out = Command::cargo_bin("migverify")
             .unwrap()
-            // Not the project directory: editors start tools anywhere.
-            .current_dir(std::env::temp_dir())
+            .current_dir(elsewhere.path())
             .env_remove("MIGVERIFY_DATABASE_URL")
             .args([
                 "check",
