@@ -1,37 +1,53 @@
 //! The extraction cache: what [`crate::migration`] extracted from each file, so a
-//! run over unchanged files reads them but does not parse them again.
+//! run over unchanged files neither parses nor, usually, reads them.
 //!
 //! One file per project and set of version locations:
 //! `<cache dir>/<tool version>/<xxh3 of root and locations>.bin`, holding a header
 //! (magic, [`CACHE_FORMAT`], tool version, xxh3-128 checksum of the payload) and a
-//! bincode payload: for each file its path, size, mtime, the xxh3-128 hash of its
-//! bytes and the extracted [`Migration`] (without the source text).
+//! payload: a bincode index (for each file its path, [`Stat`], the xxh3-128 hash
+//! of its bytes, when that hash was last checked, and where its two blobs are),
+//! then the blobs. Each file has two: the [`Migration`] without its path, source
+//! and `ops` (small, always decoded), and its `ops` (the argument trees of every
+//! `op.*` call: most of the bytes, decoded only when a rule that runs reads them).
 //!
-//! An entry is used when size, mtime **and** content hash all match the file as
-//! read in this run; the text is then rebuilt from the bytes just read (reading is
-//! cheap, parsing is the cost). Configuration does not affect extraction, so it is
-//! not part of the key. A cache file that is missing, truncated, corrupt or from
-//! another version is ignored; one that cannot be written is skipped. Writes go
-//! through a temporary file and a rename, so concurrent runs never see half a file.
+//! **Validation**, as git's index and ruff do it: an entry whose file has the same
+//! size, mtime, ctime, inode and device is used without reading the file, unless
+//! the entry is *racy*: the file's mtime or ctime was within [`RACY_NS`] of the
+//! moment its content was last hashed, so an edit made right after that moment
+//! could keep every stamp. Any other entry is checked by reading the file and
+//! comparing the content hash (a match refreshes the stamps; a mismatch parses).
+//! An edit that restores the mtime still changes the ctime, which no tool can set.
+//! The source text is not kept: the engine reads it again, only for the files a
+//! diagnostic points into.
+//!
+//! Configuration does not affect extraction, so it is not part of the key. A
+//! cache file that is missing, truncated, corrupt or from another version is
+//! ignored; one that cannot be written is skipped. Writes go through a temporary
+//! file and a rename, so concurrent runs never see half a file.
 //! `--stdin-filename` content and unreadable files are never stored.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
-use crate::migration::Migration;
-use crate::source::SourceFile;
+use crate::migration::{Migration, OpCall};
 
 /// Bump when the layout of the cache file or of the cached model changes.
-pub const CACHE_FORMAT: u32 = 1;
+pub const CACHE_FORMAT: u32 = 2;
 
 /// The default cache directory name, under the project root.
 pub const DEFAULT_DIR: &str = ".migverify_cache";
+
+/// How close (in ns) a file's mtime or ctime may be to the moment its content was
+/// hashed before its stamps stop proving it unchanged: more than the coarsest
+/// timestamp granularity of common file systems (FAT's 2 s) and clock skew on a
+/// network file system of a second.
+pub const RACY_NS: i128 = 3_000_000_000;
 
 const MAGIC: &[u8; 8] = b"MVCACHE\0";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -39,52 +55,103 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// removes only directories that hold it.
 const GITIGNORE: &str = "# Automatically created by migverify.\n*\n";
 
-/// What a cached extraction is valid for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Key {
+/// What the file system says about a file: equal stamps mean an unchanged file
+/// (unless racy, see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stat {
     pub size: u64,
     pub mtime_ns: i128,
-    pub hash: u128,
+    /// 0 where the platform has no ctime.
+    pub ctime_ns: i128,
+    pub ino: u64,
+    pub dev: u64,
 }
 
-impl Key {
-    /// The key of `bytes` read from a file with metadata `meta`.
-    pub fn new(meta: &std::fs::Metadata, bytes: &[u8]) -> Key {
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .map(|t| match t.duration_since(UNIX_EPOCH) {
-                Ok(d) => d.as_nanos() as i128,
-                Err(e) => -(e.duration().as_nanos() as i128),
-            })
-            .unwrap_or(0);
-        Key {
+impl Stat {
+    pub fn new(meta: &std::fs::Metadata) -> Stat {
+        let mtime_ns = meta.modified().ok().map_or(0, ns_since_epoch);
+        #[cfg(unix)]
+        let (ctime_ns, ino, dev) = {
+            use std::os::unix::fs::MetadataExt;
+            (
+                i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+                meta.ino(),
+                meta.dev(),
+            )
+        };
+        #[cfg(not(unix))]
+        let (ctime_ns, ino, dev) = (0, 0, 0);
+        Stat {
             size: meta.len(),
             mtime_ns,
-            hash: xxh3_128(bytes),
+            ctime_ns,
+            ino,
+            dev,
         }
     }
 }
 
-#[derive(Deserialize)]
-struct Entry {
-    key: Key,
-    migration: Migration,
+fn ns_since_epoch(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    }
 }
 
-/// [`Entry`], borrowed, for writing (serializes identically).
-#[derive(Serialize)]
-struct EntryRef<'a> {
-    key: Key,
-    migration: &'a Migration,
+/// The current time, for [`Entry::checked_ns`].
+pub fn now_ns() -> i128 {
+    ns_since_epoch(SystemTime::now())
+}
+
+/// One file's entry in the index.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    path: String,
+    pub stat: Stat,
+    /// xxh3-128 of the file's bytes.
+    pub hash: u128,
+    /// When (ns since the epoch, taken before the file was read) `hash` was last
+    /// checked against the file's content.
+    pub checked_ns: i128,
+    core: (u32, u32),
+    ops: (u32, u32),
+}
+
+impl Entry {
+    /// Whether the stamps alone prove the file unchanged when they match.
+    pub fn trusted(&self) -> bool {
+        self.stat.mtime_ns.max(self.stat.ctime_ns) + RACY_NS < self.checked_ns
+    }
+}
+
+/// What to write for one file: its stamps, hash and the two encoded blobs
+/// (borrowed from the loaded cache file for a hit, new for a parse).
+pub struct Stored<'c> {
+    pub path: PathBuf,
+    pub stat: Stat,
+    pub hash: u128,
+    pub checked_ns: i128,
+    pub core: Cow<'c, [u8]>,
+    pub ops: Cow<'c, [u8]>,
+}
+
+/// The two blobs of a freshly extracted migration.
+pub fn encode(m: &Migration) -> (Vec<u8>, Vec<u8>) {
+    let cfg = bincode::config::standard();
+    let core = bincode::serde::encode_to_vec(m, cfg).expect("a migration serializes");
+    let ops = bincode::serde::encode_to_vec(&m.ops, cfg).expect("ops serialize");
+    (core, ops)
 }
 
 /// A project's cache, as loaded at the start of a run.
 pub struct Cache {
     file: PathBuf,
     dir: PathBuf,
-    entries: HashMap<PathBuf, Entry>,
-    loaded: usize,
+    bytes: Vec<u8>,
+    /// Where the blobs start in `bytes`.
+    blobs: usize,
+    entries: Vec<Entry>,
+    by_path: HashMap<PathBuf, usize>,
     verbose: bool,
 }
 
@@ -98,24 +165,39 @@ impl Cache {
             id.extend_from_slice(l.as_os_str().as_encoded_bytes());
         }
         let file = dir.join(VERSION).join(format!("{:016x}.bin", xxh3_64(&id)));
-        let entries = match std::fs::read(&file) {
-            Ok(bytes) => decode(&bytes).unwrap_or_else(|why| {
-                note(verbose, &format!("ignoring {}: {why}", file.display()));
-                HashMap::new()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-            Err(e) => {
-                note(verbose, &format!("cannot read {}: {e}", file.display()));
-                HashMap::new()
-            }
-        };
-        Cache {
+        let mut cache = Cache {
             file,
             dir: dir.to_path_buf(),
-            loaded: entries.len(),
-            entries,
+            bytes: Vec::new(),
+            blobs: 0,
+            entries: Vec::new(),
+            by_path: HashMap::new(),
             verbose,
+        };
+        match std::fs::read(&cache.file) {
+            Ok(bytes) => match decode(&bytes) {
+                Ok((entries, blobs)) => {
+                    cache.by_path = entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, e)| (PathBuf::from(&e.path), i))
+                        .collect();
+                    cache.entries = entries;
+                    cache.blobs = blobs;
+                    cache.bytes = bytes;
+                }
+                Err(why) => note(
+                    verbose,
+                    &format!("ignoring {}: {why}", cache.file.display()),
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => note(
+                verbose,
+                &format!("cannot read {}: {e}", cache.file.display()),
+            ),
         }
+        cache
     }
 
     /// The path of the cache file.
@@ -123,18 +205,73 @@ impl Cache {
         &self.file
     }
 
-    /// Takes the entry for `path` out of the cache (for lookups on other threads).
-    pub fn take(&mut self, path: &Path) -> Option<CachedEntry> {
-        self.entries.remove(path).map(CachedEntry)
+    /// The number of entries loaded.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    /// Writes `migrations` (with their keys) when they differ from what was
-    /// loaded: a file parsed, a file gone. Failures are only noted.
-    pub fn store(&self, migrations: &[(&Migration, Key)], hits: usize) {
-        if hits == self.loaded && migrations.len() == hits {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The index of `path`'s entry.
+    pub fn lookup(&self, path: &Path) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    pub fn entry(&self, i: usize) -> &Entry {
+        &self.entries[i]
+    }
+
+    fn blob(&self, (at, len): (u32, u32)) -> Option<&[u8]> {
+        let start = self.blobs.checked_add(at as usize)?;
+        self.bytes.get(start..start.checked_add(len as usize)?)
+    }
+
+    /// Entry `i`'s migration (path set, no source), with its `ops` when `with_ops`;
+    /// `None` when its blobs do not decode.
+    pub fn migration(&self, i: usize, path: &Path, with_ops: bool) -> Option<Migration> {
+        let e = &self.entries[i];
+        let cfg = bincode::config::standard();
+        let core = self.blob(e.core)?;
+        let (mut m, read): (Migration, usize) =
+            bincode::serde::decode_from_slice(core, cfg).ok()?;
+        if read != core.len() {
+            return None;
+        }
+        if with_ops {
+            let ops = self.blob(e.ops)?;
+            let (v, read): (Vec<OpCall>, usize) =
+                bincode::serde::decode_from_slice(ops, cfg).ok()?;
+            if read != ops.len() {
+                return None;
+            }
+            m.ops = v;
+        }
+        m.path = path.to_path_buf();
+        Some(m)
+    }
+
+    /// Entry `i` as it stands, to write again; with new stamps when given.
+    pub fn stored(&self, i: usize, refreshed: Option<(Stat, i128)>) -> Option<Stored<'_>> {
+        let e = &self.entries[i];
+        let (stat, checked_ns) = refreshed.unwrap_or((e.stat, e.checked_ns));
+        Some(Stored {
+            path: PathBuf::from(&e.path),
+            stat,
+            hash: e.hash,
+            checked_ns,
+            core: Cow::Borrowed(self.blob(e.core)?),
+            ops: Cow::Borrowed(self.blob(e.ops)?),
+        })
+    }
+
+    /// Writes `entries` (sorted by path) when `changed`. Failures are only noted.
+    pub fn store(&self, entries: &[Stored<'_>], changed: bool) {
+        if !changed && entries.len() == self.entries.len() {
             return;
         }
-        if let Err(why) = self.write(migrations) {
+        if let Err(why) = self.write(entries) {
             note(
                 self.verbose,
                 &format!("cannot write {}: {why}", self.file.display()),
@@ -142,13 +279,35 @@ impl Cache {
         }
     }
 
-    fn write(&self, migrations: &[(&Migration, Key)]) -> Result<(), String> {
-        let refs: Vec<EntryRef> = migrations
-            .iter()
-            .map(|&(migration, key)| EntryRef { key, migration })
-            .collect();
-        let payload = bincode::serde::encode_to_vec(&refs, bincode::config::standard())
+    fn write(&self, stored: &[Stored<'_>]) -> Result<(), String> {
+        let mut blobs: Vec<u8> = Vec::new();
+        let mut index: Vec<Entry> = Vec::with_capacity(stored.len());
+        let place = |b: &[u8], blobs: &mut Vec<u8>| -> Result<(u32, u32), String> {
+            let at = u32::try_from(blobs.len()).map_err(|_| "cache too large")?;
+            let len = u32::try_from(b.len()).map_err(|_| "entry too large")?;
+            blobs.extend_from_slice(b);
+            Ok((at, len))
+        };
+        for s in stored {
+            // Paths that are not UTF-8 are not cached.
+            let Some(path) = s.path.to_str() else {
+                continue;
+            };
+            let core = place(&s.core, &mut blobs)?;
+            let ops = place(&s.ops, &mut blobs)?;
+            index.push(Entry {
+                path: path.to_string(),
+                stat: s.stat,
+                hash: s.hash,
+                checked_ns: s.checked_ns,
+                core,
+                ops,
+            });
+        }
+        let mut payload = bincode::serde::encode_to_vec(&index, bincode::config::standard())
             .map_err(|e| e.to_string())?;
+        payload.extend_from_slice(&blobs);
+        drop(blobs);
         let mut bytes = Vec::with_capacity(payload.len() + 64);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
@@ -172,34 +331,8 @@ impl Cache {
     }
 }
 
-/// A cached extraction taken out of a [`Cache`].
-pub struct CachedEntry(Entry);
-
-impl CachedEntry {
-    pub fn key(&self) -> Key {
-        self.0.key
-    }
-
-    pub fn migration(&self) -> &Migration {
-        &self.0.migration
-    }
-
-    /// The migration, its source rebuilt from `bytes`, if `key` (of `bytes`, read
-    /// from `path`) matches; else the bytes back, to parse.
-    pub fn check(self, path: &Path, key: Key, bytes: Vec<u8>) -> Result<Migration, Vec<u8>> {
-        let Entry {
-            key: cached,
-            mut migration,
-        } = self.0;
-        if cached != key || migration.path != path {
-            return Err(bytes);
-        }
-        migration.source = Arc::new(SourceFile::from_bytes(path.to_path_buf(), bytes));
-        Ok(migration)
-    }
-}
-
-fn decode(bytes: &[u8]) -> Result<HashMap<PathBuf, Entry>, String> {
+/// The index and where the blobs start, from a whole cache file.
+fn decode(bytes: &[u8]) -> Result<(Vec<Entry>, usize), String> {
     let rest = bytes
         .strip_prefix(MAGIC)
         .ok_or("not a migverify cache file")?;
@@ -224,13 +357,16 @@ fn decode(bytes: &[u8]) -> Result<HashMap<PathBuf, Entry>, String> {
     let (entries, read): (Vec<Entry>, usize) =
         bincode::serde::decode_from_slice(payload, bincode::config::standard())
             .map_err(|e| e.to_string())?;
-    if read != payload.len() {
-        return Err("trailing bytes".into());
+    let blobs = bytes.len() - payload.len() + read;
+    let blob_len = payload.len() - read;
+    for e in &entries {
+        for (at, len) in [e.core, e.ops] {
+            if at as usize + len as usize > blob_len {
+                return Err("an entry points past the end".into());
+            }
+        }
     }
-    Ok(entries
-        .into_iter()
-        .map(|e| (e.migration.path.clone(), e))
-        .collect())
+    Ok((entries, blobs))
 }
 
 fn take_u32(bytes: &[u8]) -> Result<(u32, &[u8]), String> {

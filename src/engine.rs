@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::cache::{Cache, CachedEntry, Key};
+use std::borrow::Cow;
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::cache::{self, Cache, Stat, Stored};
 use crate::db::resolve::Loaded;
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
@@ -16,6 +20,7 @@ use crate::project::Project;
 use crate::report::{Report, RuleRun, SkippedRule, Status, Summary};
 use crate::rules::mv012_unused_suppression::{self, SuppressionUse};
 use crate::rules::{Context, Input, Registry};
+use crate::source::SourceFile;
 
 pub struct CheckOptions {
     pub verbose: bool,
@@ -27,125 +32,282 @@ pub struct CheckOptions {
     pub database: Option<Loaded>,
 }
 
-/// Reads and parses every migration file of the project, in parallel.
+/// Reads and parses every migration file of the project, in parallel, keeping
+/// each file's source text and `ops`.
 ///
 /// A file reached twice (two version locations that overlap, a symlinked directory)
 /// is read once, under the first of its paths: it is one migration, not a duplicate.
 pub fn load_migrations(project: &Project) -> Vec<Migration> {
-    load_migrations_cached(project, None, false)
+    load(project, None, false, Keep::ALL).migrations
 }
 
-/// [`load_migrations`], reusing the extractions cached in `cache_dir` for files
-/// whose size, mtime and content hash are unchanged, and storing the new ones.
+/// [`load_migrations`], reusing the extractions cached in `cache_dir` for
+/// unchanged files ([`crate::cache`]) and storing the new ones.
 pub fn load_migrations_cached(
     project: &Project,
     cache_dir: Option<&Path>,
     verbose: bool,
 ) -> Vec<Migration> {
-    // `Project::files` is already deduplicated by real path (discovery and
-    // `Project::for_files` both do it), so a file is parsed once.
-    let files: Vec<&PathBuf> = project.files.iter().collect();
-    let stdin_path = project.stdin.as_ref().map(|(p, _)| p);
-    let mut cache =
-        cache_dir.map(|d| Cache::open(d, &project.root, &project.version_locations, verbose));
-    // The on-disk file's entry stays valid while its buffer is linted from stdin.
-    let carried = match (&mut cache, stdin_path) {
-        (Some(c), Some(p)) => c.take(p),
-        _ => None,
+    load(project, cache_dir, verbose, Keep::ALL).migrations
+}
+
+/// What a load keeps of each file beyond the cached model.
+#[derive(Clone, Copy, Debug)]
+pub struct Keep {
+    /// `Migration::ops` (else left empty).
+    pub ops: bool,
+    /// `Migration::source` (else [`SourceFile::empty`]; `--stdin-filename`
+    /// content is always kept, it cannot be read again).
+    pub sources: bool,
+}
+
+impl Keep {
+    pub const ALL: Keep = Keep {
+        ops: true,
+        sources: true,
     };
-    let jobs: Vec<(&PathBuf, Option<CachedEntry>)> = files
-        .iter()
-        .map(|&p| (p, cache.as_mut().and_then(|c| c.take(p))))
-        .collect();
-    let caching = cache.is_some();
-    let mut loaded: Vec<LoadedFile> = jobs
-        .into_par_iter()
-        .map(|(path, entry)| match &project.stdin {
-            Some((stdin_path, text)) if stdin_path == path => LoadedFile {
-                migration: migration::parse_source(path.clone(), text.clone().into_bytes()),
-                key: None,
-                hit: false,
-            },
-            _ if caching => load_file(path, entry),
-            _ => LoadedFile {
-                migration: migration::parse_file(path),
-                key: None,
-                hit: false,
-            },
+}
+
+/// The migrations of a project and, for each, the xxh3-128 hash of the bytes it
+/// was extracted from (`None` for unreadable files and standard input), so the
+/// source text can be read again and checked.
+pub struct LoadedMigrations {
+    pub migrations: Vec<Migration>,
+    pub hashes: Vec<Option<u128>>,
+}
+
+/// Loads every migration file, in parallel; see [`crate::cache`] for how cached
+/// entries are validated.
+pub fn load(
+    project: &Project,
+    cache_dir: Option<&Path>,
+    verbose: bool,
+    keep: Keep,
+) -> LoadedMigrations {
+    // `Project::files` is already deduplicated by real path (discovery and
+    // `Project::for_files` both do it) and sorted, so a file is parsed once.
+    let cache =
+        cache_dir.map(|d| Cache::open(d, &project.root, &project.version_locations, verbose));
+    // Taken before any file is read: see `cache::Entry::trusted`.
+    let now = cache::now_ns();
+    let loaded: Vec<LoadedFile> = project
+        .files
+        .par_iter()
+        .map(|path| match (&project.stdin, &cache) {
+            (Some((stdin_path, text)), _) if stdin_path == path => {
+                let m = migration::parse_source(path.clone(), text.clone().into_bytes());
+                LoadedFile::plain(
+                    strip(
+                        m,
+                        Keep {
+                            sources: true,
+                            ..keep
+                        },
+                    ),
+                    None,
+                )
+            }
+            (_, Some(cache)) => load_cached(path, cache, now, keep),
+            (_, None) => load_plain(path, keep),
         })
         .collect();
-    loaded.sort_by(|a, b| a.migration.path.cmp(&b.migration.path));
-    if let Some(cache) = &cache {
-        let mut keep: Vec<(&Migration, Key)> = loaded
-            .iter()
-            .filter_map(|l| Some((&l.migration, l.key?)))
-            .collect();
-        keep.extend(carried.as_ref().map(|e| (e.migration(), e.key())));
-        let reused = loaded.iter().filter(|l| l.hit).count() + usize::from(carried.is_some());
-        cache.store(&keep, reused);
+    let mut migrations = Vec::with_capacity(loaded.len());
+    let mut hashes = Vec::with_capacity(loaded.len());
+    let mut stored = Vec::new();
+    let mut changed = false;
+    for l in loaded {
+        migrations.push(l.migration);
+        hashes.push(l.hash);
+        changed |= l.fresh;
+        stored.extend(l.stored);
     }
-    loaded.into_iter().map(|l| l.migration).collect()
+    if let Some(cache) = &cache {
+        // The on-disk file's entry stays valid while its buffer is linted from stdin.
+        let carried = project
+            .stdin
+            .as_ref()
+            .and_then(|(p, _)| cache.lookup(p))
+            .and_then(|i| cache.stored(i, None));
+        stored.extend(carried);
+        cache.store(&stored, changed);
+    }
+    LoadedMigrations { migrations, hashes }
 }
 
-/// A file as loaded: its migration, the cache key when it may be stored, and
-/// whether it came from the cache.
-struct LoadedFile {
+/// A file as loaded: its migration, the hash of its bytes, what to store in the
+/// cache for it, and whether that differs from what the cache held.
+struct LoadedFile<'c> {
     migration: Migration,
-    key: Option<Key>,
-    hit: bool,
+    hash: Option<u128>,
+    stored: Option<Stored<'c>>,
+    fresh: bool,
 }
 
-/// Reads `path`; reuses `entry` when its key matches, else parses. A file that
-/// cannot be read is never stored.
-fn load_file(path: &Path, entry: Option<CachedEntry>) -> LoadedFile {
-    let uncached = |migration| LoadedFile {
-        migration,
-        key: None,
-        hit: false,
+impl LoadedFile<'_> {
+    fn plain(migration: Migration, hash: Option<u128>) -> Self {
+        LoadedFile {
+            migration,
+            hash,
+            stored: None,
+            fresh: false,
+        }
+    }
+}
+
+/// Drops what `keep` does not keep.
+fn strip(mut m: Migration, keep: Keep) -> Migration {
+    if !keep.ops {
+        m.ops = Vec::new();
+    }
+    if !keep.sources {
+        m.source = SourceFile::empty();
+    }
+    m
+}
+
+/// Reads and parses `path`, without the cache.
+fn load_plain(path: &Path, keep: Keep) -> LoadedFile<'static> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let hash = xxh3_128(&bytes);
+            let m = migration::parse_source(path.to_path_buf(), bytes);
+            LoadedFile::plain(strip(m, keep), Some(hash))
+        }
+        Err(err) => LoadedFile::plain(migration::unreadable(path, &err), None),
+    }
+}
+
+/// Loads `path` from its cache entry when its stamps prove it unchanged (no
+/// read), else reads it and uses the entry when the content hash matches, else
+/// parses it. A file that cannot be read is never stored.
+fn load_cached<'c>(path: &Path, cache: &'c Cache, now: i128, keep: Keep) -> LoadedFile<'c> {
+    let entry = cache.lookup(path);
+    let Ok(meta) = std::fs::metadata(path) else {
+        return load_plain(path, keep);
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(_) => return uncached(migration::parse_file(path)),
-    };
+    let stat = Stat::new(&meta);
+    if let Some(i) = entry {
+        let e = cache.entry(i);
+        if e.stat == stat
+            && e.trusted()
+            && let (Some(m), Some(stored)) =
+                (cache.migration(i, path, keep.ops), cache.stored(i, None))
+        {
+            return LoadedFile {
+                migration: m,
+                hash: Some(e.hash),
+                stored: Some(stored),
+                fresh: false,
+            };
+        }
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(err) => return uncached(migration::unreadable(path, &err)),
+        Err(err) => return LoadedFile::plain(migration::unreadable(path, &err), None),
     };
-    let key = Key::new(&meta, &bytes);
-    let bytes = match entry {
-        Some(entry) => match entry.check(path, key, bytes) {
-            Ok(migration) => {
-                return LoadedFile {
-                    migration,
-                    key: Some(key),
-                    hit: true,
-                };
-            }
-            Err(bytes) => bytes,
-        },
-        None => bytes,
-    };
-    LoadedFile {
-        migration: migration::parse_source(path.to_path_buf(), bytes),
-        key: Some(key),
-        hit: false,
+    let hash = xxh3_128(&bytes);
+    if let Some(i) = entry
+        && cache.entry(i).hash == hash
+        && let (Some(mut m), Some(stored)) = (
+            cache.migration(i, path, keep.ops),
+            cache.stored(i, Some((stat, now))),
+        )
+    {
+        if keep.sources {
+            m.source = Arc::new(SourceFile::from_bytes(path.to_path_buf(), bytes));
+        }
+        // Worth writing when the stamps changed (a touch) or when they now prove
+        // the file unchanged on the next run (it was racy and no longer is).
+        let e = cache.entry(i);
+        let fresh = e.stat != stat
+            || (!e.trusted() && stat.mtime_ns.max(stat.ctime_ns) + cache::RACY_NS < now);
+        return LoadedFile {
+            migration: m,
+            hash: Some(hash),
+            stored: Some(stored),
+            fresh,
+        };
     }
+    let m = migration::parse_source(path.to_path_buf(), bytes);
+    let (core, ops) = cache::encode(&m);
+    LoadedFile {
+        migration: strip(m, keep),
+        hash: Some(hash),
+        stored: Some(Stored {
+            path: path.to_path_buf(),
+            stat,
+            hash,
+            checked_ns: now,
+            core: Cow::Owned(core),
+            ops: Cow::Owned(ops),
+        }),
+        fresh: true,
+    }
+}
+
+/// The source text of the files diagnostics point into: kept in memory (standard
+/// input), else read again and used when its hash is the one extracted from.
+fn sources_for(
+    diagnostics: &[Diagnostic],
+    migrations: &[Migration],
+    hashes: &[Option<u128>],
+    by_path: &HashMap<&PathBuf, usize>,
+) -> HashMap<PathBuf, Arc<SourceFile>> {
+    let mut wanted: Vec<usize> = diagnostics
+        .iter()
+        .flat_map(|d| {
+            std::iter::once(&d.location.path).chain(d.related.iter().map(|r| &r.location.path))
+        })
+        .filter_map(|p| by_path.get(p).copied())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let empty = SourceFile::empty();
+    wanted
+        .into_par_iter()
+        .filter_map(|mi| {
+            let m = &migrations[mi];
+            if !Arc::ptr_eq(&m.source, &empty) {
+                return Some((m.path.clone(), Arc::clone(&m.source)));
+            }
+            let bytes = std::fs::read(&m.path).ok()?;
+            (hashes[mi]? == xxh3_128(&bytes)).then(|| {
+                (
+                    m.path.clone(),
+                    Arc::new(SourceFile::from_bytes(m.path.clone(), bytes)),
+                )
+            })
+        })
+        .collect()
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
-    let migrations = load_migrations_cached(project, opts.cache.as_deref(), opts.verbose);
-    let graph = RevisionGraph::build(&migrations);
     let db = opts.database.as_ref();
+    let available: &[Input] = if db.is_some() {
+        &[Input::Migrations, Input::Database]
+    } else {
+        &[Input::Migrations]
+    };
+    let runs = |ri: usize| {
+        let meta = registry.get(ri).meta();
+        meta.inputs.iter().all(|i| available.contains(i))
+    };
+    let keep = Keep {
+        ops: project
+            .settings
+            .enabled
+            .iter()
+            .any(|&(ri, _)| runs(ri) && registry.get(ri).reads_ops()),
+        sources: false,
+    };
+    let LoadedMigrations { migrations, hashes } =
+        load(project, opts.cache.as_deref(), opts.verbose, keep);
+    let graph = RevisionGraph::build(&migrations);
     let ctx = Context {
         migrations: &migrations,
         graph: &graph,
         snapshot: db.map(|d| &d.snapshot),
         database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
-    };
-    let available: &[Input] = if db.is_some() {
-        &[Input::Migrations, Input::Database]
-    } else {
-        &[Input::Migrations]
     };
 
     let mut rules = Vec::new();
@@ -256,10 +418,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         pending: ctx.pending().map(|p| p.len()),
         tables: db.map(|d| d.snapshot.table_names()),
     };
-    let mut sources: HashMap<PathBuf, Arc<crate::source::SourceFile>> = migrations
-        .iter()
-        .map(|m| (m.path.clone(), Arc::clone(&m.source)))
-        .collect();
+    let mut sources = sources_for(&diagnostics, &migrations, &hashes, &by_path);
     if let Some((loc, src)) = db.and_then(|d| d.origin.as_ref()) {
         sources
             .entry(loc.path.clone())
@@ -383,6 +542,60 @@ mod tests {
             .map(|d| (d.code.as_str(), d.location.span.unwrap().start_line))
             .collect();
         assert_eq!(codes, [("MV012", 3)]);
+    }
+
+    #[test]
+    fn ops_left_out_of_a_load_come_back_from_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let versions = tmp.path().join("versions");
+        std::fs::create_dir(&versions).unwrap();
+        for (i, down) in [(1, "None".to_string()), (2, "'a1'".to_string())] {
+            std::fs::write(
+                versions.join(format!("a{i}.py")),
+                format!(
+                    "revision = 'a{i}'\ndown_revision = {down}\nT = 'things'\n\ndef upgrade():\n    op.add_column(T, sa.Column('c', sa.String(length=3)), schema=None)\n    with op.batch_alter_table('t') as b:\n        b.drop_column('x')\n\ndef downgrade():\n    op.drop_column(T, 'c')\n"
+                ),
+            )
+            .unwrap();
+        }
+        let registry = Registry::builtin();
+        let files = vec![versions.join("a1.py"), versions.join("a2.py")];
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![versions.clone()],
+            files,
+            crate::config::Settings::recommended(&registry),
+        );
+        let cache = tmp.path().join("cache");
+        let lean = Keep {
+            ops: false,
+            sources: false,
+        };
+        let reference = load_migrations(&project);
+        assert_eq!(reference[0].ops.len(), 4);
+        for keep in [lean, Keep::ALL, lean, Keep::ALL] {
+            let loaded = load(&project, Some(&cache), false, keep);
+            for (m, r) in loaded.migrations.iter().zip(&reference) {
+                assert_eq!(m.path, r.path);
+                assert_eq!(m.revision, r.revision);
+                assert_eq!(m.constants, r.constants);
+                assert_eq!(m.suppressions, r.suppressions);
+                if keep.ops {
+                    assert_eq!(m.ops, r.ops);
+                } else {
+                    assert!(m.ops.is_empty());
+                }
+                assert_eq!(
+                    m.source.text,
+                    if keep.sources {
+                        r.source.text.as_str()
+                    } else {
+                        ""
+                    }
+                );
+            }
+            assert_eq!(loaded.hashes.iter().flatten().count(), 2);
+        }
     }
 
     #[cfg(unix)]

@@ -113,11 +113,16 @@ pub struct Problem {
 
 /// One migration file, as extracted.
 ///
-/// Serializable for the cache ([`crate::cache`]) without its source text, which
-/// is read again from the file: deserialize, then set `source`.
+/// Serializable for the cache ([`crate::cache`]) without its path (the cache's
+/// key), its source text (read again from the file when a diagnostic needs it)
+/// and its `ops` (cached apart, decoded only when a rule reads them):
+/// deserialize, then set those.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Migration {
+    #[serde(skip)]
     pub path: PathBuf,
+    /// The file's text. Empty ([`SourceFile::empty`]) when the engine did not keep
+    /// it: a check reads the text again only for files with diagnostics.
     #[serde(skip, default = "SourceFile::empty")]
     pub source: Arc<SourceFile>,
     /// The last top-level `revision = "..."` string assignment.
@@ -129,6 +134,8 @@ pub struct Migration {
     pub message: Option<String>,
     pub upgrade: Option<Function>,
     pub downgrade: Option<Function>,
+    /// Empty when loaded for rules that do not read it ([`crate::rules::Rule::reads_ops`]).
+    #[serde(skip)]
     pub ops: Vec<OpCall>,
     /// Module-level `NAME = "string"` constants (used by the drift replay).
     pub constants: Vec<(String, String)>,

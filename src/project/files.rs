@@ -1,6 +1,6 @@
 //! Migration files of version locations, found as Alembic finds them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -48,6 +48,7 @@ pub fn collect(
 ) -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut files = Vec::new();
+    let mut real_dirs = HashMap::new();
     for loc in locations {
         let walker = WalkDir::new(&loc.path)
             .follow_links(true)
@@ -78,7 +79,7 @@ pub fn collect(
             if is_excluded(path, root, exclude) {
                 continue;
             }
-            match std::fs::canonicalize(path) {
+            match real_path(&entry, &mut real_dirs) {
                 Ok(real) => {
                     if seen.insert(real) {
                         files.push(path.to_path_buf());
@@ -90,6 +91,30 @@ pub fn collect(
     }
     files.sort();
     files
+}
+
+/// `canonicalize(entry.path())`, with one `canonicalize` per directory rather
+/// than per file: the real path of a file that is not a symlink is its
+/// directory's real path joined with its name.
+fn real_path(
+    entry: &walkdir::DirEntry,
+    real_dirs: &mut HashMap<PathBuf, PathBuf>,
+) -> std::io::Result<PathBuf> {
+    let path = entry.path();
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return std::fs::canonicalize(path);
+    };
+    if entry.path_is_symlink() || name == ".." || dir.as_os_str().is_empty() {
+        return std::fs::canonicalize(path);
+    }
+    let real_dir = match real_dirs.get(dir) {
+        Some(real) => real,
+        None => {
+            let real = std::fs::canonicalize(dir)?;
+            real_dirs.entry(dir.to_path_buf()).or_insert(real)
+        }
+    };
+    Ok(real_dir.join(name))
 }
 
 fn walk_warning(err: &walkdir::Error) -> String {

@@ -181,6 +181,14 @@ pub fn pending(graph: &RevisionGraph, snapshot: &Snapshot) -> Option<Vec<usize>>
 pub trait Rule: Send + Sync {
     fn meta(&self) -> &RuleMeta;
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>);
+
+    /// Whether the rule reads [`Migration::ops`] (the argument trees of every
+    /// `op.*` call, most of the cached model). When no rule that runs does, the
+    /// engine neither decodes them from the cache nor keeps them in memory, and
+    /// `ops` is empty. Override with `false` only for rules that never look at it.
+    fn reads_ops(&self) -> bool {
+        true
+    }
 }
 
 /// Every rule, built-in first, in code order.
