@@ -28,8 +28,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,9 @@ pub struct Entry {
     /// When (ns since the epoch, taken before the file was read) `hash` was last
     /// checked against the file's content.
     pub checked_ns: i128,
+    /// The core blob, in the core section.
     core: (u32, u32),
+    /// The ops blob, in the ops section.
     ops: (u32, u32),
 }
 
@@ -124,6 +127,12 @@ impl Entry {
     }
 }
 
+/// A file's `ops` blob to write: the one in the loaded cache file, or new.
+pub enum OpsBlob {
+    Cached((u32, u32)),
+    New(Vec<u8>),
+}
+
 /// What to write for one file: its stamps, hash and the two encoded blobs
 /// (borrowed from the loaded cache file for a hit, new for a parse).
 pub struct Stored<'c> {
@@ -132,7 +141,7 @@ pub struct Stored<'c> {
     pub hash: u128,
     pub checked_ns: i128,
     pub core: Cow<'c, [u8]>,
-    pub ops: Cow<'c, [u8]>,
+    pub ops: OpsBlob,
 }
 
 /// The two blobs of a freshly extracted migration.
@@ -143,16 +152,35 @@ pub fn encode(m: &Migration) -> (Vec<u8>, Vec<u8>) {
     (core, ops)
 }
 
+/// The fixed part of the header after the version: ops section length, ops
+/// section checksum, index section checksum.
+const HEADER_TAIL: usize = 8 + 16 + 16;
+
 /// A project's cache, as loaded at the start of a run.
+///
+/// The file is `header | ops section | index section`, the index section being
+/// the bincode index followed by the core blobs. The header and the index
+/// section are read and checked (checksum) when the cache is opened; the ops
+/// section, most of the file, only when a migration's `ops` are needed or the
+/// file is rewritten, and is then checked against its own checksum (a damaged
+/// one makes those files parse again).
 pub struct Cache {
     file: PathBuf,
     dir: PathBuf,
-    bytes: Vec<u8>,
-    /// Where the blobs start in `bytes`.
-    blobs: usize,
-    entries: Vec<Entry>,
-    by_path: HashMap<PathBuf, usize>,
     verbose: bool,
+    /// The open cache file (its ops section is read from it on demand: a
+    /// concurrent run that replaces the file does not change what this one reads).
+    handle: Option<Mutex<std::fs::File>>,
+    ops_at: u64,
+    ops_len: u64,
+    ops_checksum: u128,
+    ops: OnceLock<Option<Vec<u8>>>,
+    /// The index section.
+    index: Vec<u8>,
+    /// Where the core blobs start in `index`.
+    cores: usize,
+    entries: Vec<Entry>,
+    by_path: OnceLock<HashMap<String, usize>>,
 }
 
 impl Cache {
@@ -168,29 +196,28 @@ impl Cache {
         let mut cache = Cache {
             file,
             dir: dir.to_path_buf(),
-            bytes: Vec::new(),
-            blobs: 0,
-            entries: Vec::new(),
-            by_path: HashMap::new(),
             verbose,
+            handle: None,
+            ops_at: 0,
+            ops_len: 0,
+            ops_checksum: 0,
+            ops: OnceLock::new(),
+            index: Vec::new(),
+            cores: 0,
+            entries: Vec::new(),
+            by_path: OnceLock::new(),
         };
-        match std::fs::read(&cache.file) {
-            Ok(bytes) => match decode(&bytes) {
-                Ok((entries, blobs)) => {
-                    cache.by_path = entries
-                        .iter()
-                        .enumerate()
-                        .map(|(i, e)| (PathBuf::from(&e.path), i))
-                        .collect();
-                    cache.entries = entries;
-                    cache.blobs = blobs;
-                    cache.bytes = bytes;
+        match std::fs::File::open(&cache.file) {
+            Ok(handle) => {
+                if let Err(why) = cache.load(handle) {
+                    note(
+                        verbose,
+                        &format!("ignoring {}: {why}", cache.file.display()),
+                    );
+                    cache.entries.clear();
+                    cache.handle = None;
                 }
-                Err(why) => note(
-                    verbose,
-                    &format!("ignoring {}: {why}", cache.file.display()),
-                ),
-            },
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => note(
                 verbose,
@@ -198,6 +225,87 @@ impl Cache {
             ),
         }
         cache
+    }
+
+    /// Reads the header and the index section of an open cache file.
+    fn load(&mut self, mut handle: std::fs::File) -> Result<(), String> {
+        let size = handle.metadata().map_err(|e| e.to_string())?.len();
+        let mut head =
+            vec![0u8; (MAGIC.len() + 8 + VERSION.len() + HEADER_TAIL).min(size as usize)];
+        handle.read_exact(&mut head).map_err(|e| e.to_string())?;
+        let rest = head
+            .strip_prefix(MAGIC)
+            .ok_or("not a migverify cache file")?;
+        let (format, rest) = take_u32(rest)?;
+        if format != CACHE_FORMAT {
+            return Err(format!("cache format {format}, expected {CACHE_FORMAT}"));
+        }
+        let (len, rest) = take_u32(rest)?;
+        let len = len as usize;
+        if rest.len() < len + HEADER_TAIL || &rest[..len] != VERSION.as_bytes() {
+            return Err("written by another version".into());
+        }
+        let tail = &rest[len..];
+        let ops_len = u64::from_le_bytes(tail[..8].try_into().expect("8 bytes"));
+        let ops_checksum = u128::from_le_bytes(tail[8..24].try_into().expect("16 bytes"));
+        let index_checksum = u128::from_le_bytes(tail[24..40].try_into().expect("16 bytes"));
+        let ops_at = head.len() as u64;
+        let index_at = ops_at.checked_add(ops_len).ok_or("truncated")?;
+        if index_at > size {
+            return Err("truncated".into());
+        }
+        let mut index = vec![0u8; (size - index_at) as usize];
+        handle
+            .seek(SeekFrom::Start(index_at))
+            .and_then(|_| handle.read_exact(&mut index))
+            .map_err(|e| e.to_string())?;
+        if xxh3_128(&index) != index_checksum {
+            return Err("checksum mismatch (truncated or corrupt)".into());
+        }
+        let (entries, read): (Vec<Entry>, usize) =
+            bincode::serde::decode_from_slice(&index, bincode::config::standard())
+                .map_err(|e| e.to_string())?;
+        let cores_len = index.len() - read;
+        for e in &entries {
+            if e.core.0 as usize + e.core.1 as usize > cores_len
+                || u64::from(e.ops.0) + u64::from(e.ops.1) > ops_len
+            {
+                return Err("an entry points past the end".into());
+            }
+        }
+        self.handle = Some(Mutex::new(handle));
+        self.ops_at = ops_at;
+        self.ops_len = ops_len;
+        self.ops_checksum = ops_checksum;
+        self.index = index;
+        self.cores = read;
+        self.entries = entries;
+        Ok(())
+    }
+
+    /// The ops section, read and checked on first use; `None` when it cannot be
+    /// read or is damaged.
+    fn ops_section(&self) -> Option<&[u8]> {
+        self.ops
+            .get_or_init(|| {
+                let handle = self.handle.as_ref()?;
+                let mut handle = handle.lock().ok()?;
+                let mut bytes = vec![0u8; usize::try_from(self.ops_len).ok()?];
+                handle.seek(SeekFrom::Start(self.ops_at)).ok()?;
+                handle.read_exact(&mut bytes).ok()?;
+                if xxh3_128(&bytes) != self.ops_checksum {
+                    note(
+                        self.verbose,
+                        &format!(
+                            "{}: damaged ops section, parsing again",
+                            self.file.display()
+                        ),
+                    );
+                    return None;
+                }
+                Some(bytes)
+            })
+            .as_deref()
     }
 
     /// The path of the cache file.
@@ -214,33 +322,49 @@ impl Cache {
         self.entries.is_empty()
     }
 
-    /// The index of `path`'s entry.
-    pub fn lookup(&self, path: &Path) -> Option<usize> {
-        self.by_path.get(path).copied()
+    /// The index of `path`'s entry. `hint` is where it is expected (its position
+    /// in the file list, which is the order entries are written in).
+    pub fn lookup(&self, path: &Path, hint: usize) -> Option<usize> {
+        let key = path.to_str()?;
+        if self.entries.get(hint).is_some_and(|e| e.path == key) {
+            return Some(hint);
+        }
+        self.by_path
+            .get_or_init(|| {
+                self.entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| (e.path.clone(), i))
+                    .collect()
+            })
+            .get(key)
+            .copied()
     }
 
     pub fn entry(&self, i: usize) -> &Entry {
         &self.entries[i]
     }
 
-    fn blob(&self, (at, len): (u32, u32)) -> Option<&[u8]> {
-        let start = self.blobs.checked_add(at as usize)?;
-        self.bytes.get(start..start.checked_add(len as usize)?)
+    fn core(&self, i: usize) -> &[u8] {
+        let (at, len) = self.entries[i].core;
+        let start = self.cores + at as usize;
+        &self.index[start..start + len as usize]
     }
 
     /// Entry `i`'s migration (path set, no source), with its `ops` when `with_ops`;
-    /// `None` when its blobs do not decode.
+    /// `None` when its blobs cannot be read or do not decode.
     pub fn migration(&self, i: usize, path: &Path, with_ops: bool) -> Option<Migration> {
         let e = &self.entries[i];
         let cfg = bincode::config::standard();
-        let core = self.blob(e.core)?;
+        let core = self.core(i);
         let (mut m, read): (Migration, usize) =
             bincode::serde::decode_from_slice(core, cfg).ok()?;
         if read != core.len() {
             return None;
         }
         if with_ops {
-            let ops = self.blob(e.ops)?;
+            let (at, len) = (e.ops.0 as usize, e.ops.1 as usize);
+            let ops = self.ops_section()?.get(at..at + len)?;
             let (v, read): (Vec<OpCall>, usize) =
                 bincode::serde::decode_from_slice(ops, cfg).ok()?;
             if read != ops.len() {
@@ -253,20 +377,21 @@ impl Cache {
     }
 
     /// Entry `i` as it stands, to write again; with new stamps when given.
-    pub fn stored(&self, i: usize, refreshed: Option<(Stat, i128)>) -> Option<Stored<'_>> {
+    pub fn stored(&self, i: usize, refreshed: Option<(Stat, i128)>) -> Stored<'_> {
         let e = &self.entries[i];
         let (stat, checked_ns) = refreshed.unwrap_or((e.stat, e.checked_ns));
-        Some(Stored {
+        Stored {
             path: PathBuf::from(&e.path),
             stat,
             hash: e.hash,
             checked_ns,
-            core: Cow::Borrowed(self.blob(e.core)?),
-            ops: Cow::Borrowed(self.blob(e.ops)?),
-        })
+            core: Cow::Borrowed(self.core(i)),
+            ops: OpsBlob::Cached(e.ops),
+        }
     }
 
-    /// Writes `entries` (sorted by path) when `changed`. Failures are only noted.
+    /// Writes `entries` (in file order) when `changed` or when files are gone.
+    /// Failures are only noted.
     pub fn store(&self, entries: &[Stored<'_>], changed: bool) {
         if !changed && entries.len() == self.entries.len() {
             return;
@@ -280,12 +405,13 @@ impl Cache {
     }
 
     fn write(&self, stored: &[Stored<'_>]) -> Result<(), String> {
-        let mut blobs: Vec<u8> = Vec::new();
+        let mut ops: Vec<u8> = Vec::new();
+        let mut cores: Vec<u8> = Vec::new();
         let mut index: Vec<Entry> = Vec::with_capacity(stored.len());
-        let place = |b: &[u8], blobs: &mut Vec<u8>| -> Result<(u32, u32), String> {
-            let at = u32::try_from(blobs.len()).map_err(|_| "cache too large")?;
+        let place = |b: &[u8], out: &mut Vec<u8>| -> Result<(u32, u32), String> {
+            let at = u32::try_from(out.len()).map_err(|_| "cache too large")?;
             let len = u32::try_from(b.len()).map_err(|_| "entry too large")?;
-            blobs.extend_from_slice(b);
+            out.extend_from_slice(b);
             Ok((at, len))
         };
         for s in stored {
@@ -293,28 +419,42 @@ impl Cache {
             let Some(path) = s.path.to_str() else {
                 continue;
             };
-            let core = place(&s.core, &mut blobs)?;
-            let ops = place(&s.ops, &mut blobs)?;
+            let op_bytes = match &s.ops {
+                OpsBlob::New(b) => b.as_slice(),
+                OpsBlob::Cached((at, len)) => {
+                    let (at, len) = (*at as usize, *len as usize);
+                    // A damaged ops section: the file is parsed on the next run.
+                    match self.ops_section().and_then(|o| o.get(at..at + len)) {
+                        Some(b) => b,
+                        None => continue,
+                    }
+                }
+            };
+            let ops_place = place(op_bytes, &mut ops)?;
+            let core = place(&s.core, &mut cores)?;
             index.push(Entry {
                 path: path.to_string(),
                 stat: s.stat,
                 hash: s.hash,
                 checked_ns: s.checked_ns,
                 core,
-                ops,
+                ops: ops_place,
             });
         }
-        let mut payload = bincode::serde::encode_to_vec(&index, bincode::config::standard())
+        let mut section = bincode::serde::encode_to_vec(&index, bincode::config::standard())
             .map_err(|e| e.to_string())?;
-        payload.extend_from_slice(&blobs);
-        drop(blobs);
-        let mut bytes = Vec::with_capacity(payload.len() + 64);
+        section.extend_from_slice(&cores);
+        drop(cores);
+        let mut bytes = Vec::with_capacity(ops.len() + section.len() + 96);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
         bytes.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
         bytes.extend_from_slice(VERSION.as_bytes());
-        bytes.extend_from_slice(&xxh3_128(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
+        bytes.extend_from_slice(&(ops.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&xxh3_128(&ops).to_le_bytes());
+        bytes.extend_from_slice(&xxh3_128(&section).to_le_bytes());
+        bytes.extend_from_slice(&ops);
+        bytes.extend_from_slice(&section);
 
         let parent = self.file.parent().expect("cache file has a directory");
         std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -329,44 +469,6 @@ impl Cache {
         tmp.persist(&self.file).map_err(|e| e.error.to_string())?;
         Ok(())
     }
-}
-
-/// The index and where the blobs start, from a whole cache file.
-fn decode(bytes: &[u8]) -> Result<(Vec<Entry>, usize), String> {
-    let rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or("not a migverify cache file")?;
-    let (format, rest) = take_u32(rest)?;
-    if format != CACHE_FORMAT {
-        return Err(format!("cache format {format}, expected {CACHE_FORMAT}"));
-    }
-    let (len, rest) = take_u32(rest)?;
-    let len = len as usize;
-    if rest.len() < len + 16 {
-        return Err("truncated".into());
-    }
-    if &rest[..len] != VERSION.as_bytes() {
-        return Err("written by another version".into());
-    }
-    let rest = &rest[len..];
-    let checksum = u128::from_le_bytes(rest[..16].try_into().expect("16 bytes"));
-    let payload = &rest[16..];
-    if xxh3_128(payload) != checksum {
-        return Err("checksum mismatch (truncated or corrupt)".into());
-    }
-    let (entries, read): (Vec<Entry>, usize) =
-        bincode::serde::decode_from_slice(payload, bincode::config::standard())
-            .map_err(|e| e.to_string())?;
-    let blobs = bytes.len() - payload.len() + read;
-    let blob_len = payload.len() - read;
-    for e in &entries {
-        for (at, len) in [e.core, e.ops] {
-            if at as usize + len as usize > blob_len {
-                return Err("an entry points past the end".into());
-            }
-        }
-    }
-    Ok((entries, blobs))
 }
 
 fn take_u32(bytes: &[u8]) -> Result<(u32, &[u8]), String> {

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::cache::{self, Cache, Stat, Stored};
+use crate::cache::{self, Cache, OpsBlob, Stat, Stored};
 use crate::db::resolve::Loaded;
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
@@ -93,7 +93,8 @@ pub fn load(
     let loaded: Vec<LoadedFile> = project
         .files
         .par_iter()
-        .map(|path| match (&project.stdin, &cache) {
+        .enumerate()
+        .map(|(i, path)| match (&project.stdin, &cache) {
             (Some((stdin_path, text)), _) if stdin_path == path => {
                 let m = migration::parse_source(path.clone(), text.clone().into_bytes());
                 LoadedFile::plain(
@@ -107,7 +108,7 @@ pub fn load(
                     None,
                 )
             }
-            (_, Some(cache)) => load_cached(path, cache, now, keep),
+            (_, Some(cache)) => load_cached(path, cache.lookup(path, i), cache, now, keep),
             (_, None) => load_plain(path, keep),
         })
         .collect();
@@ -126,8 +127,11 @@ pub fn load(
         let carried = project
             .stdin
             .as_ref()
-            .and_then(|(p, _)| cache.lookup(p))
-            .and_then(|i| cache.stored(i, None));
+            .and_then(|(p, _)| {
+                let hint = project.files.iter().position(|f| f == p).unwrap_or(0);
+                cache.lookup(p, hint)
+            })
+            .map(|i| cache.stored(i, None));
         stored.extend(carried);
         cache.store(&stored, changed);
     }
@@ -180,8 +184,13 @@ fn load_plain(path: &Path, keep: Keep) -> LoadedFile<'static> {
 /// Loads `path` from its cache entry when its stamps prove it unchanged (no
 /// read), else reads it and uses the entry when the content hash matches, else
 /// parses it. A file that cannot be read is never stored.
-fn load_cached<'c>(path: &Path, cache: &'c Cache, now: i128, keep: Keep) -> LoadedFile<'c> {
-    let entry = cache.lookup(path);
+fn load_cached<'c>(
+    path: &Path,
+    entry: Option<usize>,
+    cache: &'c Cache,
+    now: i128,
+    keep: Keep,
+) -> LoadedFile<'c> {
     let Ok(meta) = std::fs::metadata(path) else {
         return load_plain(path, keep);
     };
@@ -190,13 +199,12 @@ fn load_cached<'c>(path: &Path, cache: &'c Cache, now: i128, keep: Keep) -> Load
         let e = cache.entry(i);
         if e.stat == stat
             && e.trusted()
-            && let (Some(m), Some(stored)) =
-                (cache.migration(i, path, keep.ops), cache.stored(i, None))
+            && let Some(m) = cache.migration(i, path, keep.ops)
         {
             return LoadedFile {
                 migration: m,
                 hash: Some(e.hash),
-                stored: Some(stored),
+                stored: Some(cache.stored(i, None)),
                 fresh: false,
             };
         }
@@ -208,10 +216,7 @@ fn load_cached<'c>(path: &Path, cache: &'c Cache, now: i128, keep: Keep) -> Load
     let hash = xxh3_128(&bytes);
     if let Some(i) = entry
         && cache.entry(i).hash == hash
-        && let (Some(mut m), Some(stored)) = (
-            cache.migration(i, path, keep.ops),
-            cache.stored(i, Some((stat, now))),
-        )
+        && let Some(mut m) = cache.migration(i, path, keep.ops)
     {
         if keep.sources {
             m.source = Arc::new(SourceFile::from_bytes(path.to_path_buf(), bytes));
@@ -224,7 +229,7 @@ fn load_cached<'c>(path: &Path, cache: &'c Cache, now: i128, keep: Keep) -> Load
         return LoadedFile {
             migration: m,
             hash: Some(hash),
-            stored: Some(stored),
+            stored: Some(cache.stored(i, Some((stat, now)))),
             fresh,
         };
     }
@@ -239,7 +244,7 @@ fn load_cached<'c>(path: &Path, cache: &'c Cache, now: i128, keep: Keep) -> Load
             hash,
             checked_ns: now,
             core: Cow::Owned(core),
-            ops: Cow::Owned(ops),
+            ops: OpsBlob::New(ops),
         }),
         fresh: true,
     }
@@ -596,6 +601,28 @@ mod tests {
             }
             assert_eq!(loaded.hashes.iter().flatten().count(), 2);
         }
+        // A damaged ops section: the files needing ops are parsed again, and the
+        // cache file is rewritten.
+        let file = std::fs::read_dir(cache.join(env!("CARGO_PKG_VERSION")))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "bin"))
+            .unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        let ops_at = 8 + 4 + 4 + env!("CARGO_PKG_VERSION").len() + 40;
+        bytes[ops_at + 3] ^= 0xff;
+        std::fs::write(&file, &bytes).unwrap();
+        for keep in [lean, Keep::ALL, Keep::ALL] {
+            let loaded = load(&project, Some(&cache), false, keep);
+            for (m, r) in loaded.migrations.iter().zip(&reference) {
+                assert_eq!(m.ops.len(), if keep.ops { r.ops.len() } else { 0 });
+                if keep.ops {
+                    assert_eq!(m.ops, r.ops);
+                }
+            }
+        }
+        assert_ne!(std::fs::read(&file).unwrap(), bytes);
     }
 
     #[cfg(unix)]

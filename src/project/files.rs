@@ -54,17 +54,22 @@ pub fn collect(
             .follow_links(true)
             .min_depth(1)
             .max_depth(if loc.recursive { usize::MAX } else { 1 })
-            .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
                 !(e.file_type().is_dir()
                     && e.file_name().to_string_lossy().ends_with("__pycache__"))
             });
+        // Walked unsorted, then put in the order a walk sorted by name gives
+        // (depth first, names in order: the order of the paths' components),
+        // which decides which path of a file reached twice is kept. Sorting the
+        // walk itself compares paths component by component at every step.
+        let mut found: Vec<(Vec<std::ffi::OsString>, Result<walkdir::DirEntry, String>)> =
+            Vec::new();
         for entry in walker {
             let entry = match entry {
                 Ok(e) => e,
                 Err(err) => {
-                    warnings.push(walk_warning(&err));
+                    found.push((walk_order(err.path(), &loc.path), Err(walk_warning(&err))));
                     continue;
                 }
             };
@@ -75,10 +80,21 @@ pub fn collect(
             if !is_migration_name(&name) {
                 continue;
             }
-            let path = entry.path();
-            if is_excluded(path, root, exclude) {
+            if is_excluded(entry.path(), root, exclude) {
                 continue;
             }
+            found.push((walk_order(Some(entry.path()), &loc.path), Ok(entry)));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, entry) in found {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(warning) => {
+                    warnings.push(warning);
+                    continue;
+                }
+            };
+            let path = entry.path();
             match real_path(&entry, &mut real_dirs) {
                 Ok(real) => {
                     if seen.insert(real) {
@@ -91,6 +107,18 @@ pub fn collect(
     }
     files.sort();
     files
+}
+
+/// The sort key of a walked path: its components below the location.
+fn walk_order(path: Option<&Path>, location: &Path) -> Vec<std::ffi::OsString> {
+    let Some(path) = path else {
+        return Vec::new();
+    };
+    path.strip_prefix(location)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect()
 }
 
 /// `canonicalize(entry.path())`, with one `canonicalize` per directory rather
