@@ -338,11 +338,17 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         raw.extend(out.into_iter().map(|f| (ri, f)));
     }
 
-    let by_path: HashMap<&PathBuf, usize> = migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (&m.path, i))
-        .collect();
+    // Built only when there is a finding to place.
+    let by_path_cell: std::cell::OnceCell<HashMap<&PathBuf, usize>> = std::cell::OnceCell::new();
+    let by_path = || {
+        by_path_cell.get_or_init(|| {
+            migrations
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (&m.path, i))
+                .collect()
+        })
+    };
     let mut used: HashSet<SuppressionUse> = HashSet::new();
     let severity_of: HashMap<usize, _> = project.settings.enabled.iter().copied().collect();
     let mut diagnostics = Vec::new();
@@ -350,7 +356,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         if ignored_by_config(project, ri, &f) {
             return;
         }
-        if let Some(&mi) = by_path.get(&f.location.path)
+        if let Some(&mi) = by_path().get(&f.location.path)
             && suppressed(&migrations[mi], mi, registry, ri, &f, used)
         {
             return;
@@ -423,7 +429,11 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         pending: ctx.pending().map(|p| p.len()),
         tables: db.map(|d| d.snapshot.table_names()),
     };
-    let mut sources = sources_for(&diagnostics, &migrations, &hashes, &by_path);
+    let mut sources = if diagnostics.is_empty() {
+        HashMap::new()
+    } else {
+        sources_for(&diagnostics, &migrations, &hashes, by_path())
+    };
     if let Some((loc, src)) = db.and_then(|d| d.origin.as_ref()) {
         sources
             .entry(loc.path.clone())

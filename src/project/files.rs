@@ -97,7 +97,8 @@ pub fn collect(
             let path = entry.path();
             match real_path(&entry, &mut real_dirs) {
                 Ok(real) => {
-                    if seen.insert(real) {
+                    // Real paths are normalised: compare (and hash) their bytes.
+                    if seen.insert(real.into_os_string()) {
                         files.push(path.to_path_buf());
                     }
                 }
