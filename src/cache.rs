@@ -405,15 +405,13 @@ impl Cache {
     }
 
     fn write(&self, stored: &[Stored<'_>]) -> Result<(), String> {
-        let mut ops: Vec<u8> = Vec::new();
+        // The ops blobs are not copied into one buffer: they are hashed, then
+        // written one by one (a cold 10,000-file run holds 30 MB of them).
+        let mut ops: Vec<&[u8]> = Vec::with_capacity(stored.len());
+        let mut ops_len: u64 = 0;
+        let mut ops_hash = xxhash_rust::xxh3::Xxh3Default::new();
         let mut cores: Vec<u8> = Vec::new();
         let mut index: Vec<Entry> = Vec::with_capacity(stored.len());
-        let place = |b: &[u8], out: &mut Vec<u8>| -> Result<(u32, u32), String> {
-            let at = u32::try_from(out.len()).map_err(|_| "cache too large")?;
-            let len = u32::try_from(b.len()).map_err(|_| "entry too large")?;
-            out.extend_from_slice(b);
-            Ok((at, len))
-        };
         for s in stored {
             // Paths that are not UTF-8 are not cached.
             let Some(path) = s.path.to_str() else {
@@ -430,8 +428,19 @@ impl Cache {
                     }
                 }
             };
-            let ops_place = place(op_bytes, &mut ops)?;
-            let core = place(&s.core, &mut cores)?;
+            let too_large = |_| "cache too large".to_string();
+            let ops_place = (
+                u32::try_from(ops_len).map_err(too_large)?,
+                u32::try_from(op_bytes.len()).map_err(too_large)?,
+            );
+            ops_len += op_bytes.len() as u64;
+            ops_hash.update(op_bytes);
+            ops.push(op_bytes);
+            let core = (
+                u32::try_from(cores.len()).map_err(too_large)?,
+                u32::try_from(s.core.len()).map_err(too_large)?,
+            );
+            cores.extend_from_slice(&s.core);
             index.push(Entry {
                 path: path.to_string(),
                 stat: s.stat,
@@ -441,20 +450,19 @@ impl Cache {
                 ops: ops_place,
             });
         }
+        u32::try_from(ops_len).map_err(|_| "cache too large")?;
         let mut section = bincode::serde::encode_to_vec(&index, bincode::config::standard())
             .map_err(|e| e.to_string())?;
         section.extend_from_slice(&cores);
         drop(cores);
-        let mut bytes = Vec::with_capacity(ops.len() + section.len() + 96);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
-        bytes.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(VERSION.as_bytes());
-        bytes.extend_from_slice(&(ops.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&xxh3_128(&ops).to_le_bytes());
-        bytes.extend_from_slice(&xxh3_128(&section).to_le_bytes());
-        bytes.extend_from_slice(&ops);
-        bytes.extend_from_slice(&section);
+        let mut header = Vec::with_capacity(96);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
+        header.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
+        header.extend_from_slice(VERSION.as_bytes());
+        header.extend_from_slice(&ops_len.to_le_bytes());
+        header.extend_from_slice(&ops_hash.digest128().to_le_bytes());
+        header.extend_from_slice(&xxh3_128(&section).to_le_bytes());
 
         let parent = self.file.parent().expect("cache file has a directory");
         std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -464,8 +472,14 @@ impl Cache {
         }
         // No fsync: a cache file lost or torn by a crash fails its checksum and
         // is ignored.
-        let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| e.to_string())?;
-        tmp.write_all(&bytes).map_err(|e| e.to_string())?;
+        let tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| e.to_string())?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
+        out.write_all(&header).map_err(|e| e.to_string())?;
+        for b in ops {
+            out.write_all(b).map_err(|e| e.to_string())?;
+        }
+        out.write_all(&section).map_err(|e| e.to_string())?;
+        let tmp = out.into_inner().map_err(|e| e.error().to_string())?;
         tmp.persist(&self.file).map_err(|e| e.error.to_string())?;
         Ok(())
     }
