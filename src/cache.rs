@@ -2,13 +2,15 @@
 //! run over unchanged files neither parses nor, usually, reads them.
 //!
 //! One file per project and set of version locations:
-//! `<cache dir>/<tool version>/<xxh3 of root and locations>.bin`, holding a header
-//! (magic, [`CACHE_FORMAT`], tool version, xxh3-128 checksum of the payload) and a
-//! payload: a bincode index (for each file its path, [`Stat`], the xxh3-128 hash
-//! of its bytes, when that hash was last checked, and where its two blobs are),
-//! then the blobs. Each file has two: the [`Migration`] without its path, source
-//! and `ops` (small, always decoded), and its `ops` (the argument trees of every
-//! `op.*` call: most of the bytes, decoded only when a rule that runs reads them).
+//! `<cache dir>/<tool version>/<xxh3 of root and locations>.bin`: a header (magic,
+//! [`CACHE_FORMAT`], tool version, the length of the ops section and xxh3-128
+//! checksums of both sections), the ops section, then the index section. Each
+//! file has two blobs: the [`Migration`] without its path, source and `ops`
+//! (small, in the index section after the bincode index of paths, stamps, hashes
+//! and blob places), and its `ops` (the argument trees of every `op.*` call, most
+//! of the bytes, in the ops section). The index section is read and checked at
+//! every run; the ops section only when a rule that runs reads `ops`
+//! ([`crate::rules::Rule::reads_ops`]) or when the file is rewritten.
 //!
 //! **Validation**, as git's index and ruff do it: an entry whose file has the same
 //! size, mtime, ctime, inode and device is used without reading the file, unless
