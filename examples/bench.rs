@@ -30,6 +30,11 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+// The same allocators as the binary (src/main.rs), so the floor and the
+// in-process check are measured as `migverify` runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Opts {
     files: usize,
     small: usize,
@@ -41,6 +46,8 @@ struct Opts {
 }
 
 fn main() {
+    // SAFETY: first thing in the process, before any tree-sitter call.
+    unsafe { migverify::migration::use_mimalloc_for_parsing() };
     let opts = parse_args();
     let big_dir = opts.dir.join(format!("versions{}", opts.files));
     let small_dir = opts.dir.join(format!("versions{}", opts.small));
