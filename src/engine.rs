@@ -635,6 +635,49 @@ mod tests {
         assert_ne!(std::fs::read(&file).unwrap(), bytes);
     }
 
+    #[test]
+    fn snippet_sources_are_read_again_only_while_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a1.py");
+        let text = "revision = 'a1'\ndown_revision = None\ndef upgrade():\n    pass\n";
+        std::fs::write(&file, text).unwrap();
+        let registry = Registry::builtin();
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![tmp.path().to_path_buf()],
+            vec![file.clone()],
+            crate::config::Settings::recommended(&registry),
+        );
+        let lean = Keep {
+            ops: false,
+            sources: false,
+        };
+        let loaded = load(&project, None, false, lean);
+        assert!(loaded.migrations[0].source.text.is_empty());
+        let f = Finding::new(&file, None, "x");
+        let d = Diagnostic {
+            code: "MV000".into(),
+            name: "x".into(),
+            severity: crate::diagnostic::Severity::Error,
+            message: f.message,
+            location: f.location,
+            related: Vec::new(),
+            help: None,
+        };
+        let by_path: HashMap<&PathBuf, usize> = [(&loaded.migrations[0].path, 0)].into();
+        let sources = sources_for(
+            std::slice::from_ref(&d),
+            &loaded.migrations,
+            &loaded.hashes,
+            &by_path,
+        );
+        assert_eq!(sources[&file].text, text);
+        // Edited since it was linted: no snippet rather than a wrong one.
+        std::fs::write(&file, text.replace("pass", "op.x()")).unwrap();
+        let sources = sources_for(&[d], &loaded.migrations, &loaded.hashes, &by_path);
+        assert!(sources.is_empty());
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_file_reached_through_a_symlinked_location_is_read_once() {
