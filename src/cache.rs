@@ -10,7 +10,9 @@
 //! and blob places), and its `ops` (the argument trees of every `op.*` call, most
 //! of the bytes, in the ops section). The index section is read and checked at
 //! every run; the ops section only when a rule that runs reads `ops`
-//! ([`crate::rules::Rule::reads_ops`]) or when the file is rewritten.
+//! ([`crate::rules::Rule::reads_ops`]) or when the file is rewritten. A file
+//! extracted by a run that needed no `ops` has none stored: the first run that
+//! needs them parses it again and stores them.
 //!
 //! **Validation**, as git's index and ruff do it: an entry whose file has the same
 //! size, mtime, ctime, inode and device is used without reading the file, unless
@@ -41,7 +43,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 use crate::migration::{Migration, OpCall};
 
 /// Bump when the layout of the cache file or of the cached model changes.
-pub const CACHE_FORMAT: u32 = 2;
+pub const CACHE_FORMAT: u32 = 3;
 
 /// The default cache directory name, under the project root.
 pub const DEFAULT_DIR: &str = ".migverify_cache";
@@ -118,8 +120,9 @@ pub struct Entry {
     pub checked_ns: i128,
     /// The core blob, in the core section.
     core: (u32, u32),
-    /// The ops blob, in the ops section.
-    ops: (u32, u32),
+    /// The ops blob, in the ops section; `None` when the file was extracted
+    /// without them (no rule that ran read them).
+    ops: Option<(u32, u32)>,
 }
 
 impl Entry {
@@ -129,10 +132,12 @@ impl Entry {
     }
 }
 
-/// A file's `ops` blob to write: the one in the loaded cache file, or new.
+/// A file's `ops` blob to write: the one in the loaded cache file, new, or none
+/// (extracted without `ops`: a run that needs them parses the file again).
 pub enum OpsBlob {
     Cached((u32, u32)),
     New(Vec<u8>),
+    Missing,
 }
 
 /// What to write for one file: its stamps, hash and the two encoded blobs
@@ -146,12 +151,14 @@ pub struct Stored<'c> {
     pub ops: OpsBlob,
 }
 
-/// The two blobs of a freshly extracted migration.
-pub fn encode(m: &Migration) -> (Vec<u8>, Vec<u8>) {
-    let cfg = bincode::config::standard();
-    let core = bincode::serde::encode_to_vec(m, cfg).expect("a migration serializes");
-    let ops = bincode::serde::encode_to_vec(&m.ops, cfg).expect("ops serialize");
-    (core, ops)
+/// The core blob of a freshly extracted migration (all but path, source, ops).
+pub fn encode_core(m: &Migration) -> Vec<u8> {
+    bincode::serde::encode_to_vec(m, bincode::config::standard()).expect("a migration serializes")
+}
+
+/// The ops blob of a freshly extracted migration.
+pub fn encode_ops(m: &Migration) -> Vec<u8> {
+    bincode::serde::encode_to_vec(&m.ops, bincode::config::standard()).expect("ops serialize")
 }
 
 /// The fixed part of the header after the version: ops section length, ops
@@ -270,7 +277,8 @@ impl Cache {
         let cores_len = index.len() - read;
         for e in &entries {
             if e.core.0 as usize + e.core.1 as usize > cores_len
-                || u64::from(e.ops.0) + u64::from(e.ops.1) > ops_len
+                || e.ops
+                    .is_some_and(|(at, len)| u64::from(at) + u64::from(len) > ops_len)
             {
                 return Err("an entry points past the end".into());
             }
@@ -365,7 +373,8 @@ impl Cache {
             return None;
         }
         if with_ops {
-            let (at, len) = (e.ops.0 as usize, e.ops.1 as usize);
+            let (at, len) = e.ops?;
+            let (at, len) = (at as usize, len as usize);
             let ops = self.ops_section()?.get(at..at + len)?;
             let (v, read): (Vec<OpCall>, usize) =
                 bincode::serde::decode_from_slice(ops, cfg).ok()?;
@@ -388,7 +397,7 @@ impl Cache {
             hash: e.hash,
             checked_ns,
             core: Cow::Borrowed(self.core(i)),
-            ops: OpsBlob::Cached(e.ops),
+            ops: e.ops.map_or(OpsBlob::Missing, OpsBlob::Cached),
         }
     }
 
@@ -420,24 +429,31 @@ impl Cache {
                 continue;
             };
             let op_bytes = match &s.ops {
-                OpsBlob::New(b) => b.as_slice(),
+                OpsBlob::New(b) => Some(b.as_slice()),
                 OpsBlob::Cached((at, len)) => {
                     let (at, len) = (*at as usize, *len as usize);
                     // A damaged ops section: the file is parsed on the next run.
                     match self.ops_section().and_then(|o| o.get(at..at + len)) {
-                        Some(b) => b,
+                        Some(b) => Some(b),
                         None => continue,
                     }
                 }
+                OpsBlob::Missing => None,
             };
             let too_large = |_| "cache too large".to_string();
-            let ops_place = (
-                u32::try_from(ops_len).map_err(too_large)?,
-                u32::try_from(op_bytes.len()).map_err(too_large)?,
-            );
-            ops_len += op_bytes.len() as u64;
-            ops_hash.update(op_bytes);
-            ops.push(op_bytes);
+            let ops_place = match op_bytes {
+                Some(op_bytes) => {
+                    let place = (
+                        u32::try_from(ops_len).map_err(too_large)?,
+                        u32::try_from(op_bytes.len()).map_err(too_large)?,
+                    );
+                    ops_len += op_bytes.len() as u64;
+                    ops_hash.update(op_bytes);
+                    ops.push(op_bytes);
+                    Some(place)
+                }
+                None => None,
+            };
             let core = (
                 u32::try_from(cores.len()).map_err(too_large)?,
                 u32::try_from(s.core.len()).map_err(too_large)?,

@@ -96,7 +96,7 @@ pub fn load(
         .enumerate()
         .map(|(i, path)| match (&project.stdin, &cache) {
             (Some((stdin_path, text)), _) if stdin_path == path => {
-                let m = migration::parse_source(path.clone(), text.clone().into_bytes());
+                let m = extract(path.clone(), text.clone().into_bytes(), keep);
                 LoadedFile::plain(
                     strip(
                         m,
@@ -169,12 +169,21 @@ fn strip(mut m: Migration, keep: Keep) -> Migration {
     m
 }
 
+/// Extracts a migration, with its `ops` only when `keep` keeps them.
+fn extract(path: PathBuf, bytes: Vec<u8>, keep: Keep) -> Migration {
+    if keep.ops {
+        migration::parse_source(path, bytes)
+    } else {
+        migration::parse_source_without_ops(path, bytes)
+    }
+}
+
 /// Reads and parses `path`, without the cache.
 fn load_plain(path: &Path, keep: Keep) -> LoadedFile<'static> {
     match std::fs::read(path) {
         Ok(bytes) => {
             let hash = xxh3_128(&bytes);
-            let m = migration::parse_source(path.to_path_buf(), bytes);
+            let m = extract(path.to_path_buf(), bytes, keep);
             LoadedFile::plain(strip(m, keep), Some(hash))
         }
         Err(err) => LoadedFile::plain(migration::unreadable(path, &err), None),
@@ -233,8 +242,13 @@ fn load_cached<'c>(
             fresh,
         };
     }
-    let m = migration::parse_source(path.to_path_buf(), bytes);
-    let (core, ops) = cache::encode(&m);
+    let m = extract(path.to_path_buf(), bytes, keep);
+    let core = cache::encode_core(&m);
+    let ops = if keep.ops {
+        OpsBlob::New(cache::encode_ops(&m))
+    } else {
+        OpsBlob::Missing
+    };
     LoadedFile {
         migration: strip(m, keep),
         hash: Some(hash),
@@ -244,7 +258,7 @@ fn load_cached<'c>(
             hash,
             checked_ns: now,
             core: Cow::Owned(core),
-            ops: OpsBlob::New(ops),
+            ops,
         }),
         fresh: true,
     }

@@ -13,7 +13,9 @@ use crate::diagnostic::Span;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
-pub use extract::{parse_file, parse_source, unreadable, use_mimalloc_for_parsing};
+pub use extract::{
+    parse_file, parse_source, parse_source_without_ops, unreadable, use_mimalloc_for_parsing,
+};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.
