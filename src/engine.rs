@@ -90,7 +90,7 @@ pub fn load(
         cache_dir.map(|d| Cache::open(d, &project.root, &project.version_locations, verbose));
     // Taken before any file is read: see `cache::Entry::trusted`.
     let now = cache::now_ns();
-    let loaded: Vec<LoadedFile> = project
+    let mut loaded: Vec<LoadedFile> = project
         .files
         .par_iter()
         .enumerate()
@@ -112,6 +112,11 @@ pub fn load(
             (_, None) => load_plain(path, keep),
         })
         .collect();
+    // Rules and the graph rely on path order; `Project::files` is sorted by
+    // discovery, but a library user may build a `Project` by hand.
+    if !loaded.is_sorted_by(|a, b| a.migration.path <= b.migration.path) {
+        loaded.sort_by(|a, b| a.migration.path.cmp(&b.migration.path));
+    }
     let mut migrations = Vec::with_capacity(loaded.len());
     let mut hashes = Vec::with_capacity(loaded.len());
     let mut stored = Vec::new();
