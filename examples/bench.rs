@@ -9,10 +9,13 @@
 //! (a) the floor: tree-sitter parsing every file on all cores (rayon, one parser
 //!     per thread), with the files already in memory and with reading them;
 //!     also the in-process `engine::check` time;
-//! (b) `migverify check DIR` wall time of the release binary (hyperfine median
-//!     when installed, else an own loop);
-//! (c) `migverify check DIR/one_file.py` in a `--small`-file project;
-//! (d) peak memory (`/usr/bin/time -v`, max RSS);
+//! (b) `migverify check DIR` wall and CPU time of the release binary (hyperfine
+//!     when installed, else an own loop): cold (the cache file removed before
+//!     every run, so each run parses everything and writes the cache), with
+//!     `--no-cache`, and warm (every file unchanged since the cache was written);
+//! (c) `migverify check DIR/one_file.py` in a `--small`-file project, warm, and
+//!     with `--no-cache`;
+//! (d) peak memory (`/usr/bin/time -v`, max RSS): cold, warm and `--no-cache`;
 //! (e) when a Python with Alembic is found (`/tmp/avenv/bin/python`,
 //!     `.venv/bin/python`, or `--python`): `ScriptDirectory` + `get_heads()` on the
 //!     same tree, cold (no bytecode) and warm (bytecode cached).
@@ -27,6 +30,11 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+// The same allocators as the binary (src/main.rs), so the floor and the
+// in-process check are measured as `migverify` runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Opts {
     files: usize,
     small: usize,
@@ -38,11 +46,14 @@ struct Opts {
 }
 
 fn main() {
+    // SAFETY: first thing in the process, before any tree-sitter call.
+    unsafe { migverify::migration::use_mimalloc_for_parsing() };
     let opts = parse_args();
     let big_dir = opts.dir.join(format!("versions{}", opts.files));
     let small_dir = opts.dir.join(format!("versions{}", opts.small));
     let big = write_corpus(&big_dir, opts.files, opts.seed);
     let small = write_corpus(&small_dir, opts.small, opts.seed);
+    let written = Instant::now();
     assert!(
         opts.bin.is_file(),
         "no binary at {} (build it: cargo build --release)",
@@ -54,7 +65,7 @@ fn main() {
 
     // The tree must be clean: exit 0, no diagnostic at all.
     let out = Command::new(&opts.bin)
-        .args(["check", "--format", "concise"])
+        .args(["check", "--no-cache", "--format", "concise"])
         .arg(&big_dir)
         .output()
         .expect("run migverify");
@@ -142,57 +153,118 @@ fn main() {
         ),
     ]);
 
-    // (b) and (c): the binary.
-    let check_big = time_command(
-        &opts,
-        &[opts.bin.as_os_str(), "check".as_ref(), big_dir.as_os_str()],
-    );
+    // (b) and (c): the binary, cold (no cache file: removed before every run),
+    // without the cache, and warm. The corpus was written at the start: by now
+    // its stamps are older than the cache's racy window, so warm runs trust them.
+    let cache_big = opts.dir.join("cache-big");
+    let cache_small = opts.dir.join("cache-small");
+    let check = |dir: &Path, cache: &Path, extra: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec![
+            opts.bin.clone().into(),
+            "check".into(),
+            "--cache-dir".into(),
+            cache.into(),
+        ];
+        v.extend(extra.iter().map(Into::into));
+        v.push(dir.into());
+        v
+    };
+    let wait_out_racy_window = || {
+        let settle = Duration::from_millis(3500).saturating_sub(written.elapsed());
+        std::thread::sleep(settle);
+    };
+    let cold_big = time_command(&opts, &check(&big_dir, &cache_big, &[]), Some(&cache_big));
     rows.push([
-        format!("(b) `migverify check DIR`, {} files", opts.files),
-        ms(check_big.median),
+        format!(
+            "(b) `migverify check DIR`, {} files, cold (no cache file)",
+            opts.files
+        ),
+        ms(cold_big.median),
         format!(
             "{}; {:.2}× the floor's wall time; CPU {} ({:.2}× the floor's)",
-            check_big.how,
-            check_big.median.as_secs_f64() / parse_read.as_secs_f64(),
-            ms(check_big.user + check_big.system),
-            (check_big.user + check_big.system).as_secs_f64() / parse_read_cpu.as_secs_f64()
+            cold_big.how,
+            cold_big.median.as_secs_f64() / parse_read.as_secs_f64(),
+            ms(cold_big.cpu),
+            cold_big.cpu.as_secs_f64() / parse_read_cpu.as_secs_f64()
         ),
     ]);
-    let one = small_dir.join(&small.files[small.files.len() / 2].name);
-    let check_small = time_command(
+    let nocache_big = time_command(&opts, &check(&big_dir, &cache_big, &["--no-cache"]), None);
+    rows.push([
+        format!("`migverify check --no-cache DIR`, {} files", opts.files),
+        ms(nocache_big.median),
+        format!(
+            "{}; {:.2}× the floor's wall time; CPU {} ({:.2}× the floor's)",
+            nocache_big.how,
+            nocache_big.median.as_secs_f64() / parse_read.as_secs_f64(),
+            ms(nocache_big.cpu),
+            nocache_big.cpu.as_secs_f64() / parse_read_cpu.as_secs_f64()
+        ),
+    ]);
+    wait_out_racy_window();
+    let warm_big = time_command(&opts, &check(&big_dir, &cache_big, &[]), None);
+    rows.push([
+        format!("(b) `migverify check DIR`, {} files, warm", opts.files),
+        ms(warm_big.median),
+        format!("{}; CPU {}", warm_big.how, ms(warm_big.cpu)),
+    ]);
+    let cold_small = time_command(
         &opts,
-        &[
-            opts.bin.as_os_str(),
-            "check".as_ref(),
-            small_dir.as_os_str(),
-        ],
+        &check(&small_dir, &cache_small, &[]),
+        Some(&cache_small),
     );
     rows.push([
-        format!("`migverify check DIR`, {} files", opts.small),
-        ms(check_small.median),
-        check_small.how.clone(),
+        format!("`migverify check DIR`, {} files, cold", opts.small),
+        ms(cold_small.median),
+        format!("{}; CPU {}", cold_small.how, ms(cold_small.cpu)),
     ]);
-    let check_one = time_command(
-        &opts,
-        &[opts.bin.as_os_str(), "check".as_ref(), one.as_os_str()],
-    );
+    let warm_small = time_command(&opts, &check(&small_dir, &cache_small, &[]), None);
+    rows.push([
+        format!("`migverify check DIR`, {} files, warm", opts.small),
+        ms(warm_small.median),
+        format!("{}; CPU {}", warm_small.how, ms(warm_small.cpu)),
+    ]);
+    let one = small_dir.join(&small.files[small.files.len() / 2].name);
+    let check_one = time_command(&opts, &check(&one, &cache_small, &[]), None);
     rows.push([
         format!(
-            "(c) `migverify check DIR/one.py`, {}-file project",
+            "(c) `migverify check DIR/one.py`, {}-file project, warm",
             opts.small
         ),
         ms(check_one.median),
-        format!("{}; the whole graph is still read", check_one.how),
+        format!(
+            "{}; CPU {}; the whole graph is still loaded",
+            check_one.how,
+            ms(check_one.cpu)
+        ),
+    ]);
+    let check_one_cold = time_command(&opts, &check(&one, &cache_small, &["--no-cache"]), None);
+    rows.push([
+        format!(
+            "`migverify check --no-cache DIR/one.py`, {}-file project",
+            opts.small
+        ),
+        ms(check_one_cold.median),
+        format!("{}; CPU {}", check_one_cold.how, ms(check_one_cold.cpu)),
     ]);
 
     // (d) memory.
-    for (dir, n) in [(&big_dir, opts.files), (&small_dir, opts.small)] {
-        if let Some(kb) = max_rss(&opts.bin, dir) {
-            rows.push([
-                format!("(d) peak RSS, `migverify check DIR`, {n} files"),
-                format!("{:.0} MB", kb as f64 / 1024.0),
-                "`/usr/bin/time -v`".into(),
-            ]);
+    for (dir, cache, n) in [
+        (&big_dir, &cache_big, opts.files),
+        (&small_dir, &cache_small, opts.small),
+    ] {
+        let _ = std::fs::remove_dir_all(cache);
+        for (what, extra) in [
+            ("cold", &[][..]),
+            ("warm", &[][..]),
+            ("--no-cache", &["--no-cache"][..]),
+        ] {
+            if let Some(kb) = max_rss(&check(dir, cache, extra)) {
+                rows.push([
+                    format!("(d) peak RSS, `migverify check DIR`, {n} files, {what}"),
+                    format!("{:.0} MB", kb as f64 / 1024.0),
+                    "`/usr/bin/time -v`".into(),
+                ]);
+            }
         }
     }
 
@@ -312,13 +384,6 @@ fn parse_count(text: &[u8]) -> usize {
     })
 }
 
-fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    f(); // warm-up
-    let mut v: Vec<Duration> = (0..runs.max(1)).map(|_| f()).collect();
-    v.sort();
-    v[v.len() / 2]
-}
-
 /// Median wall time and median CPU time (all threads, user + system) of `f`.
 /// CPU time does not grow when other processes compete for the cores, so the
 /// ratios between CPU times hold on a busy machine too.
@@ -353,23 +418,29 @@ fn cpu_time() -> Duration {
 
 struct Timing {
     median: Duration,
-    user: Duration,
-    system: Duration,
+    /// User + system CPU time of one run (mean over the measured runs).
+    cpu: Duration,
     how: String,
 }
 
-fn time_command(opts: &Opts, argv: &[&std::ffi::OsStr]) -> Timing {
+/// Times `argv` (after 2 warm-up runs) with hyperfine when installed, else an own
+/// loop; with `fresh`, that directory (the cache) is removed before every run.
+fn time_command(opts: &Opts, argv: &[std::ffi::OsString], fresh: Option<&Path>) -> Timing {
+    let cmd: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if which("hyperfine") {
         let json = opts.dir.join("hyperfine.json");
-        let cmd: Vec<String> = argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let status = Command::new("hyperfine")
-            .args(["-N", "--warmup", "2", "--runs"])
+        let mut h = Command::new("hyperfine");
+        h.args(["-N", "--warmup", "2", "--runs"])
             .arg(opts.runs.to_string())
             .arg("--export-json")
-            .arg(&json)
+            .arg(&json);
+        if let Some(dir) = fresh {
+            h.arg("--prepare").arg(format!("rm -rf {}", dir.display()));
+        }
+        let status = h
             .arg(cmd.join(" "))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -381,35 +452,56 @@ fn time_command(opts: &Opts, argv: &[&std::ffi::OsStr]) -> Timing {
         let secs = |k: &str| Duration::from_secs_f64(r[k].as_f64().unwrap_or(0.0));
         return Timing {
             median: secs("median"),
-            user: secs("user"),
-            system: secs("system"),
+            cpu: secs("user") + secs("system"),
             how: format!("hyperfine, {} runs, σ {}", opts.runs, ms(secs("stddev"))),
         };
     }
-    let times = median(opts.runs, || {
+    let run = || {
+        if let Some(dir) = fresh {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let t = Instant::now();
-        let s = Command::new(argv[0])
+        let s = Command::new(&argv[0])
             .args(&argv[1..])
             .stdout(Stdio::null())
             .status()
             .expect("run");
-        assert!(s.success());
+        assert!(s.success(), "{} failed", cmd.join(" "));
         t.elapsed()
-    });
+    };
+    run();
+    run();
+    let cpu_before = children_cpu_time();
+    let mut times: Vec<Duration> = (0..opts.runs.max(1)).map(|_| run()).collect();
+    let cpu = (children_cpu_time().saturating_sub(cpu_before)) / opts.runs.max(1) as u32;
+    times.sort();
+    let min = times[0];
+    let max = times[times.len() - 1];
     Timing {
-        median: times,
-        user: Duration::ZERO,
-        system: Duration::ZERO,
-        how: format!("own loop, median of {} runs", opts.runs),
+        median: times[times.len() / 2],
+        cpu,
+        how: format!("{} runs, min {} max {}", opts.runs, ms(min), ms(max)),
     }
 }
 
-fn max_rss(bin: &Path, dir: &Path) -> Option<u64> {
+/// CPU time (user + system) of this process's waited-for children, from
+/// /proc/self/stat (clock ticks of 10 ms).
+fn children_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .skip(13)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+fn max_rss(argv: &[std::ffi::OsString]) -> Option<u64> {
     let out = Command::new("/usr/bin/time")
         .arg("-v")
-        .arg(bin)
-        .arg("check")
-        .arg(dir)
+        .args(argv)
         .stdout(Stdio::null())
         .output()
         .ok()?;

@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::cache::{Cache, CachedEntry, Key};
+use std::borrow::Cow;
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::cache::{self, Cache, OpsBlob, Stat, Stored};
 use crate::db::resolve::Loaded;
 use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
@@ -17,6 +21,7 @@ use crate::report::{Report, RuleRun, SkippedRule, Status, Summary};
 use crate::rules::mv012_unused_suppression::{self, SuppressionUse};
 use crate::rules::query::QuerySet;
 use crate::rules::{Context, Input, Registry};
+use crate::source::SourceFile;
 
 pub struct CheckOptions {
     pub verbose: bool,
@@ -31,37 +36,63 @@ pub struct CheckOptions {
     pub models: Option<crate::models::Models>,
 }
 
-/// Reads and parses every migration file of the project, in parallel.
+/// Reads and parses every migration file of the project, in parallel, keeping
+/// each file's source text and `ops`.
 ///
 /// A file reached twice (two version locations that overlap, a symlinked directory)
 /// is read once, under the first of its paths: it is one migration, not a duplicate.
 pub fn load_migrations(project: &Project) -> Vec<Migration> {
-    load_migrations_cached(project, None, false)
+    load(project, None, false, Keep::ALL, &QuerySet::default()).migrations
 }
 
-/// [`load_migrations`], reusing the extractions cached in `cache_dir` for files
-/// whose size, mtime and content hash are unchanged, and storing the new ones.
+/// [`load_migrations`], reusing the extractions cached in `cache_dir` for
+/// unchanged files ([`crate::cache`]) and storing the new ones.
 pub fn load_migrations_cached(
     project: &Project,
     cache_dir: Option<&Path>,
     verbose: bool,
 ) -> Vec<Migration> {
-    load_migrations_with(project, cache_dir, verbose, &QuerySet::default())
+    load(project, cache_dir, verbose, Keep::ALL, &QuerySet::default()).migrations
 }
 
-/// [`load_migrations_cached`], running the enabled query rules on each parsed
-/// file (their matches are cached with it, under the set's fingerprint).
-pub fn load_migrations_with(
+/// What a load keeps of each file beyond the cached model.
+#[derive(Clone, Copy, Debug)]
+pub struct Keep {
+    /// `Migration::ops` (else left empty).
+    pub ops: bool,
+    /// `Migration::source` (else [`SourceFile::empty`]; `--stdin-filename`
+    /// content is always kept, it cannot be read again).
+    pub sources: bool,
+}
+
+impl Keep {
+    pub const ALL: Keep = Keep {
+        ops: true,
+        sources: true,
+    };
+}
+
+/// The migrations of a project and, for each, the xxh3-128 hash of the bytes it
+/// was extracted from (`None` for unreadable files and standard input), so the
+/// source text can be read again and checked.
+pub struct LoadedMigrations {
+    pub migrations: Vec<Migration>,
+    pub hashes: Vec<Option<u128>>,
+}
+
+/// Loads every migration file, in parallel; see [`crate::cache`] for how cached
+/// entries are validated. `queries` (the enabled query rules) run on each parsed
+/// file; their matches are cached with it, under the set's fingerprint.
+pub fn load(
     project: &Project,
     cache_dir: Option<&Path>,
     verbose: bool,
+    keep: Keep,
     queries: &QuerySet,
-) -> Vec<Migration> {
+) -> LoadedMigrations {
     // `Project::files` is already deduplicated by real path (discovery and
-    // `Project::for_files` both do it), so a file is parsed once.
-    let files: Vec<&PathBuf> = project.files.iter().collect();
-    let stdin_path = project.stdin.as_ref().map(|(p, _)| p);
-    let mut cache = cache_dir.map(|d| {
+    // `Project::for_files` both do it) and sorted, so a file is parsed once.
+    let cache = cache_dir.map(|d| {
         Cache::open_for(
             d,
             &project.root,
@@ -70,104 +101,248 @@ pub fn load_migrations_with(
             verbose,
         )
     });
-    // The on-disk file's entry stays valid while its buffer is linted from stdin.
-    let carried = match (&mut cache, stdin_path) {
-        (Some(c), Some(p)) => c.take(p),
-        _ => None,
-    };
-    let jobs: Vec<(&PathBuf, Option<CachedEntry>)> = files
-        .iter()
-        .map(|&p| (p, cache.as_mut().and_then(|c| c.take(p))))
-        .collect();
-    let caching = cache.is_some();
-    let mut loaded: Vec<LoadedFile> = jobs
-        .into_par_iter()
-        .map(|(path, entry)| match &project.stdin {
-            Some((stdin_path, text)) if stdin_path == path => LoadedFile {
-                migration: migration::parse_source_with(
-                    path.clone(),
-                    text.clone().into_bytes(),
-                    Some(queries),
-                ),
-                key: None,
-                hit: false,
-            },
-            _ if caching => load_file(path, entry, queries),
-            _ => LoadedFile {
-                migration: match std::fs::read(path) {
-                    Ok(bytes) => migration::parse_source_with(path.clone(), bytes, Some(queries)),
-                    Err(err) => migration::unreadable(path, &err),
-                },
-                key: None,
-                hit: false,
-            },
+    // Taken before any file is read: see `cache::Entry::trusted`.
+    let now = cache::now_ns();
+    let mut loaded: Vec<LoadedFile> = project
+        .files
+        .par_iter()
+        .enumerate()
+        .map(|(i, path)| match (&project.stdin, &cache) {
+            (Some((stdin_path, text)), _) if stdin_path == path => {
+                let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
+                LoadedFile::plain(
+                    strip(
+                        m,
+                        Keep {
+                            sources: true,
+                            ..keep
+                        },
+                    ),
+                    None,
+                )
+            }
+            (_, Some(cache)) => load_cached(path, cache.lookup(path, i), cache, now, keep, queries),
+            (_, None) => load_plain(path, keep, queries),
         })
         .collect();
-    loaded.sort_by(|a, b| a.migration.path.cmp(&b.migration.path));
-    if let Some(cache) = &cache {
-        let mut keep: Vec<(&Migration, Key)> = loaded
-            .iter()
-            .filter_map(|l| Some((&l.migration, l.key?)))
-            .collect();
-        keep.extend(carried.as_ref().map(|e| (e.migration(), e.key())));
-        let reused = loaded.iter().filter(|l| l.hit).count() + usize::from(carried.is_some());
-        cache.store(&keep, reused);
+    // Rules and the graph rely on path order; `Project::files` is sorted by
+    // discovery, but a library user may build a `Project` by hand.
+    if !loaded.is_sorted_by(|a, b| a.migration.path <= b.migration.path) {
+        loaded.sort_by(|a, b| a.migration.path.cmp(&b.migration.path));
     }
-    loaded.into_iter().map(|l| l.migration).collect()
+    let mut migrations = Vec::with_capacity(loaded.len());
+    let mut hashes = Vec::with_capacity(loaded.len());
+    let mut stored = Vec::new();
+    let mut changed = false;
+    for l in loaded {
+        migrations.push(l.migration);
+        hashes.push(l.hash);
+        changed |= l.fresh;
+        stored.extend(l.stored);
+    }
+    if let Some(cache) = &cache {
+        // The on-disk file's entry stays valid while its buffer is linted from stdin.
+        let carried = project
+            .stdin
+            .as_ref()
+            .and_then(|(p, _)| {
+                let hint = project.files.iter().position(|f| f == p).unwrap_or(0);
+                cache.lookup(p, hint)
+            })
+            .map(|i| cache.stored(i, None));
+        stored.extend(carried);
+        cache.store(&stored, changed);
+    }
+    LoadedMigrations { migrations, hashes }
 }
 
-/// A file as loaded: its migration, the cache key when it may be stored, and
-/// whether it came from the cache.
-struct LoadedFile {
+/// A file as loaded: its migration, the hash of its bytes, what to store in the
+/// cache for it, and whether that differs from what the cache held.
+struct LoadedFile<'c> {
     migration: Migration,
-    key: Option<Key>,
-    hit: bool,
+    hash: Option<u128>,
+    stored: Option<Stored<'c>>,
+    fresh: bool,
 }
 
-/// Reads `path`; reuses `entry` when its key matches, else parses. A file that
-/// cannot be read is never stored.
-fn load_file(path: &Path, entry: Option<CachedEntry>, queries: &QuerySet) -> LoadedFile {
-    let uncached = |migration| LoadedFile {
-        migration,
-        key: None,
-        hit: false,
+impl LoadedFile<'_> {
+    fn plain(migration: Migration, hash: Option<u128>) -> Self {
+        LoadedFile {
+            migration,
+            hash,
+            stored: None,
+            fresh: false,
+        }
+    }
+}
+
+/// Drops what `keep` does not keep.
+fn strip(mut m: Migration, keep: Keep) -> Migration {
+    if !keep.ops {
+        m.ops = Vec::new();
+    }
+    if !keep.sources {
+        m.source = SourceFile::empty();
+    }
+    m
+}
+
+/// Extracts a migration, with its `ops` only when `keep` keeps them, running the
+/// query rules.
+fn extract(path: PathBuf, bytes: Vec<u8>, keep: Keep, queries: &QuerySet) -> Migration {
+    migration::parse_source_for(path, bytes, keep.ops, Some(queries))
+}
+
+/// Reads and parses `path`, without the cache.
+fn load_plain(path: &Path, keep: Keep, queries: &QuerySet) -> LoadedFile<'static> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let hash = xxh3_128(&bytes);
+            let m = extract(path.to_path_buf(), bytes, keep, queries);
+            LoadedFile::plain(strip(m, keep), Some(hash))
+        }
+        Err(err) => LoadedFile::plain(migration::unreadable(path, &err), None),
+    }
+}
+
+/// Loads `path` from its cache entry when its stamps prove it unchanged (no
+/// read), else reads it and uses the entry when the content hash matches, else
+/// parses it. A file that cannot be read is never stored.
+fn load_cached<'c>(
+    path: &Path,
+    entry: Option<usize>,
+    cache: &'c Cache,
+    now: i128,
+    keep: Keep,
+    queries: &QuerySet,
+) -> LoadedFile<'c> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return load_plain(path, keep, queries);
     };
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(_) => return uncached(migration::parse_file(path)),
-    };
+    let stat = Stat::new(&meta);
+    if let Some(i) = entry {
+        let e = cache.entry(i);
+        if e.stat == stat
+            && e.trusted()
+            && let Some(m) = cache.migration(i, path, keep.ops)
+        {
+            return LoadedFile {
+                migration: m,
+                hash: Some(e.hash),
+                stored: Some(cache.stored(i, None)),
+                fresh: false,
+            };
+        }
+    }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(err) => return uncached(migration::unreadable(path, &err)),
+        Err(err) => return LoadedFile::plain(migration::unreadable(path, &err), None),
     };
-    let key = Key::new(&meta, &bytes);
-    let bytes = match entry {
-        Some(entry) => match entry.check(path, key, bytes) {
-            Ok(migration) => {
-                return LoadedFile {
-                    migration,
-                    key: Some(key),
-                    hit: true,
-                };
-            }
-            Err(bytes) => bytes,
-        },
-        None => bytes,
+    let hash = xxh3_128(&bytes);
+    if let Some(i) = entry
+        && cache.entry(i).hash == hash
+        && let Some(mut m) = cache.migration(i, path, keep.ops)
+    {
+        if keep.sources {
+            m.source = Arc::new(SourceFile::from_bytes(path.to_path_buf(), bytes));
+        }
+        // Worth writing when the stamps changed (a touch) or when they now prove
+        // the file unchanged on the next run (it was racy and no longer is).
+        let e = cache.entry(i);
+        let fresh = e.stat != stat
+            || (!e.trusted() && stat.mtime_ns.max(stat.ctime_ns) + cache::RACY_NS < now);
+        return LoadedFile {
+            migration: m,
+            hash: Some(hash),
+            stored: Some(cache.stored(i, Some((stat, now)))),
+            fresh,
+        };
+    }
+    let m = extract(path.to_path_buf(), bytes, keep, queries);
+    let core = cache::encode_core(&m);
+    let ops = if keep.ops {
+        OpsBlob::New(cache::encode_ops(&m))
+    } else {
+        OpsBlob::Missing
     };
     LoadedFile {
-        migration: migration::parse_source_with(path.to_path_buf(), bytes, Some(queries)),
-        key: Some(key),
-        hit: false,
+        migration: strip(m, keep),
+        hash: Some(hash),
+        stored: Some(Stored {
+            path: path.to_path_buf(),
+            stat,
+            hash,
+            checked_ns: now,
+            core: Cow::Owned(core),
+            ops,
+        }),
+        fresh: true,
     }
+}
+
+/// The source text of the files diagnostics point into: kept in memory (standard
+/// input), else read again and used when its hash is the one extracted from.
+fn sources_for(
+    diagnostics: &[Diagnostic],
+    migrations: &[Migration],
+    hashes: &[Option<u128>],
+    by_path: &HashMap<&PathBuf, usize>,
+) -> HashMap<PathBuf, Arc<SourceFile>> {
+    let mut wanted: Vec<usize> = diagnostics
+        .iter()
+        .flat_map(|d| {
+            std::iter::once(&d.location.path).chain(d.related.iter().map(|r| &r.location.path))
+        })
+        .filter_map(|p| by_path.get(p).copied())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let empty = SourceFile::empty();
+    wanted
+        .into_par_iter()
+        .filter_map(|mi| {
+            let m = &migrations[mi];
+            if !Arc::ptr_eq(&m.source, &empty) {
+                return Some((m.path.clone(), Arc::clone(&m.source)));
+            }
+            let bytes = std::fs::read(&m.path).ok()?;
+            (hashes[mi]? == xxh3_128(&bytes)).then(|| {
+                (
+                    m.path.clone(),
+                    Arc::new(SourceFile::from_bytes(m.path.clone(), bytes)),
+                )
+            })
+        })
+        .collect()
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
     // A project with its own query rules resolved its settings against its registry.
     let registry = project.registry.as_ref().unwrap_or(registry);
-    let queries = QuerySet::enabled(registry, &project.settings);
-    let migrations = load_migrations_with(project, opts.cache.as_deref(), opts.verbose, &queries);
-    let graph = RevisionGraph::build(&migrations);
     let db = opts.database.as_ref();
+    let mut available = vec![Input::Migrations];
+    if db.is_some() {
+        available.push(Input::Database);
+    }
+    if opts.models.is_some() {
+        available.push(Input::Models);
+    }
+    let runs = |ri: usize| {
+        let meta = registry.get(ri).meta();
+        meta.inputs.iter().all(|i| available.contains(i))
+    };
+    let keep = Keep {
+        ops: project
+            .settings
+            .enabled
+            .iter()
+            .any(|&(ri, _)| runs(ri) && registry.get(ri).reads_ops()),
+        sources: false,
+    };
+    let queries = QuerySet::enabled(registry, &project.settings);
+    let LoadedMigrations { migrations, hashes } =
+        load(project, opts.cache.as_deref(), opts.verbose, keep, &queries);
+    let graph = RevisionGraph::build(&migrations);
     let ctx = Context {
         migrations: &migrations,
         graph: &graph,
@@ -176,13 +351,6 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         models: opts.models.as_ref(),
         ignore_tables: &project.models.ignore_tables,
     };
-    let mut available = vec![Input::Migrations];
-    if db.is_some() {
-        available.push(Input::Database);
-    }
-    if opts.models.is_some() {
-        available.push(Input::Models);
-    }
 
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
@@ -207,11 +375,17 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         raw.extend(out.into_iter().map(|f| (ri, f)));
     }
 
-    let by_path: HashMap<&PathBuf, usize> = migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (&m.path, i))
-        .collect();
+    // Built only when there is a finding to place.
+    let by_path_cell: std::cell::OnceCell<HashMap<&PathBuf, usize>> = std::cell::OnceCell::new();
+    let by_path = || {
+        by_path_cell.get_or_init(|| {
+            migrations
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (&m.path, i))
+                .collect()
+        })
+    };
     let mut used: HashSet<SuppressionUse> = HashSet::new();
     let severity_of: HashMap<usize, _> = project.settings.enabled.iter().copied().collect();
     let mut diagnostics = Vec::new();
@@ -219,7 +393,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         if ignored_by_config(project, ri, &f) {
             return;
         }
-        if let Some(&mi) = by_path.get(&f.location.path)
+        if let Some(&mi) = by_path().get(&f.location.path)
             && suppressed(&migrations[mi], mi, registry, ri, &f, used)
         {
             return;
@@ -298,10 +472,11 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             t
         }),
     };
-    let mut sources: HashMap<PathBuf, Arc<crate::source::SourceFile>> = migrations
-        .iter()
-        .map(|m| (m.path.clone(), Arc::clone(&m.source)))
-        .collect();
+    let mut sources = if diagnostics.is_empty() {
+        HashMap::new()
+    } else {
+        sources_for(&diagnostics, &migrations, &hashes, by_path())
+    };
     for src in opts.models.iter().flat_map(|m| &m.sources) {
         sources
             .entry(src.path.clone())
@@ -431,6 +606,125 @@ mod tests {
             .map(|d| (d.code.as_str(), d.location.span.unwrap().start_line))
             .collect();
         assert_eq!(codes, [("MV012", 3)]);
+    }
+
+    #[test]
+    fn ops_left_out_of_a_load_come_back_from_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let versions = tmp.path().join("versions");
+        std::fs::create_dir(&versions).unwrap();
+        for (i, down) in [(1, "None".to_string()), (2, "'a1'".to_string())] {
+            std::fs::write(
+                versions.join(format!("a{i}.py")),
+                format!(
+                    "revision = 'a{i}'\ndown_revision = {down}\nT = 'things'\n\ndef upgrade():\n    op.add_column(T, sa.Column('c', sa.String(length=3)), schema=None)\n    with op.batch_alter_table('t') as b:\n        b.drop_column('x')\n\ndef downgrade():\n    op.drop_column(T, 'c')\n"
+                ),
+            )
+            .unwrap();
+        }
+        let registry = Registry::builtin();
+        let files = vec![versions.join("a1.py"), versions.join("a2.py")];
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![versions.clone()],
+            files,
+            crate::config::Settings::recommended(&registry),
+        );
+        let cache = tmp.path().join("cache");
+        let lean = Keep {
+            ops: false,
+            sources: false,
+        };
+        let reference = load_migrations(&project);
+        assert_eq!(reference[0].ops.len(), 4);
+        for keep in [lean, Keep::ALL, lean, Keep::ALL] {
+            let loaded = load(&project, Some(&cache), false, keep, &QuerySet::default());
+            for (m, r) in loaded.migrations.iter().zip(&reference) {
+                assert_eq!(m.path, r.path);
+                assert_eq!(m.revision, r.revision);
+                assert_eq!(m.constants, r.constants);
+                assert_eq!(m.suppressions, r.suppressions);
+                if keep.ops {
+                    assert_eq!(m.ops, r.ops);
+                } else {
+                    assert!(m.ops.is_empty());
+                }
+                assert_eq!(
+                    m.source.text,
+                    if keep.sources {
+                        r.source.text.as_str()
+                    } else {
+                        ""
+                    }
+                );
+            }
+            assert_eq!(loaded.hashes.iter().flatten().count(), 2);
+        }
+        // A damaged ops section: the files needing ops are parsed again, and the
+        // cache file is rewritten.
+        let file = std::fs::read_dir(cache.join(env!("CARGO_PKG_VERSION")))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "bin"))
+            .unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        let ops_at = 8 + 4 + 4 + env!("CARGO_PKG_VERSION").len() + 40;
+        bytes[ops_at + 3] ^= 0xff;
+        std::fs::write(&file, &bytes).unwrap();
+        for keep in [lean, Keep::ALL, Keep::ALL] {
+            let loaded = load(&project, Some(&cache), false, keep, &QuerySet::default());
+            for (m, r) in loaded.migrations.iter().zip(&reference) {
+                assert_eq!(m.ops.len(), if keep.ops { r.ops.len() } else { 0 });
+                if keep.ops {
+                    assert_eq!(m.ops, r.ops);
+                }
+            }
+        }
+        assert_ne!(std::fs::read(&file).unwrap(), bytes);
+    }
+
+    #[test]
+    fn snippet_sources_are_read_again_only_while_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a1.py");
+        let text = "revision = 'a1'\ndown_revision = None\ndef upgrade():\n    pass\n";
+        std::fs::write(&file, text).unwrap();
+        let registry = Registry::builtin();
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![tmp.path().to_path_buf()],
+            vec![file.clone()],
+            crate::config::Settings::recommended(&registry),
+        );
+        let lean = Keep {
+            ops: false,
+            sources: false,
+        };
+        let loaded = load(&project, None, false, lean, &QuerySet::default());
+        assert!(loaded.migrations[0].source.text.is_empty());
+        let f = Finding::new(&file, None, "x");
+        let d = Diagnostic {
+            code: "MV000".into(),
+            name: "x".into(),
+            severity: crate::diagnostic::Severity::Error,
+            message: f.message,
+            location: f.location,
+            related: Vec::new(),
+            help: None,
+        };
+        let by_path: HashMap<&PathBuf, usize> = [(&loaded.migrations[0].path, 0)].into();
+        let sources = sources_for(
+            std::slice::from_ref(&d),
+            &loaded.migrations,
+            &loaded.hashes,
+            &by_path,
+        );
+        assert_eq!(sources[&file].text, text);
+        // Edited since it was linted: no snippet rather than a wrong one.
+        std::fs::write(&file, text.replace("pass", "op.x()")).unwrap();
+        let sources = sources_for(&[d], &loaded.migrations, &loaded.hashes, &by_path);
+        assert!(sources.is_empty());
     }
 
     #[cfg(unix)]

@@ -17,6 +17,8 @@ pub struct SourceFile {
     /// The file started with a UTF-8 byte order mark (stripped from `text`).
     pub had_bom: bool,
     line_starts: Vec<usize>,
+    /// The text is ASCII: a column is a byte count.
+    ascii: bool,
 }
 
 impl SourceFile {
@@ -51,9 +53,13 @@ impl SourceFile {
         SourceFile::with_text(path, text, invalid_utf8, had_bom)
     }
 
-    /// An empty file with no path (a placeholder until the real one is set).
+    /// An empty file with no path (a placeholder until the real one is set, or
+    /// for a source not kept in memory). Shared: no allocation per call.
     pub fn empty() -> Arc<SourceFile> {
-        Arc::new(SourceFile::from_text(PathBuf::new(), String::new()))
+        static EMPTY: std::sync::OnceLock<Arc<SourceFile>> = std::sync::OnceLock::new();
+        Arc::clone(
+            EMPTY.get_or_init(|| Arc::new(SourceFile::from_text(PathBuf::new(), String::new()))),
+        )
     }
 
     pub fn from_text(path: PathBuf, text: String) -> SourceFile {
@@ -68,12 +74,14 @@ impl SourceFile {
     ) -> SourceFile {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let ascii = text.is_ascii();
         SourceFile {
             path,
             text,
             invalid_utf8,
             had_bom,
             line_starts,
+            ascii,
         }
     }
 
@@ -82,6 +90,9 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
+        if self.ascii {
+            return (line + 1, offset - start + 1);
+        }
         let col = self
             .text
             .get(start..offset)

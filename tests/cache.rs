@@ -154,6 +154,42 @@ fn an_edit_keeping_size_and_mtime_is_seen_through_the_hash() {
 }
 
 #[test]
+fn stamps_prove_a_file_unchanged_only_outside_the_racy_window() {
+    let p = project(5);
+    let file = p.path().join("versions/zz_extra.py");
+    // Old enough stamps: the cold run's entries are trusted on stamps alone.
+    std::thread::sleep(std::time::Duration::from_millis(3300));
+    let cold = check(p.path(), &[]);
+    let stored = fs::read(&cache_files(&cache_dir(&p))[0]).unwrap();
+    let warm = check(p.path(), &[]);
+    assert_same(&cold, &warm);
+    assert_eq!(
+        fs::read(&cache_files(&cache_dir(&p))[0]).unwrap(),
+        stored,
+        "a warm run over unchanged files does not rewrite the cache"
+    );
+    // An edit that keeps size and mtime still changes the ctime.
+    let before = fs::metadata(&file).unwrap();
+    let text = fs::read_to_string(&file).unwrap();
+    let edited = text.replace("    pass\n", "    op.x\n");
+    assert_eq!(edited.len(), text.len());
+    fs::write(&file, &edited).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    let after = check(p.path(), &[]);
+    assert_same(&check(p.path(), &["--no-cache"]), &after);
+    assert_ne!(
+        String::from_utf8_lossy(&cold.stdout),
+        String::from_utf8_lossy(&after.stdout),
+        "the edit changes the findings"
+    );
+}
+
+#[test]
 fn a_deleted_file_is_dropped() {
     let p = project(5);
     check(p.path(), &[]);

@@ -14,7 +14,10 @@ use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
 pub(crate) use extract::{field, kind, parse_python, read_value, string_literal};
-pub use extract::{parse_file, parse_source, parse_source_with, unreadable};
+pub use extract::{
+    parse_file, parse_source, parse_source_for, parse_source_with, parse_source_without_ops,
+    unreadable, use_mimalloc_for_parsing,
+};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.
@@ -127,11 +130,16 @@ pub struct Problem {
 
 /// One migration file, as extracted.
 ///
-/// Serializable for the cache ([`crate::cache`]) without its source text, which
-/// is read again from the file: deserialize, then set `source`.
+/// Serializable for the cache ([`crate::cache`]) without its path (the cache's
+/// key), its source text (read again from the file when a diagnostic needs it)
+/// and its `ops` (cached apart, decoded only when a rule reads them):
+/// deserialize, then set those.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Migration {
+    #[serde(skip)]
     pub path: PathBuf,
+    /// The file's text. Empty ([`SourceFile::empty`]) when the engine did not keep
+    /// it: a check reads the text again only for files with diagnostics.
     #[serde(skip, default = "SourceFile::empty")]
     pub source: Arc<SourceFile>,
     /// The last top-level `revision = "..."` string assignment.
@@ -143,6 +151,8 @@ pub struct Migration {
     pub message: Option<String>,
     pub upgrade: Option<Function>,
     pub downgrade: Option<Function>,
+    /// Empty when loaded for rules that do not read it ([`crate::rules::Rule::reads_ops`]).
+    #[serde(skip)]
     pub ops: Vec<OpCall>,
     /// Module-level `NAME = "string"` constants (used by the drift replay).
     pub constants: Vec<(String, String)>,

@@ -1,6 +1,6 @@
 //! Migration files of version locations, found as Alembic finds them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -49,6 +49,7 @@ pub fn collect(
 ) -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut files = Vec::new();
+    let mut real_dirs = HashMap::new();
     // Where a symlinked file may lead: the project and the version locations. A
     // symlink out of them (committed in a pull request, to a key on the CI runner)
     // would put that file's lines in diagnostics and logs.
@@ -61,17 +62,22 @@ pub fn collect(
             .follow_links(true)
             .min_depth(1)
             .max_depth(if loc.recursive { usize::MAX } else { 1 })
-            .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
                 !(e.file_type().is_dir()
                     && e.file_name().to_string_lossy().ends_with("__pycache__"))
             });
+        // Walked unsorted, then put in the order a walk sorted by name gives
+        // (depth first, names in order: the order of the paths' components),
+        // which decides which path of a file reached twice is kept. Sorting the
+        // walk itself compares paths component by component at every step.
+        let mut found: Vec<(Vec<std::ffi::OsString>, Result<walkdir::DirEntry, String>)> =
+            Vec::new();
         for entry in walker {
             let entry = match entry {
                 Ok(e) => e,
                 Err(err) => {
-                    warnings.push(walk_warning(&err));
+                    found.push((walk_order(err.path(), &loc.path), Err(walk_warning(&err))));
                     continue;
                 }
             };
@@ -82,11 +88,22 @@ pub fn collect(
             if !is_migration_name(&name) {
                 continue;
             }
-            let path = entry.path();
-            if is_excluded(path, root, exclude) {
+            if is_excluded(entry.path(), root, exclude) {
                 continue;
             }
-            match std::fs::canonicalize(path) {
+            found.push((walk_order(Some(entry.path()), &loc.path), Ok(entry)));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, entry) in found {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(warning) => {
+                    warnings.push(warning);
+                    continue;
+                }
+            };
+            let path = entry.path();
+            match real_path(&entry, &mut real_dirs) {
                 Ok(real) if !allowed.iter().any(|a| real.starts_with(a)) => {
                     warnings.push(format!(
                         "skipping {}: symlink to a file outside the project and its version locations",
@@ -94,7 +111,8 @@ pub fn collect(
                     ));
                 }
                 Ok(real) => {
-                    if seen.insert(real) {
+                    // Real paths are normalised: compare (and hash) their bytes.
+                    if seen.insert(real.into_os_string()) {
                         files.push(path.to_path_buf());
                     }
                 }
@@ -104,6 +122,42 @@ pub fn collect(
     }
     files.sort();
     files
+}
+
+/// The sort key of a walked path: its components below the location.
+fn walk_order(path: Option<&Path>, location: &Path) -> Vec<std::ffi::OsString> {
+    let Some(path) = path else {
+        return Vec::new();
+    };
+    path.strip_prefix(location)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect()
+}
+
+/// `canonicalize(entry.path())`, with one `canonicalize` per directory rather
+/// than per file: the real path of a file that is not a symlink is its
+/// directory's real path joined with its name.
+fn real_path(
+    entry: &walkdir::DirEntry,
+    real_dirs: &mut HashMap<PathBuf, PathBuf>,
+) -> std::io::Result<PathBuf> {
+    let path = entry.path();
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return std::fs::canonicalize(path);
+    };
+    if entry.path_is_symlink() || name == ".." || dir.as_os_str().is_empty() {
+        return std::fs::canonicalize(path);
+    }
+    let real_dir = match real_dirs.get(dir) {
+        Some(real) => real,
+        None => {
+            let real = std::fs::canonicalize(dir)?;
+            real_dirs.entry(dir.to_path_buf()).or_insert(real)
+        }
+    };
+    Ok(real_dir.join(name))
 }
 
 fn walk_warning(err: &walkdir::Error) -> String {

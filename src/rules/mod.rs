@@ -224,6 +224,14 @@ pub trait Rule: Send + Sync {
     fn query(&self) -> Option<&query::QueryRule> {
         None
     }
+
+    /// Whether the rule reads [`Migration::ops`] (the argument trees of every
+    /// `op.*` call, most of the cached model). When no rule that runs does, the
+    /// engine neither decodes them from the cache nor keeps them in memory, and
+    /// `ops` is empty. Override with `false` only for rules that never look at it.
+    fn reads_ops(&self) -> bool {
+        true
+    }
 }
 
 /// Every rule, built-in first, in code order, then the project's own.

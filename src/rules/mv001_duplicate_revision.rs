@@ -47,6 +47,10 @@ impl Rule for DuplicateRevision {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for group in &ctx.graph.duplicates {
             for &i in group {

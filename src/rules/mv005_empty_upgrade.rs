@@ -46,6 +46,10 @@ impl Rule for EmptyUpgrade {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for m in ctx
             .migrations

@@ -51,6 +51,10 @@ impl Rule for MultipleHeads {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         if g.heads.len() < 2 {

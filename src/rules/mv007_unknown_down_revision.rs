@@ -45,6 +45,10 @@ impl Rule for UnknownDownRevision {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         for d in &g.dangling {

@@ -50,6 +50,10 @@ impl Rule for RevisionCycle {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         for cycle in &g.cycles {

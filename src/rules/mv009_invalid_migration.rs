@@ -53,6 +53,10 @@ impl Rule for InvalidMigration {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for m in ctx.migrations {
             for p in &m.problems {

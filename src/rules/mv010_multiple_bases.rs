@@ -47,6 +47,10 @@ impl Rule for MultipleBases {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         if g.bases.len() < 2 {

@@ -44,6 +44,10 @@ impl Rule for IrreversibleDowngrade {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for m in ctx.migrations.iter().filter(|m| m.problems.is_empty()) {
             if let Some(down) = m

@@ -43,6 +43,10 @@ impl Rule for UnusedSuppression {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     /// Computed by the engine after every other rule has run: see [`unused`].
     fn check(&self, _ctx: &Context<'_>, _out: &mut Vec<Finding>) {}
 }

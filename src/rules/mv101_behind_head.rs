@@ -57,6 +57,10 @@ impl Rule for BehindHead {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let (Some(snapshot), Some(pending)) = (ctx.snapshot, ctx.pending()) else {
             return;

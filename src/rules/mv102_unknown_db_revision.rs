@@ -48,6 +48,10 @@ impl Rule for UnknownDbRevision {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(snapshot) = ctx.snapshot else {
             return;

@@ -49,6 +49,10 @@ impl Rule for MissingVersionTable {
         &META
     }
 
+    fn reads_ops(&self) -> bool {
+        false
+    }
+
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(snapshot) = ctx.snapshot else {
             return;
