@@ -13,35 +13,12 @@
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::Duration;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 mod common;
+use common::alembic::{self, python, sqlalchemy_url};
 use common::server_db::{Server, ServerDb};
-
-fn python() -> Option<String> {
-    match std::env::var("MIGVERIFY_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            println!(
-                "skipping: MIGVERIFY_TEST_PYTHON is not set (a Python with alembic and sqlalchemy)"
-            );
-            None
-        }
-    }
-}
-
-fn sqlalchemy_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let scheme = match scheme {
-        "postgres" | "postgresql" => "postgresql+psycopg2",
-        "mysql" | "mariadb" => "mysql+pymysql",
-        other => other,
-    };
-    format!("{scheme}://{rest}")
-}
 
 const MODELS: &str = r#"import datetime
 from typing import Optional
@@ -100,20 +77,7 @@ impl Proj {
             url,
             _server: server,
         };
-        p.alembic_ok(&["init", "alembic"]);
-        let ini = p.dir.join("alembic.ini");
-        let text: String = std::fs::read_to_string(&ini)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                if l.starts_with("sqlalchemy.url") {
-                    format!("sqlalchemy.url = {}\n", p.url)
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        std::fs::write(&ini, text).unwrap();
+        alembic::init(&p.python, &p.dir, &p.url);
         let env = p.dir.join("alembic/env.py");
         let text = std::fs::read_to_string(&env).unwrap().replace(
             "target_metadata = None",
@@ -131,55 +95,24 @@ impl Proj {
         Some(p)
     }
 
-    fn models(&self, src: &str) {
-        std::fs::write(self.dir.join("app/models.py"), src).unwrap();
-    }
-
     fn alembic(&self, args: &[&str]) -> Output {
-        std::process::Command::new(&self.python)
-            .args(["-m", "alembic"])
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap()
+        alembic::alembic(&self.python, &self.dir, args)
     }
 
     fn alembic_ok(&self, args: &[&str]) -> String {
-        let out = self.alembic(args);
-        assert!(
-            out.status.success(),
-            "alembic {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        alembic::alembic_ok(&self.python, &self.dir, args)
     }
 
     fn sql(&self, sql: &str) {
-        let script = "import sys, sqlalchemy as sa\n\
-                      e = sa.create_engine(sys.argv[1])\n\
-                      with e.begin() as c:\n    c.execute(sa.text(sys.argv[2]))\n";
-        let out = std::process::Command::new(&self.python)
-            .args(["-c", script, &self.url, sql])
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        alembic::sql(&self.python, &self.dir, &self.url, sql)
     }
 
     fn migverify(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("migverify")
-            .unwrap()
-            .args(args)
-            .current_dir(&self.dir)
-            .env_remove("MIGVERIFY_DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap()
+        alembic::migverify(&self.dir, args)
+    }
+
+    fn models(&self, src: &str) {
+        std::fs::write(self.dir.join("app/models.py"), src).unwrap();
     }
 
     /// `check --select MV2 --format json` (plus `extra`): the diagnostics as

@@ -19,6 +19,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 mod common;
+use common::alembic::{self, python, sqlalchemy_url};
 use common::server_db::{Server, ServerDb};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -37,30 +38,6 @@ impl Backend {
             Backend::Mysql => Some(Server::Mysql),
         }
     }
-}
-
-fn python() -> Option<String> {
-    match std::env::var("MIGVERIFY_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            println!(
-                "skipping: MIGVERIFY_TEST_PYTHON is not set (a Python with alembic, sqlalchemy, \
-                 psycopg2 and pymysql)"
-            );
-            None
-        }
-    }
-}
-
-/// The SQLAlchemy form of a test server URL (`postgres://` → `postgresql+psycopg2://`).
-fn sqlalchemy_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let scheme = match scheme {
-        "postgres" | "postgresql" => "postgresql+psycopg2",
-        "mysql" | "mariadb" => "mysql+pymysql",
-        other => other,
-    };
-    format!("{scheme}://{rest}")
 }
 
 /// `(revision, message, down_revision, table created)`: a fork at a1 (b1, c1), merged
@@ -103,20 +80,7 @@ impl Project {
             url,
             _server: server,
         };
-        p.alembic(&["init", "alembic"]);
-        let ini = p.dir.join("alembic.ini");
-        let text = std::fs::read_to_string(&ini).unwrap();
-        let text: String = text
-            .lines()
-            .map(|l| {
-                if l.starts_with("sqlalchemy.url") {
-                    format!("sqlalchemy.url = {}\n", p.url)
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        std::fs::write(&ini, text).unwrap();
+        alembic::init(&p.python, &p.dir, &p.url);
         for (rev, msg, down, table) in HISTORY {
             let (up, downgrade) = match table {
                 Some(t) => (
@@ -146,46 +110,15 @@ impl Project {
     }
 
     fn alembic(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(&self.python)
-            .args(["-m", "alembic"])
-            .args(args)
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "alembic {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        alembic::alembic_ok(&self.python, &self.dir, args)
     }
 
     fn sql(&self, sql: &str) {
-        let script = "import sys, sqlalchemy as sa\n\
-                      e = sa.create_engine(sys.argv[1])\n\
-                      with e.begin() as c:\n    c.execute(sa.text(sys.argv[2]))\n";
-        let out = std::process::Command::new(&self.python)
-            .args(["-c", script, &self.url, sql])
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        alembic::sql(&self.python, &self.dir, &self.url, sql)
     }
 
     fn migverify(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("migverify")
-            .unwrap()
-            .args(args)
-            .current_dir(&self.dir)
-            .env_remove("MIGVERIFY_DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .timeout(Duration::from_secs(60))
-            .output()
-            .unwrap()
+        alembic::migverify(&self.dir, args)
     }
 
     /// `check --select MV1 --format json` (plus `extra`): (exit code, report).

@@ -458,20 +458,12 @@ fn parse_mapped(annotation: &str) -> Option<MappedAnnotation> {
         if let Some(x) = strip_generic(stripped, "Optional") {
             optional = true;
             inner = x;
-        } else if let Some(x) = strip_generic(stripped, "Union") {
-            let parts: Vec<&str> = split_top(x);
-            let rest: Vec<&str> = parts.iter().copied().filter(|p| *p != "None").collect();
-            optional |= rest.len() < parts.len();
-            if rest.len() != 1 {
-                return Some(MappedAnnotation {
-                    type_: SqlType::unknown(),
-                    optional,
-                    relationship: false,
-                });
-            }
-            inner = rest[0];
-        } else if stripped.contains('|') {
-            let parts: Vec<&str> = stripped.split('|').collect();
+        } else if let Some(parts) = strip_generic(stripped, "Union").map(split_top).or_else(|| {
+            stripped
+                .contains('|')
+                .then(|| stripped.split('|').collect())
+        }) {
+            // `Union[X, None]`, `X | None`: one type besides `None`, else unknown.
             let rest: Vec<&str> = parts.iter().copied().filter(|p| *p != "None").collect();
             optional |= rest.len() < parts.len();
             if rest.len() != 1 {
