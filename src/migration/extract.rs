@@ -578,6 +578,11 @@ impl<'a> Extractor<'a> {
             }
         }
 
+        // Indentation CPython's tokenizer refuses and the parser accepts: tabs and
+        // spaces mixed so that the width of a tab matters (TabError), an indent no
+        // block expects, a dedent to no open level (IndentationError).
+        let indent_error = super::indent::refused_indentation(root, &self.src.text);
+
         // CPython decodes before it parses: bytes that are not UTF-8 outside comments
         // are the error, and the parse error their replacement causes on the same
         // line or after it is not reported on top of it.
@@ -592,6 +597,12 @@ impl<'a> Extractor<'a> {
         let bad_line_start = bad_byte.map(|b| self.src.text[..b].rfind('\n').map_or(0, |i| i + 1));
         let first_error =
             first_error.filter(|err| bad_line_start.is_none_or(|l| err.start_byte() < l));
+        // CPython stops at the first of a syntax error and an indentation error.
+        let indent_error = indent_error
+            .filter(|&(s, _, _)| bad_line_start.is_none_or(|l| s < l))
+            .filter(|&(s, _, _)| first_error.is_none_or(|err| s < err.start_byte()));
+        let first_error =
+            first_error.filter(|err| indent_error.is_none_or(|(s, _, _)| err.start_byte() < s));
 
         if let Some(err) = first_error {
             let (line, col) = self.src.line_col(err.start_byte());
@@ -620,6 +631,17 @@ impl<'a> Extractor<'a> {
                 Problem {
                     message: format!("Python syntax error at {line}:{col}: {what}"),
                     span: Some(span),
+                },
+            );
+        }
+
+        if let Some((start, end, refusal)) = indent_error {
+            let (line, col) = self.src.line_col(end);
+            self.m.problems.insert(
+                0,
+                Problem {
+                    message: format!("Python syntax error at {line}:{col}: {}", refusal.message()),
+                    span: Some(self.src.span(start, end)),
                 },
             );
         }

@@ -2,6 +2,7 @@
 //! extracted statically from a tree-sitter-python parse (see [`extract`]).
 
 mod extract;
+mod indent;
 mod value;
 
 use std::path::PathBuf;

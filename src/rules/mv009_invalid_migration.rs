@@ -15,7 +15,10 @@ static META: RuleMeta = RuleMeta {
     doc: Cow::Borrowed(
         r#"## What it does
 Reports `.py` files in a version location that cannot be read as a migration:
-- a Python syntax error (pointing at it);
+- a Python syntax error (pointing at it), including the indentation CPython
+  refuses: tabs and spaces mixed so that the width of a tab changes the blocks
+  (`TabError`), an indent no block expects, a dedent to no open level, a block with
+  nothing in it (`IndentationError`);
 - bytes Python rejects: invalid UTF-8 in code or in a string literal (CPython accepts
   them inside comments, and so does migverify), or NUL bytes (a binary file);
 - no top-level `revision = "..."` string literal, or no `down_revision` assignment;

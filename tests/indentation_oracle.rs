@@ -1,0 +1,155 @@
+//! CPython is the oracle for indentation: every combination of three indentation
+//! strings (spaces, tabs, both, in either order) in a nested `if` is compiled by the
+//! test Python, and migverify's extractor must agree: no problem where CPython
+//! compiles the file, a `TabError` problem where CPython raises `TabError` (or the
+//! parser's own syntax error where tree-sitter fails first), and some other problem
+//! where CPython raises an `IndentationError`.
+//!
+//! Python: `MIGVERIFY_TEST_PYTHON`, else `python3` on `PATH`; skips with a printed
+//! reason when neither runs, unless `MIGVERIFY_REQUIRE_ORACLE=1` (set by `.ci/run`).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+const INDENTS: &[&str] = &[
+    "    ",
+    "        ",
+    "\t",
+    "\t\t",
+    "\t    ",
+    "    \t",
+    "\t        ",
+    "        \t",
+    "  \t  ",
+];
+
+/// Programs with three indentation strings: a nested `if`; an `if`/`else` with a
+/// comment and a continuation line between; a decorated method in a class.
+fn programs_for(a: &str, b: &str, c: &str) -> [String; 3] {
+    let head = "revision = 'r1'\ndown_revision = None\n\n\n";
+    let tail = "\n\ndef downgrade():\n    pass\n";
+    [
+        format!("{head}def upgrade():\n{a}if x:\n{a}{b}y = 1\n{c}z = 2\n{tail}"),
+        format!(
+            "{head}def upgrade():\n{a}if x:\n{b}# note\n{b}y = f(1,\n{c}2)\n{a}else:\n{c}z = 2\n{tail}"
+        ),
+        format!("{head}class C:\n{a}@staticmethod\n{b}def m():\n{b}{c}return 1\n{tail}"),
+    ]
+}
+
+fn python() -> Option<String> {
+    let candidates = std::env::var("MIGVERIFY_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .into_iter()
+        .chain(["python3".to_string()]);
+    for p in candidates {
+        if Command::new(&p)
+            .arg("-c")
+            .arg("pass")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(p);
+        }
+    }
+    let required =
+        std::env::var("MIGVERIFY_REQUIRE_ORACLE").is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "MIGVERIFY_REQUIRE_ORACLE is set but no Python runs"
+    );
+    println!("skipping: no Python (MIGVERIFY_TEST_PYTHON or python3 on PATH)");
+    None
+}
+
+/// CPython's verdict for each program: `ok`, `TabError` or another exception name.
+fn cpython_verdicts(python: &str, programs: &[String]) -> Vec<String> {
+    let script = r#"
+import json, sys
+for src in json.load(sys.stdin):
+    try:
+        compile(src, "m.py", "exec")
+        print("ok")
+    except SyntaxError as e:
+        print(type(e).__name__)
+"#;
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(programs).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn tab_errors_agree_with_cpython() {
+    let Some(python) = python() else { return };
+    let mut programs = Vec::new();
+    for a in INDENTS {
+        for b in INDENTS {
+            for c in INDENTS.iter().chain([&""]) {
+                programs.extend(programs_for(a, b, &format!("{a}{c}")));
+                programs.extend(programs_for(a, b, c));
+            }
+        }
+    }
+    let verdicts = cpython_verdicts(&python, &programs);
+    assert_eq!(verdicts.len(), programs.len());
+
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut disagreements = Vec::new();
+    let mut parser_failed_first = 0;
+    for (src, verdict) in programs.iter().zip(&verdicts) {
+        *counts.entry(verdict.as_str()).or_default() += 1;
+        let m = migverify::migration::parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec());
+        let ours: Vec<&str> = m.problems.iter().map(|p| p.message.as_str()).collect();
+        let agrees = match verdict.as_str() {
+            "ok" => ours.is_empty(),
+            // Where the parser fails first, its syntax error stands for the TabError:
+            // tree-sitter counts a tab as 8 columns wherever it stands, CPython up to
+            // the next multiple of 8, so after spaces the two can disagree on blocks.
+            "TabError" => {
+                let parser_failed = ours.first().is_some_and(|p| !p.contains("Error)"));
+                parser_failed_first += usize::from(parser_failed);
+                ours.first().is_some_and(|p| p.contains("(TabError)")) || parser_failed
+            }
+            _ => !ours.is_empty() && !ours.iter().any(|p| p.contains("TabError")),
+        };
+        if !agrees {
+            disagreements.push(format!("{src:?}: CPython {verdict}, migverify {ours:?}"));
+        }
+    }
+    println!(
+        "{} programs, CPython verdicts {counts:?}; the parser failed before a TabError in {parser_failed_first}",
+        programs.len()
+    );
+    // The generated set exercises every verdict, so the test cannot pass vacuously.
+    for verdict in ["ok", "TabError", "IndentationError"] {
+        assert!(
+            counts.get(verdict).is_some_and(|&n| n > 10),
+            "{verdict}: {counts:?}"
+        );
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} programs disagree with CPython:\n{}",
+        disagreements.len(),
+        programs.len(),
+        disagreements.join("\n")
+    );
+}
