@@ -248,7 +248,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     suggestion: registry
                         .suggest(&rule)
                         .map(|s| format!("did you mean `{s}`?")),
-                    rule,
+                    rule: crate::text::truncate(&rule, 60),
                 });
             };
             print_out(&crate::rules::render_doc(registry.get(i).meta()));

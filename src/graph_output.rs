@@ -109,7 +109,7 @@ impl PicNode {
             .map(str::trim)
             .filter(|m| !m.is_empty())
         {
-            lines.push(truncate(m.lines().next().unwrap_or(m), 40));
+            lines.push(crate::text::truncate(m.lines().next().unwrap_or(m), 40));
         }
         let mut tags: Vec<String> = Vec::new();
         if self.missing {
@@ -152,15 +152,6 @@ impl PicNode {
         } else {
             "revision"
         }
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(max - 1).collect();
-        format!("{}…", cut.trim_end())
     }
 }
 

@@ -20,5 +20,6 @@ pub mod rules;
 pub mod schema;
 pub mod source;
 pub mod suppression;
+pub mod text;
 
 pub use error::Error;

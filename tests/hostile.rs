@@ -489,10 +489,15 @@ fn a_one_megabyte_rule_name_is_an_unknown_rule() {
     assert_eq!(r.code, Some(2));
     assert!(r.stderr.contains("unknown rule"), "{}", &r.stderr[..200]);
     assert!(r.stdout.is_empty());
+    // The name is cut in the message, not echoed in full.
+    assert!(r.stderr.contains("AAA…"), "{}", &r.stderr[..200]);
+    assert!(r.stderr.len() < 2_000, "{} bytes of stderr", r.stderr.len());
 
     // The same on the command line.
     let r = check_root(tmp.path(), &["--select", &huge[..100_000]]);
     assert_eq!(r.code, Some(2));
+    assert!(r.stderr.contains("AAA…"), "{}", &r.stderr[..200]);
+    assert!(r.stderr.len() < 2_000, "{} bytes of stderr", r.stderr.len());
 }
 
 #[test]

@@ -294,7 +294,11 @@ impl Item<'_> {
             return Ok(found);
         }
         Err(self.error(
-            format!("unknown rule `{}` in `{}`", self.value, self.key()),
+            format!(
+                "unknown rule `{}` in `{}`",
+                crate::text::truncate(&self.value, 60),
+                self.key()
+            ),
             "unknown rule",
             Some(unknown_rule_help(registry, &self.value)),
         ))
