@@ -39,11 +39,22 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Write a starter migverify.toml for the project here (never overwrites one)
     Init(InitArgs),
+    /// Print a file's syntax tree as query rules see it (`-` reads standard input)
+    Tree(TreeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct TreeArgs {
+    /// A Python file, or `-` for standard input
+    pub file: PathBuf,
+    /// Show anonymous nodes (keywords, punctuation) too
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Args, Debug)]
@@ -256,6 +267,27 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
         }
         Command::Clean(args) => clean(&registry, args),
         Command::Init(args) => init(args),
+        Command::Tree(args) => {
+            let (path, bytes) = if args.file.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map_err(
+                    |source| crate::Error::Io {
+                        path: "<stdin>".into(),
+                        source,
+                    },
+                )?;
+                (PathBuf::from("<stdin>"), bytes)
+            } else {
+                let bytes = std::fs::read(&args.file).map_err(|source| crate::Error::Io {
+                    path: args.file.clone(),
+                    source,
+                })?;
+                (args.file, bytes)
+            };
+            let source = crate::source::SourceFile::from_bytes(path, bytes);
+            print_out(&crate::tree_dump::render(&source, args.all));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "migverify", &mut std::io::stdout());

@@ -21,5 +21,6 @@ pub mod schema;
 pub mod source;
 pub mod suppression;
 pub mod text;
+pub mod tree_dump;
 
 pub use error::Error;

@@ -1,4 +1,4 @@
-//! The command line as a user meets it: exit codes, `rules`, `explain`.
+//! The command line as a user meets it: exit codes, `rules`, `explain`, `tree`.
 //! Every tree is written into a temp dir by the test itself.
 
 use std::path::Path;
@@ -266,4 +266,37 @@ fn bundled_example_reports_its_fork() {
         .args(["--fail-on", "never"])
         .assert()
         .code(0);
+}
+
+#[test]
+fn tree_prints_the_syntax_tree_of_a_file_or_stdin() {
+    let dir = error_tree();
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "py"))
+        .unwrap();
+    let out = migverify().arg("tree").arg(&file).assert().code(0);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.starts_with("(module 1:1-"), "{text}");
+    assert!(
+        text.contains("name: (identifier ") && text.contains("\"upgrade\")"),
+        "{text}"
+    );
+
+    let out = migverify()
+        .args(["tree", "-", "--all"])
+        .write_stdin("x = (\n")
+        .assert()
+        .code(0);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("(ERROR 1:") || text.contains("MISSING"),
+        "{text}"
+    );
+    assert!(text.contains("(\"=\" 1:3-1:4)"), "{text}");
+
+    let out = migverify().args(["tree", "no/such.py"]).assert().code(2);
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("cannot read no/such.py"), "{err}");
 }

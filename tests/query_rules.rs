@@ -697,6 +697,20 @@ fn the_writing_rules_walkthrough_prints_what_it_shows() {
         &WALK_ORDERS[WALK_ORDERS.find("def upgrade").unwrap()
             ..WALK_ORDERS.find("\n\n\ndef downgrade").unwrap()]
     ));
+    // Step 1: the tree it shows is `migverify tree`'s.
+    let shown_tree = block(&doc, "### 1. Look at the tree", "````console", "````");
+    let (command, shown_tree) = shown_tree.split_once('\n').unwrap();
+    let snippet = command
+        .strip_prefix("$ printf '%s\\n' '")
+        .and_then(|c| c.strip_suffix("' | migverify tree -"))
+        .unwrap_or_else(|| panic!("{command}"));
+    let tree = stdout(
+        migverify(root)
+            .args(["tree", "-"])
+            .write_stdin(format!("{snippet}\n")),
+        0,
+    );
+    assert_eq!(tree, shown_tree, "migverify tree");
     let rule = block(&doc, "### 2. Write the rule", "````toml", "````");
     write(root, "migverify.toml", rule);
 
