@@ -172,6 +172,25 @@ impl RevisionGraph {
         seen
     }
 
+    /// Every node reachable from `start` through parents and `depends_on`
+    /// (`start` included): what Alembic calls its ancestors when it resolves an
+    /// upgrade.
+    pub fn ancestors_with_dependencies(&self, start: usize) -> Vec<bool> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(n) = stack.pop() {
+            let node = &self.nodes[n];
+            for &p in node.parents.iter().chain(&node.dependencies) {
+                if !seen[p] {
+                    seen[p] = true;
+                    stack.push(p);
+                }
+            }
+        }
+        seen
+    }
+
     /// Weakly connected components over `down_revision` links: a component id per node.
     pub fn components(&self) -> Vec<usize> {
         let mut comp = vec![usize::MAX; self.nodes.len()];

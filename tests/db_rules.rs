@@ -1,5 +1,5 @@
 //! The database rules (MV101 behind-head, MV102 unknown-db-revision, MV103
-//! missing-version-table) end to end: a small Alembic project with a fork and a merge,
+//! missing-version-table, MV104 overlapping-db-revisions) end to end: a small Alembic project with a fork and a merge,
 //! migrated by the real `alembic` (`MIGVERIFY_TEST_PYTHON`, a Python with alembic,
 //! sqlalchemy, psycopg2 and pymysql), then checked by the `migverify` binary, live
 //! and through `migverify snapshot` + `check --snapshot`.
@@ -271,6 +271,28 @@ fn scenario(backend: Backend) {
         + 1;
     assert_eq!(r["diagnostics"][0]["span"]["start_line"], line);
     p.assert_round_trip(&r);
+
+    // Two rows, one the other's ancestor: Alembic refuses to upgrade, MV104 says why.
+    p.sql("UPDATE alembic_version SET version_num = 'd1'");
+    p.sql("INSERT INTO alembic_version (version_num) VALUES ('b1')");
+    let refused = alembic::alembic(&p.python, &p.dir, &["upgrade", "heads"]);
+    assert!(!refused.status.success());
+    let refused = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        refused.contains("overlaps with other requested revisions b1"),
+        "{refused}"
+    );
+    let (code, r) = p.check_json(&[]);
+    assert_eq!(code, 1);
+    assert!(codes(&r).contains(&"MV104".to_string()), "{r:#}");
+    assert!(
+        message(&r, "MV104").contains("`d1` and its ancestor `b1`"),
+        "{r:#}"
+    );
+    p.assert_round_trip(&r);
+    p.sql("DELETE FROM alembic_version WHERE version_num = 'b1'");
+    let (code, r) = p.check_json(&[]);
+    assert_eq!((code, codes(&r)), (0, Vec::<String>::new()), "{r:#}");
 
     // No version table at all.
     p.sql("DROP TABLE alembic_version");

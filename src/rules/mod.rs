@@ -28,6 +28,7 @@ pub mod mv012_unused_suppression;
 mod mv101_behind_head;
 mod mv102_unknown_db_revision;
 mod mv103_missing_version_table;
+mod mv104_overlapping_db_revisions;
 mod mv201_model_db_drift;
 mod mv202_migration_db_drift;
 mod mv203_model_migration_drift;
@@ -266,6 +267,7 @@ impl Registry {
             Box::new(mv101_behind_head::BehindHead),
             Box::new(mv102_unknown_db_revision::UnknownDbRevision),
             Box::new(mv103_missing_version_table::MissingVersionTable),
+            Box::new(mv104_overlapping_db_revisions::OverlappingDbRevisions),
             Box::new(mv201_model_db_drift::ModelDbDrift),
             Box::new(mv202_migration_db_drift::MigrationDbDrift),
             Box::new(mv203_model_migration_drift::ModelMigrationDrift),
