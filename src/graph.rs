@@ -53,6 +53,12 @@ pub struct RevisionGraph {
     pub bases: Vec<usize>,
     /// Strongly connected sets of nodes linked in a cycle (each in cycle order).
     pub cycles: Vec<Vec<usize>>,
+    /// Cycles that need a `depends_on` link to close (each in cycle order, following
+    /// `down_revision` and `depends_on` links): Alembic's "Dependency cycle".
+    pub dependency_cycles: Vec<Vec<usize>>,
+    /// Branch labels that two or more revisions declare: the label and its nodes, in
+    /// path order.
+    pub duplicate_labels: Vec<(String, Vec<usize>)>,
     pub dangling: Vec<Dangling>,
 }
 
@@ -87,10 +93,25 @@ impl RevisionGraph {
                 dependencies: Vec::new(),
             });
         }
+        let mut label_order: Vec<&str> = Vec::new();
+        let mut labeled: HashMap<&str, Vec<usize>> = HashMap::new();
         for n in 0..g.nodes.len() {
             let m = &migrations[g.nodes[n].migration];
             for label in m.branch_labels() {
                 g.labels.entry(label.value.clone()).or_insert(n);
+                let nodes = labeled.entry(label.value.as_str()).or_default();
+                if nodes.is_empty() {
+                    label_order.push(label.value.as_str());
+                }
+                if !nodes.contains(&n) {
+                    nodes.push(n);
+                }
+            }
+        }
+        for label in label_order {
+            if labeled[label].len() > 1 {
+                g.duplicate_labels
+                    .push((label.to_string(), labeled[label].clone()));
             }
         }
         for n in 0..g.nodes.len() {
@@ -134,7 +155,16 @@ impl RevisionGraph {
                 g.bases.push(n);
             }
         }
-        g.cycles = find_cycles(&g.nodes);
+        g.cycles = find_cycles(&g.nodes, false);
+        let down_cycles: Vec<std::collections::BTreeSet<usize>> = g
+            .cycles
+            .iter()
+            .map(|c| c.iter().copied().collect())
+            .collect();
+        g.dependency_cycles = find_cycles(&g.nodes, true)
+            .into_iter()
+            .filter(|c| !down_cycles.contains(&c.iter().copied().collect()))
+            .collect();
         g
     }
 
@@ -257,7 +287,20 @@ impl RevisionGraph {
 /// Tarjan's strongly connected components, iteratively, over parent links. Returns
 /// each cycle (an SCC of two or more nodes, or a node that is its own parent) as a
 /// walk in `down_revision` order starting at its first node.
-fn find_cycles(nodes: &[Node]) -> Vec<Vec<usize>> {
+/// The `pos`-th node that `v` links to: its parents, then (`with_dependencies`) the
+/// revisions it `depends_on`.
+fn successor(nodes: &[Node], v: usize, pos: usize, with_dependencies: bool) -> Option<usize> {
+    let node = &nodes[v];
+    match node.parents.get(pos) {
+        Some(&p) => Some(p),
+        None if with_dependencies => node.dependencies.get(pos - node.parents.len()).copied(),
+        None => None,
+    }
+}
+
+fn find_cycles(nodes: &[Node], with_dependencies: bool) -> Vec<Vec<usize>> {
+    let succ = |v: usize, pos: usize| successor(nodes, v, pos, with_dependencies);
+    let links_to = |v: usize, w: usize| (0..).map_while(|pos| succ(v, pos)).any(|x| x == w);
     const UNSEEN: usize = usize::MAX;
     let n = nodes.len();
     let mut index = vec![UNSEEN; n];
@@ -278,7 +321,7 @@ fn find_cycles(nodes: &[Node]) -> Vec<Vec<usize>> {
         stack.push(root);
         on_stack[root] = true;
         while let Some(&mut (v, ref mut pos)) = work.last_mut() {
-            if let Some(&w) = nodes[v].parents.get(*pos) {
+            if let Some(w) = succ(v, *pos) {
                 *pos += 1;
                 if index[w] == UNSEEN {
                     index[w] = counter;
@@ -305,7 +348,7 @@ fn find_cycles(nodes: &[Node]) -> Vec<Vec<usize>> {
                             break;
                         }
                     }
-                    if scc.len() > 1 || nodes[v].parents.contains(&v) {
+                    if scc.len() > 1 || links_to(v, v) {
                         sccs.push(scc);
                     }
                 }
@@ -320,10 +363,8 @@ fn find_cycles(nodes: &[Node]) -> Vec<Vec<usize>> {
             let mut seen = std::collections::HashSet::from([start]);
             let mut cur = start;
             loop {
-                let next = nodes[cur]
-                    .parents
-                    .iter()
-                    .copied()
+                let next = (0..)
+                    .map_while(|pos| succ(cur, pos))
                     .find(|p| members.contains(p));
                 match next {
                     Some(p) if !seen.contains(&p) => {

@@ -232,6 +232,39 @@ impl Project {
         self.generate("revision", message, extra)
     }
 
+    /// Alembic's error when it refuses the history (`alembic heads` must fail).
+    fn alembic_refuses(&self) -> String {
+        let out = std::process::Command::new(&self.python)
+            .args(["-I", "-m", "alembic", "heads"])
+            .current_dir(self.root())
+            .output()
+            .expect("run python -m alembic");
+        assert!(!out.status.success(), "alembic accepted the history");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Replaces the line of `rev`'s file that starts with `key` by `line`.
+    fn edit(&self, rev: &str, key: &str, line: &str) {
+        let file = std::fs::read_dir(self.versions())
+            .expect("versions")
+            .map(|e| e.expect("entry").path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(rev))
+            })
+            .expect("the revision's file");
+        let text = std::fs::read_to_string(&file).expect("read");
+        let edited: Vec<&str> = text
+            .lines()
+            .map(|l| if l.starts_with(key) { line } else { l })
+            .collect();
+        assert_ne!(edited.join("\n"), text.trim_end(), "no `{key}` line");
+        std::fs::write(&file, edited.join("\n") + "\n").expect("write");
+        // Python would trust its bytecode for an edit of the same size in the same
+        // second.
+        let _ = std::fs::remove_dir_all(self.versions().join("__pycache__"));
+    }
+
     /// What Alembic's `ScriptDirectory` reports, paths relative to `base`.
     fn alembic_graph(&self, base: &Path) -> Graph {
         let out = std::process::Command::new(&self.python)
@@ -707,4 +740,57 @@ fn recursive_version_locations_from_project_root() {
     );
     let g = p.assert_same_graph_at(p.root());
     assert_eq!(g.heads, set(&["r2", "r3"]));
+}
+
+/// Histories Alembic refuses to load, which only a migverify addition to the rule
+/// catalog reports: a branch label used twice (MV013) and a cycle a `depends_on`
+/// closes (MV008).
+#[test]
+fn histories_alembic_refuses_are_errors() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.revision(
+        "billing",
+        &["--rev-id", "b1", "--head=base", "--branch-label=billing"],
+    );
+    p.revision(
+        "reports",
+        &["--rev-id", "r1", "--head=base", "--branch-label=reports"],
+    );
+    p.assert_same_graph();
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(lines_with(&report, "MV013").is_empty() && lines_with(&report, "MV008").is_empty());
+
+    p.edit("r1", "branch_labels", "branch_labels = ('billing',)");
+    let refused = p.alembic_refuses();
+    assert!(
+        refused.contains("Branch name 'billing' in revision"),
+        "{refused}"
+    );
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(lines_with(&report, "MV013").len(), 2, "{report}");
+    assert!(
+        report.contains("branch label `billing` is declared by 2 revisions"),
+        "{report}"
+    );
+
+    p.edit("r1", "branch_labels", "branch_labels = ('reports',)");
+    p.revision("invoices", &["--rev-id", "b2", "--head=billing@head"]);
+    p.edit("b1", "depends_on", "depends_on = 'b2'");
+    let refused = p.alembic_refuses();
+    assert!(
+        refused.contains("Dependency cycle is detected in revisions"),
+        "{refused}"
+    );
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 1, "{report}");
+    let cycle = lines_with(&report, "MV008");
+    assert_eq!(cycle.len(), 2, "{report}");
+    assert!(
+        cycle[0].contains("down_revision and depends_on links form a cycle"),
+        "{report}"
+    );
 }

@@ -15,12 +15,17 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     enabled_by_default: true,
     inputs: &[Input::Migrations],
-    summary: Cow::Borrowed("`down_revision` links form a cycle"),
+    summary: Cow::Borrowed("`down_revision` (or `depends_on`) links form a cycle"),
     doc: Cow::Borrowed(
         r#"## What it does
 Finds revisions whose `down_revision` links lead back to themselves, including a
 migration that names itself. The message lists the cycle in order (a cycle of more
 than 20 revisions by its first and last ten); every file in it gets a diagnostic.
+
+It also finds cycles that a `depends_on` link closes (a migration that depends on a
+later one, or on itself), which Alembic refuses as well ("Dependency cycle is
+detected in revisions"); the diagnostic then points at the `depends_on` value. This
+goes beyond the rule catalog, which names `down_revision` cycles only.
 
 ## Why is this bad?
 Alembic refuses to load the history ("Cycle is detected in revisions" or "Self-loop is
@@ -37,8 +42,19 @@ revision = "b"
 down_revision = "a"
 ```
 
+A `depends_on` cycle:
+```python
+# a.py
+revision = "a"
+down_revision = None
+depends_on = "b"     # b comes after a
+# b.py
+revision = "b"
+down_revision = "a"
+```
+
 ## Use instead
-Decide which migration comes first and set its `down_revision` to the revision before
+Remove a `depends_on` that names a later migration. For a `down_revision` cycle, decide which migration comes first and set its `down_revision` to the revision before
 it (or `None` for the first migration).
 "#,
     ),
@@ -55,71 +71,89 @@ impl Rule for RevisionCycle {
     }
 
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
-        let g = ctx.graph;
-        for cycle in &g.cycles {
-            let name = |i: usize| format!("`{}`", g.revision(cycle[i % cycle.len()]));
-            // A long cycle is listed by its ends: every file gets the message, so
-            // listing all of a 50,000-revision cycle in each would be quadratic.
-            let listed = if cycle.len() <= MAX_LISTED {
-                (0..=cycle.len()).map(name).collect::<Vec<_>>().join(" → ")
-            } else {
-                let head: Vec<String> = (0..MAX_LISTED / 2).map(name).collect();
-                let tail: Vec<String> = (cycle.len() - MAX_LISTED / 2..=cycle.len())
-                    .map(name)
-                    .collect();
-                format!(
-                    "{} → … ({} more) → {}",
-                    head.join(" → "),
-                    cycle.len() - MAX_LISTED,
-                    tail.join(" → ")
-                )
-            };
-            let message = if cycle.len() == 1 {
-                format!(
-                    "revision `{}` names itself as its down_revision",
-                    g.revision(cycle[0])
-                )
-            } else if cycle.len() <= MAX_LISTED {
-                format!("down_revision links form a cycle: {listed}")
-            } else {
-                format!(
-                    "down_revision links form a cycle of {} revisions: {listed}",
-                    cycle.len()
-                )
-            };
-            for (i, &n) in cycle.iter().enumerate() {
-                let m = &ctx.migrations[g.nodes[n].migration];
-                let span = m
-                    .down_revision
-                    .as_ref()
-                    .map(|d| d.value_span)
-                    .or(m.anchor());
-                let mut f = Finding::new(&m.path, span, message.clone())
-                    .with_help("set the `down_revision` of the earliest of these migrations to the revision before it");
-                // Every other member of a short cycle; the neighbours in a long one.
-                let others: Vec<usize> = if cycle.len() <= MAX_LISTED {
-                    cycle.iter().copied().filter(|&o| o != n).collect()
-                } else {
-                    let next = cycle[(i + 1) % cycle.len()];
-                    let prev = cycle[(i + cycle.len() - 1) % cycle.len()];
-                    vec![next, prev]
-                };
-                for o in others {
-                    let om = &ctx.migrations[g.nodes[o].migration];
-                    let ospan = om
-                        .down_revision
-                        .as_ref()
-                        .map(|d| d.value_span)
-                        .or(om.anchor());
-                    f = f.with_related(
-                        &om.path,
-                        ospan,
-                        format!("`{}` is in the cycle", g.revision(o)),
-                    );
-                }
-                out.push(f);
-            }
+        for cycle in &ctx.graph.cycles {
+            report(ctx, cycle, false, out);
         }
+        for cycle in &ctx.graph.dependency_cycles {
+            report(ctx, cycle, true, out);
+        }
+    }
+}
+
+/// One diagnostic per file of `cycle`; `dependency`: a cycle that a `depends_on`
+/// link closes.
+fn report(ctx: &Context<'_>, cycle: &[usize], dependency: bool, out: &mut Vec<Finding>) {
+    let g = ctx.graph;
+    let name = |i: usize| format!("`{}`", g.revision(cycle[i % cycle.len()]));
+    // A long cycle is listed by its ends: every file gets the message, so
+    // listing all of a 50,000-revision cycle in each would be quadratic.
+    let listed = if cycle.len() <= MAX_LISTED {
+        (0..=cycle.len()).map(name).collect::<Vec<_>>().join(" → ")
+    } else {
+        let head: Vec<String> = (0..MAX_LISTED / 2).map(name).collect();
+        let tail: Vec<String> = (cycle.len() - MAX_LISTED / 2..=cycle.len())
+            .map(name)
+            .collect();
+        format!(
+            "{} → … ({} more) → {}",
+            head.join(" → "),
+            cycle.len() - MAX_LISTED,
+            tail.join(" → ")
+        )
+    };
+    let links = if dependency {
+        "down_revision and depends_on links"
+    } else {
+        "down_revision links"
+    };
+    let message = match cycle.len() {
+        1 if dependency => format!("revision `{}` depends on itself", g.revision(cycle[0])),
+        1 => format!(
+            "revision `{}` names itself as its down_revision",
+            g.revision(cycle[0])
+        ),
+        n if n <= MAX_LISTED => format!("{links} form a cycle: {listed}"),
+        n => format!("{links} form a cycle of {n} revisions: {listed}"),
+    };
+    let help = if dependency {
+        "remove the `depends_on` entry that points forward: a migration can only depend on \
+         revisions that come before it"
+    } else {
+        "set the `down_revision` of the earliest of these migrations to the revision before it"
+    };
+    // The assignment that links a member to the next one in the cycle.
+    let span_of = |n: usize| {
+        let m = &ctx.migrations[g.nodes[n].migration];
+        let by_dependency = dependency
+            && g.nodes[n].dependencies.iter().any(|d| cycle.contains(d))
+            && !g.nodes[n].parents.iter().any(|p| cycle.contains(p));
+        let link = if by_dependency {
+            &m.depends_on
+        } else {
+            &m.down_revision
+        };
+        link.as_ref().map(|d| d.value_span).or(m.anchor())
+    };
+    for (i, &n) in cycle.iter().enumerate() {
+        let m = &ctx.migrations[g.nodes[n].migration];
+        let mut f = Finding::new(&m.path, span_of(n), message.clone()).with_help(help);
+        // Every other member of a short cycle; the neighbours in a long one.
+        let others: Vec<usize> = if cycle.len() <= MAX_LISTED {
+            cycle.iter().copied().filter(|&o| o != n).collect()
+        } else {
+            let next = cycle[(i + 1) % cycle.len()];
+            let prev = cycle[(i + cycle.len() - 1) % cycle.len()];
+            vec![next, prev]
+        };
+        for o in others {
+            let om = &ctx.migrations[g.nodes[o].migration];
+            f = f.with_related(
+                &om.path,
+                span_of(o),
+                format!("`{}` is in the cycle", g.revision(o)),
+            );
+        }
+        out.push(f);
     }
 }
 
@@ -176,6 +210,59 @@ mod tests {
     }
 
     #[test]
+    fn fires_on_cycles_a_depends_on_closes() {
+        let a = mig("a", "None", "op.f()", "op.g()")
+            .replace("branch_labels = None", "depends_on = 'c'");
+        let b = mig("b", "'a'", "op.f()", "op.g()");
+        let c = mig("c", "'b'", "op.f()", "op.g()");
+        let found = lint_fires(
+            &RevisionCycle,
+            &[("a.py", &a), ("b.py", &b), ("c.py", &c)],
+            3,
+        );
+        let m = &found[0].message;
+        assert!(
+            m.contains("depends_on links form a cycle: `a` → `c` → `b` → `a`"),
+            "{m}"
+        );
+        // a's finding points at its depends_on value, the others at their down_revision.
+        let at = |f: &Finding| f.location.span.map(|s| s.start_line);
+        assert_eq!(
+            at(&found[0]),
+            Some(a.lines().position(|l| l.starts_with("depends_on")).unwrap() + 1)
+        );
+        assert_eq!(
+            at(&found[1]),
+            Some(
+                b.lines()
+                    .position(|l| l.starts_with("down_revision"))
+                    .unwrap()
+                    + 1
+            )
+        );
+
+        let s = mig("s", "None", "op.f()", "op.g()")
+            .replace("branch_labels = None", "depends_on = 's'");
+        let found = lint_fires(&RevisionCycle, &[("s.py", &s)], 1);
+        assert!(
+            found[0].message.contains("depends on itself"),
+            "{}",
+            found[0].message
+        );
+
+        // A down_revision cycle is reported once, not again as a dependency cycle.
+        let x =
+            mig("x", "'y'", "op.f()", "op.g()").replace("branch_labels = None", "depends_on = 'y'");
+        let y = mig("y", "'x'", "op.f()", "op.g()");
+        let found = lint_fires(&RevisionCycle, &[("x.py", &x), ("y.py", &y)], 2);
+        assert!(
+            found[0].message.starts_with("down_revision links form"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
     fn silent_on_a_dag_with_merges() {
         let a = mig("a", "None", "op.f()", "op.g()");
         let b = mig("b", "'a'", "op.f()", "op.g()");
@@ -185,6 +272,10 @@ mod tests {
             &RevisionCycle,
             &[("a.py", &a), ("b.py", &b), ("c.py", &c), ("m.py", &m)],
         );
+        // depends_on an earlier revision on another branch: no cycle.
+        let c =
+            mig("c", "'a'", "op.f()", "op.g()").replace("branch_labels = None", "depends_on = 'b'");
+        lint_ok(&RevisionCycle, &[("a.py", &a), ("b.py", &b), ("c.py", &c)]);
     }
 
     #[test]
