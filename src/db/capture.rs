@@ -237,6 +237,49 @@ impl Ctx<'_> {
             }),
         }
     }
+
+    /// The version table `schema`.`opts.version_table`, `present` as the dialect's
+    /// catalog query found it, with its revisions read by
+    /// `SELECT {version_num} FROM schema.name ORDER BY 1` (identifiers quoted with `q`).
+    pub async fn version_table<DB>(
+        &self,
+        conn: &mut DB::Connection,
+        schema: &str,
+        present: bool,
+        version_num: &str,
+        q: char,
+    ) -> Result<VersionTable, DbError>
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        (Option<String>,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        let name = &self.opts.version_table;
+        let revisions = if present {
+            let sql = format!(
+                "SELECT {version_num} FROM {}.{} ORDER BY 1",
+                quote(schema, q),
+                quote(name, q)
+            );
+            self.run(
+                "reading the version table",
+                sqlx::query_scalar::<DB, Option<String>>(sqlx::AssertSqlSafe(sql)).fetch_all(conn),
+            )
+            .await?
+            .into_iter()
+            .flatten()
+            .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(VersionTable {
+            name: name.clone(),
+            schema: schema.to_string(),
+            present,
+            revisions,
+        })
+    }
 }
 
 /// What a dialect's capture returns; [`capture`] adds the rest.

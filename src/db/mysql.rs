@@ -4,10 +4,10 @@
 //! connecting, plus a server-side statement timeout (MySQL `max_execution_time`,
 //! MariaDB `max_statement_time`).
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlSslMode};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::capture::{Captured, Ctx, DbError, Tables, quote};
+use super::capture::{Captured, Ctx, DbError, Tables};
 use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
 use super::url::ServerUrl;
 
@@ -222,7 +222,6 @@ async fn version_table(
     conn: &mut MySqlConnection,
     schema: &str,
 ) -> Result<VersionTable, DbError> {
-    let name = &ctx.opts.version_table;
     let count: i64 = ctx
         .run(
             "looking for the version table",
@@ -231,34 +230,12 @@ async fn version_table(
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             )
             .bind(schema)
-            .bind(name)
+            .bind(&ctx.opts.version_table)
             .fetch_one(&mut *conn),
         )
         .await?;
-    let present = count > 0;
-    let revisions = if present {
-        let sql = format!(
-            "SELECT CAST(version_num AS CHAR) FROM {}.{} ORDER BY 1",
-            quote(schema, '`'),
-            quote(name, '`')
-        );
-        ctx.run(
-            "reading the version table",
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(VersionTable {
-        name: name.clone(),
-        schema: schema.to_string(),
-        present,
-        revisions,
-    })
+    ctx.version_table::<MySql>(conn, schema, count > 0, "CAST(version_num AS CHAR)", '`')
+        .await
 }
 
 async fn columns(

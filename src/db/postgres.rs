@@ -4,10 +4,10 @@
 //! `statement_timeout` in its startup options, and then runs
 //! `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`.
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode, Postgres};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
-use super::capture::{Captured, Ctx, DbError, Tables, quote};
+use super::capture::{Captured, Ctx, DbError, Tables};
 use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
 use super::url::ServerUrl;
 
@@ -152,7 +152,6 @@ async fn version_and_table(
             sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut *conn),
         )
         .await?;
-    let name = &ctx.opts.version_table;
     let present: bool = ctx
         .run(
             "looking for the version table",
@@ -162,36 +161,14 @@ async fn version_and_table(
                  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'f'))",
             )
             .bind(schema)
-            .bind(name)
+            .bind(&ctx.opts.version_table)
             .fetch_one(&mut *conn),
         )
         .await?;
-    let revisions = if present {
-        let sql = format!(
-            "SELECT version_num::text FROM {}.{} ORDER BY 1",
-            quote(schema, '"'),
-            quote(name, '"')
-        );
-        ctx.run(
-            "reading the version table",
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    Ok((
-        version,
-        VersionTable {
-            name: name.clone(),
-            schema: schema.to_string(),
-            present,
-            revisions,
-        },
-    ))
+    let table = ctx
+        .version_table::<Postgres>(conn, schema, present, "version_num::text", '"')
+        .await?;
+    Ok((version, table))
 }
 
 async fn columns(

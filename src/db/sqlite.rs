@@ -3,7 +3,7 @@
 //! Read-only: the file is opened with `SQLITE_OPEN_READONLY` (`mode=ro`), never
 //! created (a missing file is an error), and `PRAGMA query_only = ON` is set too.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::capture::{Captured, Ctx, DbError, Tables, quote};
@@ -116,7 +116,6 @@ async fn version_and_table(
             sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut *conn),
         )
         .await?;
-    let name = &ctx.opts.version_table;
     let sql = format!(
         "SELECT count(*) FROM {}.sqlite_schema WHERE type IN ('table', 'view') AND name = ?",
         quote(schema, '"')
@@ -125,37 +124,14 @@ async fn version_and_table(
         .run(
             "looking for the version table",
             sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(name)
+                .bind(&ctx.opts.version_table)
                 .fetch_one(&mut *conn),
         )
         .await?;
-    let present = count > 0;
-    let revisions = if present {
-        let sql = format!(
-            "SELECT CAST(version_num AS TEXT) FROM {}.{} ORDER BY 1",
-            quote(schema, '"'),
-            quote(name, '"')
-        );
-        ctx.run(
-            "reading the version table",
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    Ok((
-        version,
-        VersionTable {
-            name: name.clone(),
-            schema: schema.to_string(),
-            present,
-            revisions,
-        },
-    ))
+    let table = ctx
+        .version_table::<Sqlite>(conn, schema, count > 0, "CAST(version_num AS TEXT)", '"')
+        .await?;
+    Ok((version, table))
 }
 
 fn sql_str(s: &str) -> String {
