@@ -238,6 +238,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// Runs `sql` (any statement) on `conn` under the statement timeout, then closes it.
+    pub async fn execute_and_close<C>(&self, mut conn: C, sql: &str) -> Result<(), DbError>
+    where
+        C: sqlx::Connection,
+        for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+    {
+        let r = self
+            .run(
+                "statement",
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn),
+            )
+            .await;
+        let _ = conn.close().await;
+        r.map(|_| ())
+    }
+
     /// The version table `schema`.`opts.version_table`, `present` as the dialect's
     /// catalog query found it, with its revisions read by
     /// `SELECT {version_num} FROM schema.name ORDER BY 1` (identifiers quoted with `q`).

@@ -88,15 +88,8 @@ async fn connect(
 
 pub(super) async fn execute(ctx: &Ctx<'_>, server: &ServerUrl, sql: &str) -> Result<(), DbError> {
     let o = connect_options(ctx, server)?;
-    let (mut conn, _) = connect(ctx, &o).await?;
-    let r = ctx
-        .run(
-            "statement",
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
-        )
-        .await;
-    let _ = conn.close().await;
-    r.map(|_| ())
+    let (conn, _) = connect(ctx, &o).await?;
+    ctx.execute_and_close(conn, sql).await
 }
 
 pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Captured, DbError> {

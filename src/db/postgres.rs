@@ -5,7 +5,7 @@
 //! `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode, Postgres};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{Connection, Row};
 
 use super::capture::{Captured, Ctx, DbError, Tables};
 use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
@@ -74,15 +74,8 @@ async fn connect(ctx: &Ctx<'_>, o: &PgConnectOptions) -> Result<PgConnection, Db
 
 pub(super) async fn execute(ctx: &Ctx<'_>, server: &ServerUrl, sql: &str) -> Result<(), DbError> {
     let o = connect_options(ctx, server)?;
-    let mut conn = connect(ctx, &o).await?;
-    let r = ctx
-        .run(
-            "statement",
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
-        )
-        .await;
-    let _ = conn.close().await;
-    r.map(|_| ())
+    let conn = connect(ctx, &o).await?;
+    ctx.execute_and_close(conn, sql).await
 }
 
 pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Captured, DbError> {

@@ -39,15 +39,8 @@ pub(super) async fn execute(
     sql: &str,
 ) -> Result<(), DbError> {
     let o = connect_options(ctx, target)?;
-    let mut conn = connect(ctx, &o).await?;
-    let r = ctx
-        .run(
-            "statement",
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
-        )
-        .await;
-    let _ = conn.close().await;
-    r.map(|_| ())
+    let conn = connect(ctx, &o).await?;
+    ctx.execute_and_close(conn, sql).await
 }
 
 pub(super) async fn capture(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<Captured, DbError> {
