@@ -307,6 +307,19 @@ pub(super) struct Captured {
     pub tables: Vec<Table>,
 }
 
+/// A constraint as a catalog query returns it: schema, table, name, kind, its
+/// column(s) `C`, and for a foreign key the referred schema, table and column(s) `R`.
+pub(super) type ConstraintRow<C, R> = (
+    String,
+    String,
+    String,
+    String,
+    C,
+    Option<String>,
+    Option<String>,
+    R,
+);
+
 /// Tables under construction, keyed by (schema, name).
 #[derive(Default)]
 pub(super) struct Tables(pub BTreeMap<(String, String), Table>);
