@@ -237,6 +237,65 @@ impl Ctx<'_> {
             }),
         }
     }
+
+    /// Runs `sql` (any statement) on `conn` under the statement timeout, then closes it.
+    pub async fn execute_and_close<C>(&self, mut conn: C, sql: &str) -> Result<(), DbError>
+    where
+        C: sqlx::Connection,
+        for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+    {
+        let r = self
+            .run(
+                "statement",
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn),
+            )
+            .await;
+        let _ = conn.close().await;
+        r.map(|_| ())
+    }
+
+    /// The version table `schema`.`opts.version_table`, `present` as the dialect's
+    /// catalog query found it, with its revisions read by
+    /// `SELECT {version_num} FROM schema.name ORDER BY 1` (identifiers quoted with `q`).
+    pub async fn version_table<DB>(
+        &self,
+        conn: &mut DB::Connection,
+        schema: &str,
+        present: bool,
+        version_num: &str,
+        q: char,
+    ) -> Result<VersionTable, DbError>
+    where
+        DB: sqlx::Database,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        DB::Arguments: sqlx::IntoArguments<DB>,
+        (Option<String>,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        let name = &self.opts.version_table;
+        let revisions = if present {
+            let sql = format!(
+                "SELECT {version_num} FROM {}.{} ORDER BY 1",
+                quote(schema, q),
+                quote(name, q)
+            );
+            self.run(
+                "reading the version table",
+                sqlx::query_scalar::<DB, Option<String>>(sqlx::AssertSqlSafe(sql)).fetch_all(conn),
+            )
+            .await?
+            .into_iter()
+            .flatten()
+            .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(VersionTable {
+            name: name.clone(),
+            schema: schema.to_string(),
+            present,
+            revisions,
+        })
+    }
 }
 
 /// What a dialect's capture returns; [`capture`] adds the rest.
@@ -247,6 +306,19 @@ pub(super) struct Captured {
     pub schemas: Vec<String>,
     pub tables: Vec<Table>,
 }
+
+/// A constraint as a catalog query returns it: schema, table, name, kind, its
+/// column(s) `C`, and for a foreign key the referred schema, table and column(s) `R`.
+pub(super) type ConstraintRow<C, R> = (
+    String,
+    String,
+    String,
+    String,
+    C,
+    Option<String>,
+    Option<String>,
+    R,
+);
 
 /// Tables under construction, keyed by (schema, name).
 #[derive(Default)]

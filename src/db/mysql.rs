@@ -4,10 +4,10 @@
 //! connecting, plus a server-side statement timeout (MySQL `max_execution_time`,
 //! MariaDB `max_statement_time`).
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlConnection, MySqlRow, MySqlSslMode};
+use sqlx::{AssertSqlSafe, Connection, FromRow};
 
-use super::capture::{Captured, Ctx, DbError, Tables, quote};
+use super::capture::{self, Captured, Ctx, DbError, Tables};
 use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
 use super::url::ServerUrl;
 
@@ -88,15 +88,8 @@ async fn connect(
 
 pub(super) async fn execute(ctx: &Ctx<'_>, server: &ServerUrl, sql: &str) -> Result<(), DbError> {
     let o = connect_options(ctx, server)?;
-    let (mut conn, _) = connect(ctx, &o).await?;
-    let r = ctx
-        .run(
-            "statement",
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
-        )
-        .await;
-    let _ = conn.close().await;
-    r.map(|_| ())
+    let (conn, _) = connect(ctx, &o).await?;
+    ctx.execute_and_close(conn, sql).await
 }
 
 pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Captured, DbError> {
@@ -151,58 +144,51 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
     let (version_table, mut tables, constraints, indexes) = result?;
 
     // Rows come ordered by schema, table, constraint, position: group them.
-    let mut i = 0;
-    while i < constraints.len() {
-        let first = &constraints[i];
-        let mut j = i;
-        while j < constraints.len()
-            && constraints[j].schema == first.schema
-            && constraints[j].table == first.table
-            && constraints[j].name == first.name
-        {
-            j += 1;
+    let same_constraint =
+        |a: &ConstraintRow, b: &ConstraintRow| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2);
+    for group in constraints.chunk_by(same_constraint) {
+        let (schema, table, name, kind, _, ref_schema, ref_table, _) = &group[0];
+        let Some(t) = tables.get(schema, table) else {
+            continue;
+        };
+        let columns: Vec<String> = group
+            .iter()
+            .map(|(.., column, _, _, _)| column.clone())
+            .collect();
+        match kind.as_str() {
+            "PRIMARY KEY" => t.primary_key = columns,
+            "UNIQUE" => t.unique_constraints.push(UniqueConstraint {
+                name: Some(name.clone()),
+                columns,
+            }),
+            "FOREIGN KEY" => t.foreign_keys.push(ForeignKey {
+                name: Some(name.clone()),
+                columns,
+                referred_schema: ref_schema.clone().unwrap_or_default(),
+                referred_table: ref_table.clone().unwrap_or_default(),
+                referred_columns: group
+                    .iter()
+                    .map(|(.., ref_column)| ref_column.clone().unwrap_or_default())
+                    .collect(),
+            }),
+            _ => {}
         }
-        let group = &constraints[i..j];
-        if let Some(t) = tables.get(&first.schema, &first.table) {
-            let columns: Vec<String> = group.iter().map(|r| r.column.clone()).collect();
-            match first.kind.as_str() {
-                "PRIMARY KEY" => t.primary_key = columns,
-                "UNIQUE" => t.unique_constraints.push(UniqueConstraint {
-                    name: Some(first.name.clone()),
-                    columns,
-                }),
-                "FOREIGN KEY" => t.foreign_keys.push(ForeignKey {
-                    name: Some(first.name.clone()),
-                    columns,
-                    referred_schema: first.ref_schema.clone().unwrap_or_default(),
-                    referred_table: first.ref_table.clone().unwrap_or_default(),
-                    referred_columns: group
-                        .iter()
-                        .map(|r| r.ref_column.clone().unwrap_or_default())
-                        .collect(),
-                }),
-                _ => {}
-            }
-        }
-        i = j;
     }
-    let mut i = 0;
-    while i < indexes.len() {
-        let (schema, table, name, _) = &indexes[i];
-        let mut j = i;
-        while j < indexes.len()
-            && (&indexes[j].0, &indexes[j].1, &indexes[j].2) == (schema, table, name)
-        {
-            j += 1;
-        }
+    let same_index = |a: &IndexRow, b: &IndexRow| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2);
+    for group in indexes.chunk_by(same_index) {
+        let (schema, table, name, _) = &group[0];
         if let Some(t) = tables.get(schema, table) {
             t.indexes.push(Index {
                 name: name.clone(),
-                columns: indexes[i..j].iter().map(|r| r.3.clone()).collect(),
+                columns: group
+                    .iter()
+                    .map(|(.., column)| {
+                        column.clone().unwrap_or_else(|| "<expression>".to_string())
+                    })
+                    .collect(),
                 unique: false,
             });
         }
-        i = j;
     }
     Ok(Captured {
         dialect,
@@ -217,12 +203,29 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// Runs `sql`, whose placeholders are the schemas, and decodes its rows as `O`.
+async fn fetch_in_schemas<O>(
+    ctx: &Ctx<'_>,
+    conn: &mut MySqlConnection,
+    what: &str,
+    sql: String,
+    schemas: &[String],
+) -> Result<Vec<O>, DbError>
+where
+    O: for<'r> FromRow<'r, MySqlRow> + Send + Unpin,
+{
+    let mut q = sqlx::query_as(AssertSqlSafe(sql));
+    for s in schemas {
+        q = q.bind(s);
+    }
+    ctx.run(what, q.fetch_all(conn)).await
+}
+
 async fn version_table(
     ctx: &Ctx<'_>,
     conn: &mut MySqlConnection,
     schema: &str,
 ) -> Result<VersionTable, DbError> {
-    let name = &ctx.opts.version_table;
     let count: i64 = ctx
         .run(
             "looking for the version table",
@@ -231,34 +234,12 @@ async fn version_table(
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
             )
             .bind(schema)
-            .bind(name)
+            .bind(&ctx.opts.version_table)
             .fetch_one(&mut *conn),
         )
         .await?;
-    let present = count > 0;
-    let revisions = if present {
-        let sql = format!(
-            "SELECT CAST(version_num AS CHAR) FROM {}.{} ORDER BY 1",
-            quote(schema, '`'),
-            quote(name, '`')
-        );
-        ctx.run(
-            "reading the version table",
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(VersionTable {
-        name: name.clone(),
-        schema: schema.to_string(),
-        present,
-        revisions,
-    })
+    ctx.version_table::<MySql>(conn, schema, count > 0, "CAST(version_num AS CHAR)", '`')
+        .await
 }
 
 async fn columns(
@@ -266,7 +247,6 @@ async fn columns(
     conn: &mut MySqlConnection,
     schemas: &[String],
 ) -> Result<Tables, DbError> {
-    let what = "reading tables and columns";
     let sql = format!(
         "SELECT CAST(t.TABLE_SCHEMA AS CHAR), CAST(t.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), \
                 CAST(c.COLUMN_TYPE AS CHAR), CAST(c.IS_NULLABLE AS CHAR), CAST(c.COLUMN_DEFAULT AS CHAR) \
@@ -277,26 +257,19 @@ async fn columns(
          ORDER BY t.TABLE_SCHEMA, t.TABLE_NAME, c.ORDINAL_POSITION",
         placeholders(schemas.len())
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for s in schemas {
-        q = q.bind(s);
-    }
-    let rows = ctx.run(what, q.fetch_all(&mut *conn)).await?;
+    // A table without columns comes as one row of NULLs after its name.
+    let rows: Vec<ColumnRow> =
+        fetch_in_schemas(ctx, conn, "reading tables and columns", sql, schemas).await?;
     let mut tables = Tables::default();
-    let get = |e: sqlx::Error| ctx.classify(e, what);
-    for row in rows {
-        let schema: String = row.try_get(0).map_err(get)?;
-        let table: String = row.try_get(1).map_err(get)?;
+    for (schema, table, name, type_, nullable, default) in rows {
         let t = tables.add(&schema, &table);
-        let Some(name) = row.try_get::<Option<String>, _>(2).map_err(get)? else {
+        let Some(name) = name else {
             continue;
         };
-        let nullable: String = row.try_get(4).map_err(get)?;
-        let default: Option<String> = row.try_get(5).map_err(get)?;
         t.columns.push(Column {
             name,
-            type_: row.try_get(3).map_err(get)?,
-            nullable: nullable == "YES",
+            type_: type_.unwrap_or_default(),
+            nullable: nullable.as_deref() == Some("YES"),
             // MariaDB reports "no default" on a nullable column as the text NULL.
             default: default.filter(|d| d != "NULL"),
         });
@@ -304,23 +277,24 @@ async fn columns(
     Ok(tables)
 }
 
-struct ConstraintRow {
-    schema: String,
-    table: String,
-    name: String,
-    kind: String,
-    column: String,
-    ref_schema: Option<String>,
-    ref_table: Option<String>,
-    ref_column: Option<String>,
-}
+/// Schema, table, column, type, `YES`/`NO` nullable, default.
+type ColumnRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Kinds `PRIMARY KEY`, `UNIQUE` and `FOREIGN KEY`, one row per column.
+type ConstraintRow = capture::ConstraintRow<String, Option<String>>;
 
 async fn constraints(
     ctx: &Ctx<'_>,
     conn: &mut MySqlConnection,
     schemas: &[String],
 ) -> Result<Vec<ConstraintRow>, DbError> {
-    let what = "reading constraints";
     let sql = format!(
         "SELECT CAST(k.TABLE_SCHEMA AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
                 CAST(tc.CONSTRAINT_TYPE AS CHAR), CAST(k.COLUMN_NAME AS CHAR), \
@@ -335,26 +309,7 @@ async fn constraints(
          ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
         placeholders(schemas.len())
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for s in schemas {
-        q = q.bind(s);
-    }
-    let rows = ctx.run(what, q.fetch_all(&mut *conn)).await?;
-    let get = |e: sqlx::Error| ctx.classify(e, what);
-    rows.into_iter()
-        .map(|row| {
-            Ok(ConstraintRow {
-                schema: row.try_get(0).map_err(get)?,
-                table: row.try_get(1).map_err(get)?,
-                name: row.try_get(2).map_err(get)?,
-                kind: row.try_get(3).map_err(get)?,
-                column: row.try_get(4).map_err(get)?,
-                ref_schema: row.try_get(5).map_err(get)?,
-                ref_table: row.try_get(6).map_err(get)?,
-                ref_column: row.try_get(7).map_err(get)?,
-            })
-        })
-        .collect()
+    fetch_in_schemas(ctx, conn, "reading constraints", sql, schemas).await
 }
 
 /// Non-unique indexes (MySQL keeps no difference between a unique index and a unique
@@ -363,8 +318,7 @@ async fn indexes(
     ctx: &Ctx<'_>,
     conn: &mut MySqlConnection,
     schemas: &[String],
-) -> Result<Vec<(String, String, String, String)>, DbError> {
-    let what = "reading indexes";
+) -> Result<Vec<IndexRow>, DbError> {
     let sql = format!(
         "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), \
                 CAST(COLUMN_NAME AS CHAR) \
@@ -373,21 +327,8 @@ async fn indexes(
          ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
         placeholders(schemas.len())
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for s in schemas {
-        q = q.bind(s);
-    }
-    let rows = ctx.run(what, q.fetch_all(&mut *conn)).await?;
-    let get = |e: sqlx::Error| ctx.classify(e, what);
-    rows.into_iter()
-        .map(|row| {
-            let column: Option<String> = row.try_get(3).map_err(get)?;
-            Ok((
-                row.try_get(0).map_err(get)?,
-                row.try_get(1).map_err(get)?,
-                row.try_get(2).map_err(get)?,
-                column.unwrap_or_else(|| "<expression>".to_string()),
-            ))
-        })
-        .collect()
+    fetch_in_schemas(ctx, conn, "reading indexes", sql, schemas).await
 }
+
+/// Schema, table, index, column (`None`: an expression).
+type IndexRow = (String, String, String, Option<String>);

@@ -4,10 +4,10 @@
 //! `statement_timeout` in its startup options, and then runs
 //! `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`.
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode, Postgres};
 
-use super::capture::{Captured, Ctx, DbError, Tables, quote};
+use super::capture::{self, Captured, Ctx, DbError, Tables};
 use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
 use super::url::ServerUrl;
 
@@ -74,15 +74,8 @@ async fn connect(ctx: &Ctx<'_>, o: &PgConnectOptions) -> Result<PgConnection, Db
 
 pub(super) async fn execute(ctx: &Ctx<'_>, server: &ServerUrl, sql: &str) -> Result<(), DbError> {
     let o = connect_options(ctx, server)?;
-    let mut conn = connect(ctx, &o).await?;
-    let r = ctx
-        .run(
-            "statement",
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
-        )
-        .await;
-    let _ = conn.close().await;
-    r.map(|_| ())
+    let conn = connect(ctx, &o).await?;
+    ctx.execute_and_close(conn, sql).await
 }
 
 pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Captured, DbError> {
@@ -107,29 +100,33 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
     }
     let ((server_version, version_table), mut tables, constraints, indexes) = result?;
 
-    for row in constraints {
-        let Some(t) = tables.get(&row.schema, &row.table) else {
+    for (schema, table, name, kind, columns, ref_schema, ref_table, ref_columns) in constraints {
+        let Some(t) = tables.get(&schema, &table) else {
             continue;
         };
-        match row.kind.as_str() {
-            "p" => t.primary_key = row.columns,
+        match kind.as_str() {
+            "p" => t.primary_key = columns,
             "u" => t.unique_constraints.push(UniqueConstraint {
-                name: Some(row.name),
-                columns: row.columns,
+                name: Some(name),
+                columns,
             }),
             "f" => t.foreign_keys.push(ForeignKey {
-                name: Some(row.name),
-                columns: row.columns,
-                referred_schema: row.ref_schema.unwrap_or_default(),
-                referred_table: row.ref_table.unwrap_or_default(),
-                referred_columns: row.ref_columns,
+                name: Some(name),
+                columns,
+                referred_schema: ref_schema.unwrap_or_default(),
+                referred_table: ref_table.unwrap_or_default(),
+                referred_columns: ref_columns,
             }),
             _ => {}
         }
     }
-    for (schema, table, index) in indexes {
+    for (schema, table, name, unique, columns) in indexes {
         if let Some(t) = tables.get(&schema, &table) {
-            t.indexes.push(index);
+            t.indexes.push(Index {
+                name,
+                unique,
+                columns,
+            });
         }
     }
     Ok(Captured {
@@ -152,7 +149,6 @@ async fn version_and_table(
             sqlx::query_scalar("SELECT current_setting('server_version')").fetch_one(&mut *conn),
         )
         .await?;
-    let name = &ctx.opts.version_table;
     let present: bool = ctx
         .run(
             "looking for the version table",
@@ -162,36 +158,14 @@ async fn version_and_table(
                  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'f'))",
             )
             .bind(schema)
-            .bind(name)
+            .bind(&ctx.opts.version_table)
             .fetch_one(&mut *conn),
         )
         .await?;
-    let revisions = if present {
-        let sql = format!(
-            "SELECT version_num::text FROM {}.{} ORDER BY 1",
-            quote(schema, '"'),
-            quote(name, '"')
-        );
-        ctx.run(
-            "reading the version table",
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    Ok((
-        version,
-        VersionTable {
-            name: name.clone(),
-            schema: schema.to_string(),
-            present,
-            revisions,
-        },
-    ))
+    let table = ctx
+        .version_table::<Postgres>(conn, schema, present, "version_num::text", '"')
+        .await?;
+    Ok((version, table))
 }
 
 async fn columns(
@@ -199,10 +173,11 @@ async fn columns(
     conn: &mut PgConnection,
     schemas: &[String],
 ) -> Result<Tables, DbError> {
-    let rows = ctx
+    // A table without columns comes as one row of NULLs after its name.
+    let rows: Vec<ColumnRow> = ctx
         .run(
             "reading tables and columns",
-            sqlx::query(
+            sqlx::query_as(
                 "SELECT n.nspname::text, c.relname::text, a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
                         pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
@@ -219,121 +194,90 @@ async fn columns(
         )
         .await?;
     let mut tables = Tables::default();
-    for row in rows {
-        let get = |e: sqlx::Error| ctx.classify(e, "reading tables and columns");
-        let schema: String = row.try_get(0).map_err(get)?;
-        let table: String = row.try_get(1).map_err(get)?;
+    for (schema, table, name, type_, nullable, default) in rows {
         let t = tables.add(&schema, &table);
-        let Some(name) = row.try_get::<Option<String>, _>(2).map_err(get)? else {
+        let Some(name) = name else {
             continue;
         };
         t.columns.push(Column {
             name,
-            type_: row.try_get(3).map_err(get)?,
-            nullable: row.try_get(4).map_err(get)?,
-            default: row.try_get(5).map_err(get)?,
+            type_: type_.unwrap_or_default(),
+            nullable: nullable.unwrap_or_default(),
+            default,
         });
     }
     Ok(tables)
 }
 
-struct ConstraintRow {
-    schema: String,
-    table: String,
-    name: String,
-    kind: String,
-    columns: Vec<String>,
-    ref_schema: Option<String>,
-    ref_table: Option<String>,
-    ref_columns: Vec<String>,
-}
+/// Schema, table, column, type, nullable, default.
+type ColumnRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+    Option<String>,
+);
+
+/// Kinds `p`, `u` and `f`, with all the columns of a constraint in one row.
+type ConstraintRow = capture::ConstraintRow<Vec<String>, Vec<String>>;
 
 async fn constraints(
     ctx: &Ctx<'_>,
     conn: &mut PgConnection,
     schemas: &[String],
 ) -> Result<Vec<ConstraintRow>, DbError> {
-    let what = "reading constraints";
-    let rows = ctx
-        .run(
-            what,
-            sqlx::query(
-                "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
-                   ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord) \
-                         JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num \
-                         ORDER BY k.ord), \
-                   rn.nspname::text, rc.relname::text, \
-                   ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord) \
-                         JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num \
-                         ORDER BY k.ord) \
-                 FROM pg_catalog.pg_constraint con \
-                 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid \
-                 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
-                 WHERE con.contype IN ('p', 'u', 'f') AND n.nspname = ANY($1) \
-                 ORDER BY 1, 2, 3",
-            )
-            .bind(schemas)
-            .fetch_all(&mut *conn),
+    ctx.run(
+        "reading constraints",
+        sqlx::query_as(
+            "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text, \
+               ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord) \
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num \
+                     ORDER BY k.ord), \
+               rn.nspname::text, rc.relname::text, \
+               ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord) \
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num \
+                     ORDER BY k.ord) \
+             FROM pg_catalog.pg_constraint con \
+             JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid \
+             LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+             WHERE con.contype IN ('p', 'u', 'f') AND n.nspname = ANY($1) \
+             ORDER BY 1, 2, 3",
         )
-        .await?;
-    let get = |e: sqlx::Error| ctx.classify(e, what);
-    rows.into_iter()
-        .map(|row| {
-            Ok(ConstraintRow {
-                schema: row.try_get(0).map_err(get)?,
-                table: row.try_get(1).map_err(get)?,
-                name: row.try_get(2).map_err(get)?,
-                kind: row.try_get(3).map_err(get)?,
-                columns: row.try_get(4).map_err(get)?,
-                ref_schema: row.try_get(5).map_err(get)?,
-                ref_table: row.try_get(6).map_err(get)?,
-                ref_columns: row.try_get(7).map_err(get)?,
-            })
-        })
-        .collect()
+        .bind(schemas)
+        .fetch_all(&mut *conn),
+    )
+    .await
 }
 
 async fn indexes(
     ctx: &Ctx<'_>,
     conn: &mut PgConnection,
     schemas: &[String],
-) -> Result<Vec<(String, String, Index)>, DbError> {
-    let what = "reading indexes";
-    let rows = ctx
-        .run(
-            what,
-            sqlx::query(
-                "SELECT n.nspname::text, c.relname::text, i.relname::text, ix.indisunique, \
-                   ARRAY(SELECT pg_catalog.pg_get_indexdef(ix.indexrelid, k, true) \
-                         FROM generate_series(1, ix.indnkeyatts) AS k ORDER BY k) \
-                 FROM pg_catalog.pg_index ix \
-                 JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid \
-                 JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT ix.indisprimary \
-                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
-                                   WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid \
-                                     AND con.contype IN ('p', 'u', 'x')) \
-                 ORDER BY 1, 2, 3",
-            )
-            .bind(schemas)
-            .fetch_all(&mut *conn),
+) -> Result<Vec<IndexRow>, DbError> {
+    ctx.run(
+        "reading indexes",
+        sqlx::query_as(
+            "SELECT n.nspname::text, c.relname::text, i.relname::text, ix.indisunique, \
+               ARRAY(SELECT pg_catalog.pg_get_indexdef(ix.indexrelid, k, true) \
+                     FROM generate_series(1, ix.indnkeyatts) AS k ORDER BY k) \
+             FROM pg_catalog.pg_index ix \
+             JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid \
+             JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p') AND NOT ix.indisprimary \
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
+                               WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid \
+                                 AND con.contype IN ('p', 'u', 'x')) \
+             ORDER BY 1, 2, 3",
         )
-        .await?;
-    let get = |e: sqlx::Error| ctx.classify(e, what);
-    rows.into_iter()
-        .map(|row| {
-            Ok((
-                row.try_get(0).map_err(get)?,
-                row.try_get(1).map_err(get)?,
-                Index {
-                    name: row.try_get(2).map_err(get)?,
-                    unique: row.try_get(3).map_err(get)?,
-                    columns: row.try_get(4).map_err(get)?,
-                },
-            ))
-        })
-        .collect()
+        .bind(schemas)
+        .fetch_all(&mut *conn),
+    )
+    .await
 }
+
+/// Schema, table, name, unique, key columns (expressions as written).
+type IndexRow = (String, String, String, bool, Vec<String>);

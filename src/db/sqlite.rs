@@ -3,8 +3,8 @@
 //! Read-only: the file is opened with `SQLITE_OPEN_READONLY` (`mode=ro`), never
 //! created (a missing file is an error), and `PRAGMA query_only = ON` is set too.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection};
 
 use super::capture::{Captured, Ctx, DbError, Tables, quote};
 use super::snapshot::{Column, Dialect, ForeignKey, Index, UniqueConstraint, VersionTable};
@@ -39,15 +39,8 @@ pub(super) async fn execute(
     sql: &str,
 ) -> Result<(), DbError> {
     let o = connect_options(ctx, target)?;
-    let mut conn = connect(ctx, &o).await?;
-    let r = ctx
-        .run(
-            "statement",
-            sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn),
-        )
-        .await;
-    let _ = conn.close().await;
-    r.map(|_| ())
+    let conn = connect(ctx, &o).await?;
+    ctx.execute_and_close(conn, sql).await
 }
 
 pub(super) async fn capture(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<Captured, DbError> {
@@ -116,7 +109,6 @@ async fn version_and_table(
             sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut *conn),
         )
         .await?;
-    let name = &ctx.opts.version_table;
     let sql = format!(
         "SELECT count(*) FROM {}.sqlite_schema WHERE type IN ('table', 'view') AND name = ?",
         quote(schema, '"')
@@ -125,37 +117,14 @@ async fn version_and_table(
         .run(
             "looking for the version table",
             sqlx::query_scalar(AssertSqlSafe(sql))
-                .bind(name)
+                .bind(&ctx.opts.version_table)
                 .fetch_one(&mut *conn),
         )
         .await?;
-    let present = count > 0;
-    let revisions = if present {
-        let sql = format!(
-            "SELECT CAST(version_num AS TEXT) FROM {}.{} ORDER BY 1",
-            quote(schema, '"'),
-            quote(name, '"')
-        );
-        ctx.run(
-            "reading the version table",
-            sqlx::query_scalar::<_, Option<String>>(AssertSqlSafe(sql)).fetch_all(&mut *conn),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect()
-    } else {
-        Vec::new()
-    };
-    Ok((
-        version,
-        VersionTable {
-            name: name.clone(),
-            schema: schema.to_string(),
-            present,
-            revisions,
-        },
-    ))
+    let table = ctx
+        .version_table::<Sqlite>(conn, schema, count > 0, "CAST(version_num AS TEXT)", '"')
+        .await?;
+    Ok((version, table))
 }
 
 fn sql_str(s: &str) -> String {
@@ -179,30 +148,29 @@ async fn columns(
             s = quote(schema, '"'),
             lit = sql_str(schema),
         );
-        let rows = ctx
-            .run(what, sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn))
+        // A table `pragma_table_info` lists no column for comes as one row of NULLs
+        // after its name (the LEFT JOIN).
+        let rows: Vec<ColumnRow> = ctx
+            .run(
+                what,
+                sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn),
+            )
             .await?;
-        let get = |e: sqlx::Error| ctx.classify(e, what);
         let mut pks: Vec<(String, i64, String)> = Vec::new();
-        for row in rows {
-            let table: String = row.try_get(0).map_err(get)?;
+        for (table, name, type_, notnull, default, pk) in rows {
             let t = tables.add(schema, &table);
-            let Some(name) = row.try_get::<Option<String>, _>(1).map_err(get)? else {
+            let Some(name) = name else {
                 continue;
             };
-            let notnull: i64 = row.try_get(3).map_err(get)?;
-            let pk: i64 = row.try_get(5).map_err(get)?;
+            let pk = pk.unwrap_or_default();
             if pk > 0 {
                 pks.push((table.clone(), pk, name.clone()));
             }
             t.columns.push(Column {
                 name,
-                type_: row
-                    .try_get::<Option<String>, _>(2)
-                    .map_err(get)?
-                    .unwrap_or_default(),
-                nullable: notnull == 0,
-                default: row.try_get(4).map_err(get)?,
+                type_: type_.unwrap_or_default(),
+                nullable: notnull.unwrap_or_default() == 0,
+                default,
             });
         }
         pks.sort();
@@ -214,6 +182,16 @@ async fn columns(
     }
     Ok(tables)
 }
+
+/// Table, column, declared type, `notnull`, default, position in the primary key.
+type ColumnRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
 
 type Fks = Vec<(String, String, ForeignKey)>;
 type Indexes = Vec<(String, String, String, Index)>;
@@ -234,17 +212,14 @@ async fn keys_and_indexes(
             s = quote(schema, '"'),
             lit = sql_str(schema),
         );
-        let rows = ctx
-            .run(what, sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn))
+        let rows: Vec<(String, i64, String, String, Option<String>)> = ctx
+            .run(
+                what,
+                sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn),
+            )
             .await?;
-        let get = |e: sqlx::Error| ctx.classify(e, what);
         let mut current: Option<(String, i64)> = None;
-        for row in rows {
-            let table: String = row.try_get(0).map_err(get)?;
-            let id: i64 = row.try_get(1).map_err(get)?;
-            let referred: String = row.try_get(2).map_err(get)?;
-            let from: String = row.try_get(3).map_err(get)?;
-            let to: Option<String> = row.try_get(4).map_err(get)?;
+        for (table, id, referred, from, to) in rows {
             let key = Some((table.clone(), id));
             if current != key {
                 current = key;
@@ -274,16 +249,13 @@ async fn keys_and_indexes(
             s = quote(schema, '"'),
             lit = sql_str(schema),
         );
-        let rows = ctx
-            .run(what, sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn))
+        let rows: Vec<(String, String, i64, String, Option<String>)> = ctx
+            .run(
+                what,
+                sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn),
+            )
             .await?;
-        let get = |e: sqlx::Error| ctx.classify(e, what);
-        for row in rows {
-            let table: String = row.try_get(0).map_err(get)?;
-            let name: String = row.try_get(1).map_err(get)?;
-            let unique: i64 = row.try_get(2).map_err(get)?;
-            let origin: String = row.try_get(3).map_err(get)?;
-            let column: Option<String> = row.try_get(4).map_err(get)?;
+        for (table, name, unique, origin, column) in rows {
             let column = column.unwrap_or_else(|| "<expression>".to_string());
             match indexes.last_mut() {
                 Some((s, t, _, ix)) if *s == *schema && *t == table && ix.name == name => {
