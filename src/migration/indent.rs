@@ -90,26 +90,31 @@ pub(crate) fn refused_indentation(root: Node, text: &str) -> Option<(usize, usiz
     let mut last_line_start = usize::MAX;
     // An empty block was seen: the next logical line fails.
     let mut expected_indent: Option<usize> = None;
-    // Depth-first, in source order, without recursion.
-    let mut pending: Vec<Node> = vec![root];
-    while let Some(node) = pending.pop() {
-        let k = kind(node);
-        let mut cursor = node.walk();
-        let children: Vec<Node> = node.named_children(&mut cursor).collect();
-        for &child in children.iter().rev() {
-            if holds_statements(kind(child)) || starts_logical_line(child) {
-                pending.push(child);
-            }
-        }
-        if k == "block" && children.iter().all(|c| kind(*c) == "comment") {
+    // Depth-first, in source order, without recursion: each node with whether it
+    // is the first statement of a block (where an indent is expected).
+    let mut pending: Vec<(Node, bool)> = vec![(root, false)];
+    let mut children: Vec<Node> = Vec::new();
+    let mut cursor = root.walk();
+    while let Some((node, opens_block)) = pending.pop() {
+        let is_block = kind(node) == "block";
+        children.clear();
+        children.extend(
+            node.named_children(&mut cursor)
+                .filter(|c| kind(*c) != "comment"),
+        );
+        if is_block && children.is_empty() {
             // The parser closes a block with nothing in it rather than fail; CPython
             // fails at the next line, unless its indentation is refused first.
             expected_indent.get_or_insert(node.start_byte());
         }
+        for (i, &child) in children.iter().enumerate().rev() {
+            if holds_statements(kind(child)) || starts_logical_line(child) {
+                pending.push((child, is_block && i == 0));
+            }
+        }
         if !starts_logical_line(node) {
             continue;
         }
-        let parent = node.parent().expect("a statement has a parent");
         let start = node.start_byte();
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let indent = &text[line_start..start];
@@ -128,14 +133,8 @@ pub(crate) fn refused_indentation(root: Node, text: &str) -> Option<(usize, usiz
             }
         }
         // An indent is expected only by the first statement of a block that
-        // starts on its own line (after a compound statement's header).
-        let opens_block = kind(parent) == "block" && {
-            let mut c = parent.walk();
-            let first = parent
-                .named_children(&mut c)
-                .find(|n| kind(*n) != "comment");
-            first.is_some_and(|first| first.id() == node.id())
-        };
+        // starts on its own line (after a compound statement's header): `opens_block`
+        // and this node begins its line.
         let &(top, top_alt) = levels.last().expect("the base level stays");
         // The tokenizer's checks (TabError, a dedent to no open level) come before
         // the parser's (an indent where none is expected, none where one is).

@@ -81,32 +81,39 @@ pub const BUILTIN: &[(&str, &str, &str)] = &[
     builtin!("MV309-raw-sql"),
 ];
 
-/// migverify's query rules, compiled once per process.
+/// migverify's query rules, loaded once per process. Their queries are compiled
+/// only when a run needs them (a file to parse with the rule enabled): compiling
+/// the pack costs more than a whole warm check. The test
+/// `builtin_rules_pass_every_check` loads them with every check.
 pub fn builtin() -> &'static [QueryRule] {
     static RULES: OnceLock<Vec<QueryRule>> = OnceLock::new();
     RULES.get_or_init(|| {
-        let defs = BUILTIN
-            .iter()
-            .map(|(stem, toml_text, scm)| {
-                let name = format!("rules/{stem}.toml");
-                let spec: RuleSpec = toml::from_str(toml_text)
-                    .unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
-                RuleDef {
-                    file: Arc::new(SourceText {
-                        name,
-                        text: toml_text.to_string(),
-                    }),
-                    spec,
-                    scm: Some(SourceText {
-                        name: format!("rules/{stem}.scm"),
-                        text: scm.to_string(),
-                    }),
-                    source: RuleSource::Builtin,
-                }
-            })
-            .collect();
-        load(defs, &[]).unwrap_or_else(|e| panic!("a built-in query rule does not load: {e:?}"))
+        load_checked(builtin_defs(), &[], Check::Trusted)
+            .unwrap_or_else(|e| panic!("a built-in query rule does not load: {e:?}"))
     })
+}
+
+fn builtin_defs() -> Vec<RuleDef> {
+    BUILTIN
+        .iter()
+        .map(|(stem, toml_text, scm)| {
+            let name = format!("rules/{stem}.toml");
+            let spec: RuleSpec =
+                toml::from_str(toml_text).unwrap_or_else(|e| panic!("{name} does not parse: {e}"));
+            RuleDef {
+                file: Arc::new(SourceText {
+                    name,
+                    text: toml_text.to_string(),
+                }),
+                spec,
+                scm: Some(SourceText {
+                    name: format!("rules/{stem}.scm"),
+                    text: scm.to_string(),
+                }),
+                source: RuleSource::Builtin,
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- users'
@@ -394,6 +401,55 @@ fn is_kebab(s: &str) -> bool {
 /// scope, a query that compiles against tree-sitter-python with known
 /// predicates, and templates naming only its captures.
 pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, Error> {
+    load_checked(defs, taken, Check::All)
+}
+
+/// How much of a rule [`load_checked`] checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Everything, the query compiled: users' rules.
+    All,
+    /// Everything but compiling the query (templates are checked against the
+    /// captures its text names): migverify's own rules, which tests check in full.
+    Trusted,
+}
+
+/// The captures a query's text names (`@name` outside strings and comments).
+fn captures_in(query: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let bytes = query.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b';' => i = query[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            b'@' => {
+                let start = i + 1;
+                let end = query[start..]
+                    .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+                    .map_or(query.len(), |n| start + n);
+                if end > start && !out.contains(&&query[start..end]) {
+                    out.push(&query[start..end]);
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn load_checked(
+    defs: Vec<RuleDef>,
+    taken: &[&RuleMeta],
+    check: Check,
+) -> Result<Vec<QueryRule>, Error> {
     let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
     let mut out: Vec<QueryRule> = Vec::new();
     // (code, name, where the code was written)
@@ -532,7 +588,8 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
                 ));
             }
         };
-        let query = Query::new(&language, &qtext).map_err(|e| {
+        let compiled = if check == Check::All {
+            let query = Query::new(&language, &qtext).map_err(|e| {
             let at = (line_start(&qtext, e.row) + e.column).min(qtext.len());
             let name = e.message.trim_matches('"');
             let (what, label, len) = match e.kind {
@@ -580,30 +637,37 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
                 Some("queries use tree-sitter's query syntax over tree-sitter-python's node types; see docs/writing-rules.md".into()),
             )
         })?;
-        for pattern in 0..query.pattern_count() {
-            for p in query.general_predicates(pattern) {
-                Predicate::parse(p).map_err(|(message, label)| {
-                    let from = query.start_byte_for_pattern(pattern);
-                    let needle = format!("#{}", p.operator);
-                    let at = qtext[from..]
-                        .find(&needle)
-                        .map(|i| from + i..from + i + needle.len())
-                        .unwrap_or(from..from + 1);
-                    qfile.error(
-                        at,
-                        format!("rule {code}: {message}"),
-                        label,
-                        Some("docs/writing-rules.md lists the predicates".into()),
-                    )
-                })?;
+            for pattern in 0..query.pattern_count() {
+                for p in query.general_predicates(pattern) {
+                    Predicate::parse(p).map_err(|(message, label)| {
+                        let from = query.start_byte_for_pattern(pattern);
+                        let needle = format!("#{}", p.operator);
+                        let at = qtext[from..]
+                            .find(&needle)
+                            .map(|i| from + i..from + i + needle.len())
+                            .unwrap_or(from..from + 1);
+                        qfile.error(
+                            at,
+                            format!("rule {code}: {message}"),
+                            label,
+                            Some("docs/writing-rules.md lists the predicates".into()),
+                        )
+                    })?;
+                }
             }
-        }
-        let captures: Vec<&str> = query.capture_names().to_vec();
+            Some(query)
+        } else {
+            None
+        };
+        let captures: Vec<&str> = match &compiled {
+            Some(query) => query.capture_names().to_vec(),
+            None => captures_in(&qtext),
+        };
         let location = match &spec.location {
             None => None,
             Some(l) => {
                 let name = l.get_ref().trim_start_matches('@');
-                query.capture_index_for_name(name).ok_or_else(|| {
+                captures.contains(&name).then_some(()).ok_or_else(|| {
                     file.error(
                         l.span(),
                         format!("rule {code}: `location` names `@{name}`, which the query does not capture"),
@@ -668,7 +732,6 @@ pub fn load(defs: Vec<RuleDef>, taken: &[&RuleMeta]) -> Result<Vec<QueryRule>, E
         };
         out.push(QueryRule(Arc::new(Inner {
             meta,
-            patterns: query.pattern_count(),
             source: qtext,
             scope,
             location,
@@ -728,6 +791,33 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builtin_rules_pass_every_check() {
+        // `builtin()` skips compiling; loading the same files with every check
+        // compiles each query and checks its predicates and templates.
+        let checked = load(builtin_defs(), &[]).unwrap_or_else(|e| panic!("{e:?}"));
+        let trusted = builtin();
+        assert_eq!(checked.len(), trusted.len());
+        for (c, t) in checked.iter().zip(trusted) {
+            assert_eq!(c.0.meta.code, t.0.meta.code);
+            assert_eq!(c.0.meta.doc, t.0.meta.doc);
+            assert_eq!((&c.0.wanted, &c.0.location), (&t.0.wanted, &t.0.location));
+            let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+            let query = Query::new(&language, &t.0.source).unwrap();
+            let mut names = query.capture_names().to_vec();
+            let mut ours = captures_in(&t.0.source);
+            names.sort_unstable();
+            ours.sort_unstable();
+            assert_eq!(ours, names, "{}", t.0.meta.code);
+        }
+    }
+
+    #[test]
+    fn captures_are_read_outside_strings_and_comments() {
+        let q = "; @not\n(call function: (_) @fn.name (#eq? @fn.name \"a@b \\\" @c\")) @call-x";
+        assert_eq!(captures_in(q), ["fn.name", "call-x"]);
+    }
 
     #[test]
     fn every_file_in_rules_is_embedded_and_named_after_its_rule() {

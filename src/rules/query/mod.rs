@@ -94,10 +94,9 @@ pub struct QueryRule(Arc<Inner>);
 
 struct Inner {
     meta: RuleMeta,
-    /// The query's source text (compiled and checked when the rule loaded).
+    /// The query's source text (compiled and checked when a user's rule loaded;
+    /// migverify's own are checked by tests and compiled when first run).
     source: String,
-    /// How many patterns it has.
-    patterns: usize,
     scope: Scope,
     /// The capture the finding points at; `None`: the largest captured node.
     location: Option<String>,
@@ -185,7 +184,8 @@ impl Rule for QueryRule {
 #[derive(Default)]
 pub struct QuerySet {
     rules: Vec<QueryRule>,
-    groups: Vec<Group>,
+    /// Compiled on the first file that needs them: a warm run compiles nothing.
+    groups: std::sync::OnceLock<Vec<Group>>,
     fingerprint: u64,
 }
 
@@ -212,22 +212,26 @@ impl Group {
     /// One query for the rules `members` (all of scope `scope`); `None` if their
     /// queries do not compile together.
     fn build(scope: Scope, members: &[usize], rules: &[QueryRule]) -> Option<Group> {
-        let source: String = members
-            .iter()
-            .map(|&i| format!("{}\n", rules[i].0.source))
-            .collect();
+        // Each member's query, one after the other; (where it starts, the rule).
+        let mut source = String::new();
+        let mut starts: Vec<(usize, usize)> = Vec::with_capacity(members.len());
+        for &i in members {
+            starts.push((source.len(), i));
+            source.push_str(&rules[i].0.source);
+            source.push('\n');
+        }
         let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
         let query = Query::new(&language, &source).ok()?;
         let mut patterns = Vec::with_capacity(query.pattern_count());
-        for &i in members {
-            for _ in 0..rules[i].0.patterns {
-                let predicates = query
-                    .general_predicates(patterns.len())
-                    .iter()
-                    .map(|p| Predicate::parse(p).ok())
-                    .collect::<Option<Vec<_>>>()?;
-                patterns.push((i, predicates));
-            }
+        for pattern in 0..query.pattern_count() {
+            let at = query.start_byte_for_pattern(pattern);
+            let rule = starts.iter().rev().find(|&&(start, _)| start <= at)?.1;
+            let predicates = query
+                .general_predicates(pattern)
+                .iter()
+                .map(|p| Predicate::parse(p).ok())
+                .collect::<Option<Vec<_>>>()?;
+            patterns.push((rule, predicates));
         }
         let index = |name: &str| query.capture_index_for_name(name);
         let views = (0..rules.len())
@@ -275,32 +279,40 @@ impl QuerySet {
             }
             xxh3_64(&h).max(1)
         };
-        let mut scopes: Vec<Scope> = Vec::new();
-        for r in &rules {
-            if !scopes.contains(&r.0.scope) {
-                scopes.push(r.0.scope);
-            }
-        }
-        let mut groups = Vec::new();
-        for scope in scopes {
-            let members: Vec<usize> = (0..rules.len())
-                .filter(|&i| rules[i].0.scope == scope)
-                .collect();
-            match Group::build(scope, &members, &rules) {
-                Some(g) => groups.push(g),
-                // Each query compiled on its own when its rule loaded.
-                None => groups.extend(
-                    members
-                        .iter()
-                        .filter_map(|&i| Group::build(scope, &[i], &rules)),
-                ),
-            }
-        }
         QuerySet {
             rules,
-            groups,
+            groups: std::sync::OnceLock::new(),
             fingerprint,
         }
+    }
+
+    /// One query per scope, or one per rule where a scope's rules do not compile
+    /// together.
+    fn groups(&self) -> &[Group] {
+        self.groups.get_or_init(|| {
+            let rules = &self.rules;
+            let mut scopes: Vec<Scope> = Vec::new();
+            for r in rules {
+                if !scopes.contains(&r.0.scope) {
+                    scopes.push(r.0.scope);
+                }
+            }
+            let mut groups = Vec::new();
+            for scope in scopes {
+                let members: Vec<usize> = (0..rules.len())
+                    .filter(|&i| rules[i].0.scope == scope)
+                    .collect();
+                match Group::build(scope, &members, rules) {
+                    Some(g) => groups.push(g),
+                    None => groups.extend(
+                        members
+                            .iter()
+                            .filter_map(|&i| Group::build(scope, &[i], rules)),
+                    ),
+                }
+            }
+            groups
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -322,7 +334,7 @@ impl QuerySet {
             let f = f.as_ref()?;
             Some(src.line_span(f.def_line)?.start..src.line_span(f.end_line)?.end)
         };
-        for g in &self.groups {
+        for g in self.groups() {
             let range = match g.scope {
                 Scope::Upgrade => range_of(&m.upgrade),
                 Scope::Downgrade => range_of(&m.downgrade),
