@@ -188,30 +188,24 @@ impl RevisionGraph {
 
     /// Every node reachable from `start` through parents (`start` included).
     pub fn ancestors(&self, start: usize) -> Vec<bool> {
-        let mut seen = vec![false; self.nodes.len()];
-        let mut stack = vec![start];
-        seen[start] = true;
-        while let Some(n) = stack.pop() {
-            for &p in &self.nodes[n].parents {
-                if !seen[p] {
-                    seen[p] = true;
-                    stack.push(p);
-                }
-            }
-        }
-        seen
+        self.reachable(start, false)
     }
 
     /// Every node reachable from `start` through parents and `depends_on`
     /// (`start` included): what Alembic calls its ancestors when it resolves an
     /// upgrade.
     pub fn ancestors_with_dependencies(&self, start: usize) -> Vec<bool> {
+        self.reachable(start, true)
+    }
+
+    fn reachable(&self, start: usize, with_dependencies: bool) -> Vec<bool> {
         let mut seen = vec![false; self.nodes.len()];
         let mut stack = vec![start];
         seen[start] = true;
         while let Some(n) = stack.pop() {
-            let node = &self.nodes[n];
-            for &p in node.parents.iter().chain(&node.dependencies) {
+            let mut pos = 0;
+            while let Some(p) = successor(&self.nodes, n, pos, with_dependencies) {
+                pos += 1;
                 if !seen[p] {
                     seen[p] = true;
                     stack.push(p);
