@@ -636,7 +636,7 @@ impl<'a> Extractor<'a> {
         }
 
         if let Some((start, end, refusal)) = indent_error {
-            let (line, col) = self.src.line_col(end);
+            let (line, col) = self.src.line_col(start);
             self.m.problems.insert(
                 0,
                 Problem {
