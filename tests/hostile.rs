@@ -171,6 +171,15 @@ fn five_thousand_nested_parentheses() {
     assert_eq!(mv009.len(), 1, "{}", r.stdout);
     assert!(mv009[0].contains("c2_unclosed.py:"), "{}", mv009[0]);
     assert!(mv009[0].contains("syntax error"), "{}", mv009[0]);
+    // At the innermost open parenthesis, with CPython's message, not at 1:1.
+    let line = generic("c2", "'c1'", "x = ", "")
+        .lines()
+        .position(|l| l.contains("x = "))
+        .unwrap()
+        + 1;
+    let at = format!("c2_unclosed.py:{line}:{}: MV009", 4 + 4 + depth);
+    assert!(mv009[0].contains(&at), "{} (expected {at})", mv009[0]);
+    assert!(mv009[0].ends_with("'(' was never closed"), "{}", mv009[0]);
     assert!(!r.stdout.contains("c1_deep.py"), "{}", r.stdout);
     assert_neighbour_reported(&r);
 }

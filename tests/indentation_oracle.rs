@@ -1,9 +1,12 @@
-//! CPython is the oracle for indentation: every combination of three indentation
+//! CPython is the oracle for indentation and brackets. Indentation: every combination of three indentation
 //! strings (spaces, tabs, both, in either order) in a nested `if` is compiled by the
 //! test Python, and migverify's extractor must agree: no problem where CPython
 //! compiles the file, a `TabError` problem where CPython raises `TabError` (or the
 //! parser's own syntax error where tree-sitter fails first), and some other problem
 //! where CPython raises an `IndentationError`.
+//!
+//! Brackets: statements with brackets left open, closed twice or closed by the wrong
+//! one, inside strings and comments or not, must get CPython's message.
 //!
 //! Python: `MIGVERIFY_TEST_PYTHON`, else `python3` on `PATH`; skips with a printed
 //! reason when neither runs, unless `MIGVERIFY_REQUIRE_ORACLE=1` (set by `.ci/run`).
@@ -64,16 +67,17 @@ fn python() -> Option<String> {
     None
 }
 
-/// CPython's verdict for each program: `ok`, `TabError` or another exception name.
-fn cpython_verdicts(python: &str, programs: &[String]) -> Vec<String> {
+/// CPython's verdict for each program: `ok`, or the exception's name (`TabError`,
+/// `IndentationError`, `SyntaxError`) and its message.
+fn cpython_verdicts(python: &str, programs: &[String]) -> Vec<(String, String)> {
     let script = r#"
 import json, sys
 for src in json.load(sys.stdin):
     try:
         compile(src, "m.py", "exec")
-        print("ok")
+        print("ok\t")
     except SyntaxError as e:
-        print(type(e).__name__)
+        print(type(e).__name__ + "\t" + e.msg.replace("\n", " "))
 "#;
     let mut child = Command::new(python)
         .args(["-c", script])
@@ -92,7 +96,10 @@ for src in json.load(sys.stdin):
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(str::to_string)
+        .map(|l| {
+            let (kind, message) = l.split_once('\t').unwrap();
+            (kind.to_string(), message.to_string())
+        })
         .collect()
 }
 
@@ -114,7 +121,7 @@ fn tab_errors_agree_with_cpython() {
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     let mut disagreements = Vec::new();
     let mut parser_failed_first = 0;
-    for (src, verdict) in programs.iter().zip(&verdicts) {
+    for (src, (verdict, _)) in programs.iter().zip(&verdicts) {
         *counts.entry(verdict.as_str()).or_default() += 1;
         let m = migverify::migration::parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec());
         let ours: Vec<&str> = m.problems.iter().map(|p| p.message.as_str()).collect();
@@ -145,6 +152,64 @@ fn tab_errors_agree_with_cpython() {
             "{verdict}: {counts:?}"
         );
     }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} programs disagree with CPython:\n{}",
+        disagreements.len(),
+        programs.len(),
+        disagreements.join("\n")
+    );
+}
+
+#[test]
+fn bracket_errors_agree_with_cpython() {
+    let Some(python) = python() else { return };
+    let pieces = [
+        "(", ")", "[", "]", "{", "}", "'('", "\"]\"", "# (\n", "\n", "1, ", "f(",
+    ];
+    // Every sequence of up to three pieces after `x = `, in a function.
+    let mut programs = Vec::new();
+    let mut seqs: Vec<String> = vec![String::new()];
+    for _ in 0..3 {
+        seqs = seqs
+            .iter()
+            .flat_map(|s| pieces.iter().map(move |p| format!("{s}{p}")))
+            .collect();
+        for s in &seqs {
+            programs.push(format!(
+                "revision = 'r1'\ndown_revision = None\n\n\ndef upgrade():\n    x = {s}\n    y = 2\n"
+            ));
+        }
+    }
+    let verdicts = cpython_verdicts(&python, &programs);
+    assert_eq!(verdicts.len(), programs.len());
+    let bracket_message = |m: &str| {
+        m.ends_with("was never closed")
+            || m.starts_with("unmatched ")
+            || m.contains("does not match")
+    };
+    let mut checked = 0;
+    let mut disagreements = Vec::new();
+    for (src, (verdict, theirs)) in programs.iter().zip(&verdicts) {
+        let m = migverify::migration::parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec());
+        let ours: Vec<&str> = m.problems.iter().map(|p| p.message.as_str()).collect();
+        let agrees = if verdict == "ok" {
+            ours.is_empty()
+        } else if bracket_message(theirs) {
+            checked += 1;
+            ours.first().is_some_and(|o| o.ends_with(theirs.as_str()))
+        } else {
+            !ours.is_empty()
+        };
+        if !agrees {
+            disagreements.push(format!("{src:?}: CPython {theirs:?}, migverify {ours:?}"));
+        }
+    }
+    println!(
+        "{} programs, {checked} with a bracket message",
+        programs.len()
+    );
+    assert!(checked > 100, "{checked}");
     assert!(
         disagreements.is_empty(),
         "{} of {} programs disagree with CPython:\n{}",

@@ -604,7 +604,29 @@ impl<'a> Extractor<'a> {
         let first_error =
             first_error.filter(|err| indent_error.is_none_or(|(s, _, _)| err.start_byte() < s));
 
-        if let Some(err) = first_error {
+        // Where the parser fails and the file has a bracket mistake, say what
+        // CPython says, at the bracket: on a syntax error CPython tokenizes the rest
+        // of the file and reports a tokenizer error it finds instead, and
+        // tree-sitter's error can start far from the bracket.
+        let generic = first_error.is_some()
+            || matches!(
+                indent_error,
+                Some((_, _, super::indent::Refusal::LineBreak))
+            );
+        let bracket = generic
+            .then(|| super::brackets::bracket_error(&self.src.text))
+            .flatten();
+        let indent_error = indent_error.filter(|_| bracket.is_none());
+        if let Some(b) = bracket {
+            let (line, col) = self.src.line_col(b.at);
+            self.m.problems.insert(
+                0,
+                Problem {
+                    message: format!("Python syntax error at {line}:{col}: {}", b.message),
+                    span: Some(self.src.span(b.at, b.at + 1)),
+                },
+            );
+        } else if let Some(err) = first_error {
             let (line, col) = self.src.line_col(err.start_byte());
             let what = if err.is_missing() {
                 format!("missing `{}`", kind(err))

@@ -55,6 +55,33 @@ fn starts_logical_line(node: Node) -> bool {
         )
 }
 
+/// Where an assignment statement (`a = b = c`, `x: int = 1`, `n += 1`) breaks its
+/// line before its right side with nothing to continue it: a newline outside
+/// brackets ends a statement for CPython, while tree-sitter reads on.
+fn broken_assignment(statement: Node, text: &str) -> Option<usize> {
+    if kind(statement) != "expression_statement" {
+        return None;
+    }
+    let mut n = statement.named_child(0)?;
+    while matches!(kind(n), "assignment" | "augmented_assignment") {
+        let (left, right) = (
+            n.child_by_field_name("left")?,
+            n.child_by_field_name("right")?,
+        );
+        let gap = text.get(left.end_byte()..right.start_byte())?;
+        let mut from = 0;
+        while let Some(i) = gap[from..].find('\n') {
+            let line = gap[..from + i].trim_end_matches('\r');
+            if !line.ends_with('\\') {
+                return Some(left.end_byte() + from + i);
+            }
+            from += i + 1;
+        }
+        n = right;
+    }
+    None
+}
+
 /// What CPython's tokenizer refuses in the indentation of a logical line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -64,6 +91,9 @@ pub(crate) enum Refusal {
     UnexpectedIndent,
     /// `IndentationError: expected an indented block`.
     ExpectedIndent,
+    /// `SyntaxError: invalid syntax`: an assignment whose right side is on a later
+    /// line, with no bracket or `\` to continue it (the parser joins the lines).
+    LineBreak,
     /// `IndentationError: unindent does not match any outer indentation level`.
     Unindent,
 }
@@ -74,6 +104,9 @@ impl Refusal {
             Refusal::Tab => "inconsistent use of tabs and spaces in indentation (TabError)",
             Refusal::UnexpectedIndent => "unexpected indent (IndentationError)",
             Refusal::ExpectedIndent => "expected an indented block (IndentationError)",
+            Refusal::LineBreak => {
+                "invalid syntax: the statement ends at this line break (continue it inside brackets or with `\\`)"
+            }
             Refusal::Unindent => {
                 "unindent does not match any outer indentation level (IndentationError)"
             }
@@ -166,6 +199,9 @@ pub(crate) fn refused_indentation(root: Node, text: &str) -> Option<(usize, usiz
         }
         if let Some(at) = expected_indent {
             return Some((at, at, Refusal::ExpectedIndent));
+        }
+        if let Some(at) = broken_assignment(node, text) {
+            return Some((at, at, Refusal::LineBreak));
         }
     }
     expected_indent.map(|at| (at, at, Refusal::ExpectedIndent))

@@ -1,6 +1,7 @@
 //! The migration model: what migverify knows about one Alembic migration file,
 //! extracted statically from a tree-sitter-python parse (see [`extract`]).
 
+mod brackets;
 mod extract;
 mod indent;
 mod value;

@@ -18,7 +18,10 @@ Reports `.py` files in a version location that cannot be read as a migration:
 - a Python syntax error (pointing at it), including the indentation CPython
   refuses: tabs and spaces mixed so that the width of a tab changes the blocks
   (`TabError`), an indent no block expects, a dedent to no open level, a block with
-  nothing in it (`IndentationError`);
+  nothing in it (`IndentationError`), and an assignment whose value starts on the
+  next line with no bracket or `\` to continue it; a bracket never closed, closed
+  twice or closed by the wrong one gets CPython's message at the bracket (`'(' was
+  never closed`);
 - bytes Python rejects: invalid UTF-8 in code or in a string literal (CPython accepts
   them inside comments, and so does migverify), or NUL bytes (a binary file);
 - no top-level `revision = "..."` string literal, or no `down_revision` assignment;
