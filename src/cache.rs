@@ -45,8 +45,9 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 use crate::migration::{Migration, OpCall};
 
 /// Bump when the layout of the cache file or of the cached model changes, or when
-/// extraction reads the same file differently (5: TabError problems).
-pub const CACHE_FORMAT: u32 = 5;
+/// extraction reads the same file differently (5: TabError problems; 6: bracket
+/// and line-break problems).
+pub const CACHE_FORMAT: u32 = 6;
 
 /// The default cache directory name, under the project root.
 pub const DEFAULT_DIR: &str = ".migverify_cache";

@@ -259,6 +259,7 @@ fn explain_by_code_and_by_name_print_the_same_doc() {
 fn bundled_example_reports_its_fork() {
     let versions = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop/alembic/versions");
     check(&versions)
+        .arg("--no-cache")
         .assert()
         .code(1)
         .stdout(predicate::str::contains(" MV006 [error]"));

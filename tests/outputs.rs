@@ -20,7 +20,15 @@ fn run_in(dir: &Path, format: &str, extra: &[&str]) -> (String, i32) {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("MIGVERIFY_DATABASE_URL")
-        .args(["check", "alembic/versions", "--format", format])
+        // No cache: the fixture lives in the source tree, and a cache left there
+        // by an older build would answer for it.
+        .args([
+            "check",
+            "--no-cache",
+            "alembic/versions",
+            "--format",
+            format,
+        ])
         .args(extra)
         .output()
         .expect("run migverify");
