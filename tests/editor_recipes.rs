@@ -57,6 +57,32 @@ struct Parsed {
     text: String,
 }
 
+/// Tab-separated `line, col, type, text[, ...]` rows an editor printed (each with
+/// `fields` fields), its type letters mapped by `severity`, sorted.
+fn parse_rows<'a>(
+    rows: impl IntoIterator<Item = &'a str>,
+    fields: usize,
+    severity: impl Fn(&str) -> Option<&'static str>,
+) -> Vec<Parsed> {
+    let mut got: Vec<Parsed> = rows
+        .into_iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), fields, "{l}");
+            Parsed {
+                line: f[0].parse().unwrap(),
+                col: f[1].parse().unwrap(),
+                severity: severity(f[2])
+                    .unwrap_or_else(|| panic!("type {:?} in {l}", f[2]))
+                    .into(),
+                text: f[3].into(),
+            }
+        })
+        .collect();
+    got.sort();
+    got
+}
+
 /// `concise` and `json` output of the same run (the outputs fixture: every severity).
 fn outputs() -> (String, Value) {
     let run = |format: &str| {
@@ -277,26 +303,12 @@ fn ale_linter() {
     let (cmds, parsed): (Vec<&String>, Vec<&String>) = lines
         .iter()
         .partition(|l| l.starts_with("CMD ") || l.starts_with("EXE "));
-    let mut got: Vec<Parsed> = parsed
-        .iter()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 4, "{l}");
-            Parsed {
-                line: f[0].parse().unwrap(),
-                col: f[1].parse().unwrap(),
-                severity: match f[2] {
-                    "E" => "error",
-                    "W" => "warning",
-                    "I" => "info",
-                    other => panic!("type {other:?}"),
-                }
-                .into(),
-                text: f[3].into(),
-            }
-        })
-        .collect();
-    got.sort();
+    let got = parse_rows(parsed.iter().map(|l| l.as_str()), 4, |t| match t {
+        "E" => Some("error"),
+        "W" => Some("warning"),
+        "I" => Some("info"),
+        _ => None,
+    });
     assert_eq!(got, expected(&json, true));
     let dir = migration.parent().unwrap().display().to_string();
     assert_eq!(
@@ -340,28 +352,22 @@ fn efm_langserver_errorformat() {
          call writefile(out, 'out.txt')\n\
          qa!\n"
     );
-    let mut got: Vec<Parsed> = vim(&script, &concise)
-        .iter()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 5, "{l}");
-            assert!(f[4].starts_with("alembic/versions/"), "{l}");
-            // efm-langserver maps the type letter: e error, w warning, i information.
-            let severity = match f[2] {
-                "e" | "E" => "error",
-                "w" | "W" => "warning",
-                "i" | "I" => "info",
-                other => panic!("type {other:?} in {l}"),
-            };
-            Parsed {
-                line: f[0].parse().unwrap(),
-                col: f[1].parse().unwrap(),
-                severity: severity.into(),
-                text: f[3].into(),
-            }
-        })
-        .collect();
-    got.sort();
+    let lines = vim(&script, &concise);
+    for l in &lines {
+        assert!(
+            l.split('\t')
+                .nth(4)
+                .is_some_and(|f| f.starts_with("alembic/versions/")),
+            "{l}"
+        );
+    }
+    // efm-langserver maps the type letter: e error, w warning, i information.
+    let got = parse_rows(lines.iter().map(|l| l.as_str()), 5, |t| match t {
+        "e" | "E" => Some("error"),
+        "w" | "W" => Some("warning"),
+        "i" | "I" => Some("info"),
+        _ => None,
+    });
     assert_eq!(got, expected(&json, false));
 }
 
@@ -534,26 +540,12 @@ fn flymake_backend() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[..2], ["HOOK t", "HOOK nil"], "{stdout}{stderr}");
     let edit = lines.iter().position(|l| *l == "EDIT").expect("EDIT");
-    let mut got: Vec<Parsed> = lines[2..edit]
-        .iter()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 4, "{l}");
-            Parsed {
-                line: f[0].parse().unwrap(),
-                col: f[1].parse().unwrap(),
-                severity: match f[2] {
-                    ":error" => "error",
-                    ":warning" => "warning",
-                    ":note" => "info",
-                    other => panic!("type {other:?}"),
-                }
-                .into(),
-                text: f[3].into(),
-            }
-        })
-        .collect();
-    got.sort();
+    let got = parse_rows(lines[2..edit].iter().copied(), 4, |t| match t {
+        ":error" => Some("error"),
+        ":warning" => Some("warning"),
+        ":note" => Some("info"),
+        _ => None,
+    });
     let (_, json) = outputs();
     let name = file.file_name().unwrap().to_str().unwrap();
     let want: Vec<Parsed> = {

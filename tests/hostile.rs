@@ -93,8 +93,12 @@ fn run(mut cmd: Command) -> Run {
 
 /// `check --format concise --fail-on warning` on `dir`.
 fn check(dir: &Path, extra: &[&str]) -> Run {
+    check_as(dir, "concise", extra)
+}
+
+fn check_as(dir: &Path, format: &str, extra: &[&str]) -> Run {
     let mut cmd = migverify();
-    cmd.args(["check", "--format", "concise", "--fail-on", "warning"])
+    cmd.args(["check", "--format", format, "--fail-on", "warning"])
         .args(extra)
         .arg(dir);
     run(cmd)
@@ -679,17 +683,7 @@ fn a_symlink_out_of_the_project_is_not_read() {
     .unwrap();
     std::os::unix::fs::symlink(tmp.path().join("shared/c1.py"), versions.join("c1.py")).unwrap();
     for format in ["concise", "human", "json", "sarif", "github"] {
-        let mut cmd = migverify();
-        cmd.args([
-            "check",
-            "--no-cache",
-            "--fail-on",
-            "warning",
-            "--format",
-            format,
-        ])
-        .arg(&versions);
-        let r = run(cmd);
+        let r = check_as(&versions, format, &["--no-cache"]);
         assert_eq!(r.code, Some(1), "{format}: {}", r.stderr);
         for leaked in ["S3CR3TKEYMATERIAL", "OPENSSH"] {
             assert!(!r.stdout.contains(leaked), "{format}: {}", r.stdout);
@@ -826,17 +820,7 @@ fn a_finding_at_column_ten_million_in_every_format() {
     )
     .unwrap();
     for format in ["human", "concise", "json", "sarif", "github"] {
-        let mut cmd = migverify();
-        cmd.args([
-            "check",
-            "--no-cache",
-            "--fail-on",
-            "warning",
-            "--format",
-            format,
-        ])
-        .arg(&versions);
-        let r = run(cmd);
+        let r = check_as(&versions, format, &["--no-cache"]);
         assert_eq!(r.code, Some(1), "{format}: {}", r.stderr);
         assert!(r.stdout.contains("n1_neighbour.py"), "{format}");
         assert!(

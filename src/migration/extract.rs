@@ -520,6 +520,30 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    /// Where tree-sitter's error `err` is (its first line) and what it is.
+    fn parser_error(&self, err: Node) -> (usize, usize, String) {
+        let what = if err.is_missing() {
+            format!("missing `{}`", kind(err))
+        } else {
+            let snippet: String = self.text(err).chars().take(30).collect();
+            let snippet = snippet.lines().next().unwrap_or("").trim().to_string();
+            if snippet.is_empty() {
+                "unexpected token".to_string()
+            } else {
+                format!("unexpected `{snippet}`")
+            }
+        };
+        let end = if err.is_missing() || err.start_byte() == err.end_byte() {
+            err.start_byte()
+        } else {
+            // Point at the first line of the erroneous region only.
+            self.src.text[err.start_byte()..err.end_byte()]
+                .find('\n')
+                .map_or(err.end_byte(), |i| err.start_byte() + i)
+        };
+        (err.start_byte(), end, what)
+    }
+
     /// One iterative pass over the whole tree: comments (suppressions, where invalid
     /// bytes may stand), the first syntax error, and `op.*` calls.
     fn walk(&mut self, root: Node) {
@@ -616,53 +640,19 @@ impl<'a> Extractor<'a> {
         let bracket = generic
             .then(|| super::brackets::bracket_error(&self.src.text))
             .flatten();
-        let indent_error = indent_error.filter(|_| bracket.is_none());
-        if let Some(b) = bracket {
-            let (line, col) = self.src.line_col(b.at);
-            self.m.problems.insert(
-                0,
-                Problem {
-                    message: format!("Python syntax error at {line}:{col}: {}", b.message),
-                    span: Some(self.src.span(b.at, b.at + 1)),
-                },
-            );
-        } else if let Some(err) = first_error {
-            let (line, col) = self.src.line_col(err.start_byte());
-            let what = if err.is_missing() {
-                format!("missing `{}`", kind(err))
-            } else {
-                let snippet: String = self.text(err).chars().take(30).collect();
-                let snippet = snippet.lines().next().unwrap_or("").trim().to_string();
-                if snippet.is_empty() {
-                    "unexpected token".to_string()
-                } else {
-                    format!("unexpected `{snippet}`")
-                }
-            };
-            let span = if err.is_missing() || err.start_byte() == err.end_byte() {
-                self.src.span(err.start_byte(), err.start_byte())
-            } else {
-                // Point at the first line of the erroneous region only.
-                let end = self.src.text[err.start_byte()..err.end_byte()]
-                    .find('\n')
-                    .map_or(err.end_byte(), |i| err.start_byte() + i);
-                self.src.span(err.start_byte(), end)
-            };
-            self.m.problems.insert(
-                0,
-                Problem {
-                    message: format!("Python syntax error at {line}:{col}: {what}"),
-                    span: Some(span),
-                },
-            );
-        }
-
-        if let Some((start, end, refusal)) = indent_error {
+        // At most one of the three stands: the first in CPython's order.
+        let syntax = match (bracket, indent_error, first_error) {
+            (Some(b), _, _) => Some((b.at, b.at + 1, b.message)),
+            (None, Some((start, end, refusal)), _) => Some((start, end, refusal.message().into())),
+            (None, None, Some(err)) => Some(self.parser_error(err)),
+            (None, None, None) => None,
+        };
+        if let Some((start, end, what)) = syntax {
             let (line, col) = self.src.line_col(start);
             self.m.problems.insert(
                 0,
                 Problem {
-                    message: format!("Python syntax error at {line}:{col}: {}", refusal.message()),
+                    message: format!("Python syntax error at {line}:{col}: {what}"),
                     span: Some(self.src.span(start, end)),
                 },
             );

@@ -122,11 +122,15 @@ fn report(ctx: &Context<'_>, cycle: &[usize], dependency: bool, out: &mut Vec<Fi
         "set the `down_revision` of the earliest of these migrations to the revision before it"
     };
     // The assignment that links a member to the next one in the cycle.
+    let mut member = vec![false; g.nodes.len()];
+    for &n in cycle {
+        member[n] = true;
+    }
     let span_of = |n: usize| {
         let m = &ctx.migrations[g.nodes[n].migration];
         let by_dependency = dependency
-            && g.nodes[n].dependencies.iter().any(|d| cycle.contains(d))
-            && !g.nodes[n].parents.iter().any(|p| cycle.contains(p));
+            && g.nodes[n].dependencies.iter().any(|&d| member[d])
+            && !g.nodes[n].parents.iter().any(|&p| member[p]);
         let link = if by_dependency {
             &m.depends_on
         } else {
