@@ -307,12 +307,7 @@ fn init(args: InitArgs) -> Result<ExitCode, crate::Error> {
 
 fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error> {
     let cwd = current_dir()?;
-    let project = crate::project::discover(
-        &args.path.into_iter().collect::<Vec<_>>(),
-        args.config.as_deref(),
-        &RuleSelection::default(),
-        registry,
-    )?;
+    let project = discover_one(registry, args.path, args.config.as_deref())?;
     print_warnings(&project);
     let migrations = engine::load_migrations(&project);
     // The database is read only when asked for: a configured URL alone does not
@@ -360,12 +355,7 @@ fn current_dir() -> Result<PathBuf, crate::Error> {
 }
 
 fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error> {
-    let project = crate::project::discover(
-        &args.path.into_iter().collect::<Vec<_>>(),
-        args.config.as_deref(),
-        &RuleSelection::default(),
-        registry,
-    )?;
+    let project = discover_one(registry, args.path, args.config.as_deref())?;
     let dir = args.cache.resolve(&current_dir()?, &project.root);
     match crate::cache::clean(&dir)? {
         crate::cache::Cleaned::Removed => print_out(&format!("removed {}\n", dir.display())),
@@ -527,17 +517,27 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     })
 }
 
+/// The project at `path` (default: here) with the default rule selection: what
+/// the commands other than `check` work on.
+fn discover_one(
+    registry: &Registry,
+    path: Option<PathBuf>,
+    config: Option<&std::path::Path>,
+) -> Result<crate::project::Project, crate::Error> {
+    crate::project::discover(
+        &path.into_iter().collect::<Vec<_>>(),
+        config,
+        &RuleSelection::default(),
+        registry,
+    )
+}
+
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
 fn snapshot(registry: &Registry, args: SnapshotArgs) -> Result<ExitCode, crate::Error> {
-    let project = crate::project::discover(
-        &args.path.into_iter().collect::<Vec<_>>(),
-        args.config.as_deref(),
-        &RuleSelection::default(),
-        registry,
-    )?;
+    let project = discover_one(registry, args.path, args.config.as_deref())?;
     print_warnings(&project);
     let flags = crate::db::resolve::Flags {
         database_url: args.database_url,
