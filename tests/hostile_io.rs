@@ -206,9 +206,10 @@ fn values_interpolated_into_the_alembic_ini_url_are_masked() {
         generic("a1", "None", "op.f()", "op.g()"),
     )
     .unwrap();
+    // The error is on the line after the secret: the snippet shows it as context.
     let ini = "[alembic]\nscript_location = alembic\ndb_user = app\n\
-               db_password = Hunter2Secret\nsecret_host = db.internal\n\
                sqlalchemy.url = postgresql://%(db_user)s:%(db_password)s@%(secret_host)s:1/app\n\
+               secret_host = db.internal\ndb_password = Hunter2Secret\n\
                version_locations = %(nope)s\n";
     std::fs::write(root.join("alembic.ini"), ini).unwrap();
     let mut cmd = migverify();
