@@ -369,7 +369,7 @@ fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error>
 /// Discovery's non-fatal findings (skipped symlinks, missing locations) on stderr.
 fn print_warnings(project: &crate::project::Project) {
     for w in &project.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
 }
 
@@ -480,7 +480,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     }
     let models = crate::models::load_project(&project)?;
     for w in models.iter().flat_map(|m| &m.warnings) {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
     let report = engine::check(
         &project,

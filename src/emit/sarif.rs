@@ -34,7 +34,8 @@ pub struct Sarif;
 impl Emitter for Sarif {
     fn emit(&self, report: &Report, _opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
         let log = build(report);
-        serde_json::to_writer_pretty(&mut *out, &log)?;
+        let json = serde_json::to_vec_pretty(&log)?;
+        out.write_all(&crate::text::escape_json_controls(json))?;
         writeln!(out)
     }
 }
