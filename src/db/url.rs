@@ -649,9 +649,15 @@ fn parse_rfc(url: &str, base: &Path) -> Result<DbUrl, UrlError> {
         host
     };
     // libpq/SQLAlchemy: `?host=/run/postgresql`; PyMySQL: `?unix_socket=/path`.
+    // `?user=` is the user to connect as (SQLAlchemy passes the query to the
+    // driver after the URL's parts, so it wins over a user written before `@`).
+    let mut username = username;
     params.retain(|(k, v)| {
         let k = k.to_ascii_lowercase();
-        if (k == "host" && v.starts_with('/')) || k == "unix_socket" || k == "socket" {
+        if k == "user" && !v.is_empty() {
+            username = Some(v.clone());
+            false
+        } else if (k == "host" && v.starts_with('/')) || k == "unix_socket" || k == "socket" {
             socket = Some(PathBuf::from(v));
             false
         } else if k == "host" && !v.is_empty() {
@@ -882,6 +888,11 @@ mod tests {
         let s = server("postgresql://u@h/db?sslmode=verify-full&application_name=mv");
         assert_eq!(s.param("sslmode"), Some("verify-full"));
         assert_eq!(s.param("application_name"), Some("mv"));
+        let q = server("postgresql://h:5433/db?user=alice&sslmode=disable");
+        assert_eq!(q.username.as_deref(), Some("alice"));
+        assert_eq!(q.params, vec![("sslmode".into(), "disable".into())]);
+        let q = server("mysql://bob@h/db?user=carol");
+        assert_eq!(q.username.as_deref(), Some("carol"));
         let s = server("postgresql://u@/db?host=/run/postgresql");
         assert_eq!(s.socket.as_deref(), Some(Path::new("/run/postgresql")));
         let s = server("postgresql+asyncpg://u@/db?host=10.0.0.5");
