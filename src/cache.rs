@@ -348,14 +348,7 @@ impl Cache {
         queries: u64,
         verbose: bool,
     ) -> Cache {
-        Cache::open_keyed(
-            dir,
-            root,
-            locations,
-            queries,
-            *machine_secret(),
-            verbose,
-        )
+        Cache::open_keyed(dir, root, locations, queries, *machine_secret(), verbose)
     }
 
     /// [`Cache::open_for`] with the MAC key `secret` instead of the machine's (a
@@ -696,7 +689,9 @@ impl Cache {
             .create_new(true)
             .open(self.dir.join(".gitignore"))
         {
-            Ok(mut f) => f.write_all(GITIGNORE.as_bytes()).map_err(|e| e.to_string())?,
+            Ok(mut f) => f
+                .write_all(GITIGNORE.as_bytes())
+                .map_err(|e| e.to_string())?,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.to_string()),
         }
@@ -877,14 +872,17 @@ mod tests {
         let file = root.join("a.py");
         let text = "revision = 'a'\ndown_revision = None\n";
         let secret = Secret([7; 32]);
-        let open = |build: &'static str| {
-            Cache::open_with(&dir, &root, &[], 0, secret, build, false)
-        };
+        let open =
+            |build: &'static str| Cache::open_with(&dir, &root, &[], 0, secret, build, false);
         let other = open("0.0.0-another-build");
         other.store(&[stored(&file, text)], true);
         assert_eq!(open("0.0.0-another-build").len(), 1);
         let mine = open(BUILD_KEY);
-        assert_eq!(mine.file(), other.file(), "one file per project, whatever the build");
+        assert_eq!(
+            mine.file(),
+            other.file(),
+            "one file per project, whatever the build"
+        );
         assert!(mine.is_empty(), "another build's entries are never read");
         let reason = mine.ignored().unwrap_or_default();
         assert!(reason.contains("another build"), "{reason}");

@@ -152,7 +152,12 @@ mod signals {
         let ptr = c.into_raw();
         for (i, slot) in PATHS.iter().enumerate() {
             if slot
-                .compare_exchange(std::ptr::null_mut(), ptr, Ordering::SeqCst, Ordering::SeqCst)
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    ptr,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
                 .is_ok()
             {
                 return TempGuard { slot: Some(i) };

@@ -155,7 +155,9 @@ fn rule_files_outside_the_project_are_refused_without_their_content() {
     ] {
         std::fs::write(
             root.join("migverify.toml"),
-            format!("[migrations]\nversion_locations = [\"versions\"]\n\n[rules]\ndirs = [\"{dirs}\"]\n"),
+            format!(
+                "[migrations]\nversion_locations = [\"versions\"]\n\n[rules]\ndirs = [\"{dirs}\"]\n"
+            ),
         )
         .unwrap();
         for args in [&["check"][..], &["rules"][..]] {
@@ -164,7 +166,13 @@ fn rule_files_outside_the_project_are_refused_without_their_content() {
                 .current_dir(root)
                 .env("MV_RUNNER_TOKEN", "T0KENVALUEFROMENV");
             let r = run(cmd);
-            assert_eq!(r.code, Some(2), "{dirs} {args:?}: {}\n{}", r.stdout, r.stderr);
+            assert_eq!(
+                r.code,
+                Some(2),
+                "{dirs} {args:?}: {}\n{}",
+                r.stdout,
+                r.stderr
+            );
             for leaked in ["S3CR3TKEYMATERIAL", "PRIVATE KEY", "T0KENVALUEFROMENV"] {
                 assert!(!r.stderr.contains(leaked), "{dirs}: {}", r.stderr);
                 assert!(!r.stdout.contains(leaked), "{dirs}: {}", r.stdout);
@@ -252,8 +260,7 @@ fn the_cache_never_writes_through_a_symlink() {
     let cache = cache_root(tmp.path());
     std::fs::create_dir(&cache).unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(elsewhere.path().join("created"), cache.join(".gitignore"))
-        .unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("created"), cache.join(".gitignore")).unwrap();
     std::os::unix::fs::symlink(elsewhere.path().join("vdir"), cache.join(version)).unwrap();
     std::fs::create_dir(elsewhere.path().join("vdir")).unwrap();
     let r = check_in(tmp.path(), "concise", &[]);
@@ -327,9 +334,20 @@ fn a_planted_cache_cannot_change_a_verdict() {
         )
         .unwrap();
         let dir = cache_root(root);
-        let c = Cache::open_keyed(&dir, &project.root, &project.version_locations, 0, key, false);
-        assert!(!c.is_empty(), "the attacker's cache is read with the attacker's key");
-        let forged = migverify::migration::parse_source(target.clone(), benign.clone().into_bytes());
+        let c = Cache::open_keyed(
+            &dir,
+            &project.root,
+            &project.version_locations,
+            0,
+            key,
+            false,
+        );
+        assert!(
+            !c.is_empty(),
+            "the attacker's cache is read with the attacker's key"
+        );
+        let forged =
+            migverify::migration::parse_source(target.clone(), benign.clone().into_bytes());
         let mut entries = Vec::new();
         for (i, path) in project.files.iter().enumerate() {
             let at = c.lookup(path, i).unwrap();
@@ -376,7 +394,10 @@ fn a_failed_write_to_stdout_is_exit_2() {
         &["tree", "versions/a1_base.py"][..],
         &["completions", "bash"][..],
     ] {
-        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
         let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("migverify"))
             .args(args)
             .current_dir(tmp.path())
@@ -429,8 +450,16 @@ fn control_characters_are_escaped_in_every_format() {
             }
         }
         for bad in ['\u{1b}', '\u{7}', '\u{9b}', '\r'] {
-            assert!(!r.stdout.contains(bad), "{format}: {bad:?} in {:?}", r.stdout);
-            assert!(!r.stderr.contains(bad), "{format}: {bad:?} in {:?}", r.stderr);
+            assert!(
+                !r.stdout.contains(bad),
+                "{format}: {bad:?} in {:?}",
+                r.stdout
+            );
+            assert!(
+                !r.stderr.contains(bad),
+                "{format}: {bad:?} in {:?}",
+                r.stderr
+            );
         }
         assert!(r.stdout.contains("INJECTED"), "{format}: {}", r.stdout);
         assert!(r.stdout.contains("NAMED"), "{format}: {}", r.stdout);
@@ -481,7 +510,11 @@ fn interrupted_writes_leave_no_temporary_files() {
         .status()
         .unwrap();
     assert!(old.success());
-    std::fs::write(versions.join("b1.py"), generic("b1", "'n1'", "op.f()", "op.g()")).unwrap();
+    std::fs::write(
+        versions.join("b1.py"),
+        generic("b1", "'n1'", "op.f()", "op.g()"),
+    )
+    .unwrap();
     let r = check_in(tmp.path(), "concise", &[]);
     assert_eq!(r.code, Some(1));
     assert!(!leftover.exists(), "a stale temporary file was left");
@@ -575,7 +608,11 @@ fn written_files_respect_the_umask_and_keep_an_existing_mode() {
 
     let init_dir = tmp.path().join("fresh");
     std::fs::create_dir(&init_dir).unwrap();
-    std::fs::write(init_dir.join("alembic.ini"), "[alembic]\nscript_location = alembic\n").unwrap();
+    std::fs::write(
+        init_dir.join("alembic.ini"),
+        "[alembic]\nscript_location = alembic\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(init_dir.join("alembic/versions")).unwrap();
     sh("umask 022; cd fresh && \"$1\" init");
     assert_eq!(mode("fresh/migverify.toml"), 0o644);

@@ -197,7 +197,12 @@ fn with_path(report: &Report, message: &str, loc: &Location, has_snippet: bool) 
     let path = || escape_controls(&report.display_path(&loc.path)).into_owned();
     match loc.span {
         _ if has_snippet => message.into_owned(),
-        Some(s) => format!("{message}\nat {}:{}:{}", path(), s.start_line, s.start_column),
+        Some(s) => format!(
+            "{message}\nat {}:{}:{}",
+            path(),
+            s.start_line,
+            s.start_column
+        ),
         None => format!("{message}\nat {}", path()),
     }
 }
@@ -281,7 +286,9 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "Head revision(s): {}",
-        e(&list_or_none(status.head_revisions.iter().map(String::as_str)))
+        e(&list_or_none(
+            status.head_revisions.iter().map(String::as_str)
+        ))
     )?;
     if let Some(pending) = status.pending {
         writeln!(out, "Pending: {pending}")?;
