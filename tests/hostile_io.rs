@@ -229,6 +229,62 @@ fn values_interpolated_into_the_alembic_ini_url_are_masked() {
     assert!(r.stderr.contains("db_password ="), "{}", r.stderr);
 }
 
+/// Item 2 on the database path: MV103 (no version table) points at the
+/// `sqlalchemy.url` line of `alembic.ini`; the lines of the values interpolated
+/// into it are masked in every format.
+#[test]
+fn values_interpolated_into_the_alembic_ini_url_are_masked_in_database_findings() {
+    use common::server_db::{Server, ServerDb};
+    let Some(db) = ServerDb::create(Server::Postgres, "mv_ini_secret") else {
+        return;
+    };
+    let url = db.url();
+    let (_, rest) = url.split_once("://").unwrap();
+    let (auth, host_db) = rest.rsplit_once('@').unwrap();
+    let user = auth.split(':').next().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("alembic/versions")).unwrap();
+    std::fs::write(
+        root.join("alembic/versions/a1_base.py"),
+        generic("a1", "None", "op.f()", "op.g()"),
+    )
+    .unwrap();
+    // trust authentication: the password is not checked, only shown (or not).
+    std::fs::write(
+        root.join("alembic.ini"),
+        format!(
+            "[alembic]\nscript_location = alembic\ndb_user = {user}\n\
+             db_password = Hunter2Secret\n\
+             sqlalchemy.url = postgresql://%(db_user)s:%(db_password)s@{host_db}\n\
+             other = shown\n"
+        ),
+    )
+    .unwrap();
+    for format in ["human", "concise", "json", "sarif", "github"] {
+        let r = check_in(root, format, &["--no-cache"]);
+        assert_eq!(r.code, Some(1), "{format}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("MV103"), "{format}: {}", r.stdout);
+        assert!(
+            !r.stdout.contains("Hunter2Secret"),
+            "{format}: {}",
+            r.stdout
+        );
+        assert!(
+            !r.stderr.contains("Hunter2Secret"),
+            "{format}: {}",
+            r.stderr
+        );
+        if format == "human" {
+            assert!(
+                r.stdout.contains("db_password = *************"),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}
+
 // ------------------------------------------------------------------ writes and trust
 
 fn cache_root(root: &Path) -> PathBuf {
