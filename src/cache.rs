@@ -184,6 +184,9 @@ pub fn encode_ops(m: &Migration) -> Vec<u8> {
 /// section checksum, and the MAC of the header and the index section.
 const HEADER_TAIL: usize = 8 + 16 + 32;
 
+/// The largest index section read (it is read whole at every run).
+const MAX_INDEX: u64 = 1 << 30;
+
 /// The machine's secret cache key: a cache file is trusted only when it carries a
 /// MAC made with it, so a cache file committed to a repository (or copied from
 /// another machine) is ignored and can never change a verdict. Kept in
@@ -448,6 +451,10 @@ impl Cache {
         let index_at = ops_at.checked_add(ops_len).ok_or("truncated")?;
         if index_at > size {
             return Err("truncated".into());
+        }
+        // Read whole: bounded (a million files take about 300 MB).
+        if size - index_at > MAX_INDEX {
+            return Err("index section too large".into());
         }
         let mut index = vec![0u8; (size - index_at) as usize];
         handle
