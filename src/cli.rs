@@ -334,7 +334,8 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
         GraphFormat::Json => {
             let mut json = crate::graph_output::to_json(&project, &migrations);
             json.current = current;
-            let mut s = serde_json::to_string_pretty(&json).expect("json");
+            let s = serde_json::to_vec_pretty(&json).expect("json");
+            let mut s = String::from_utf8(crate::text::escape_json_controls(s)).expect("utf-8");
             s.push('\n');
             s
         }

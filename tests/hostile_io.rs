@@ -520,6 +520,35 @@ fn control_characters_are_escaped_in_every_format() {
         assert!(r.stdout.contains("INJECTED"), "{format}: {}", r.stdout);
         assert!(r.stdout.contains("NAMED"), "{format}: {}", r.stdout);
     }
+    // `graph`: a revision id with a line break and ESC in each format.
+    std::fs::write(
+        versions.join("d1_graph.py"),
+        generic(
+            "d1\\n::error::GRAPHED\\x1b[2J\\x9b",
+            "'n1'",
+            "op.f()",
+            "op.g()",
+        ),
+    )
+    .unwrap();
+    for format in ["json", "dot", "mermaid"] {
+        let mut cmd = migverify();
+        cmd.args(["graph", "--format", format])
+            .current_dir(tmp.path());
+        let r = run(cmd);
+        assert_eq!(r.code, Some(0), "{format}: {}", r.stderr);
+        assert!(r.stdout.contains("GRAPHED"), "{format}: {}", r.stdout);
+        for line in r.stdout.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{format}: {line:?}");
+        }
+        for bad in ['\u{1b}', '\u{9b}'] {
+            assert!(
+                !r.stdout.contains(bad),
+                "{format}: {bad:?} in {:?}",
+                r.stdout
+            );
+        }
+    }
 }
 
 /// Item 18: a cache file that is a named pipe does not block the run.
