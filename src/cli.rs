@@ -249,7 +249,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
         Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
             let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
-            print_rules(&registry, args.json);
+            print_rules(&registry, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { rule } => {
@@ -262,7 +262,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     rule: crate::text::truncate(&rule, 60),
                 });
             };
-            print_out(&crate::rules::render_doc(registry.get(i).meta()));
+            print_out(&crate::rules::render_doc(registry.get(i).meta()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
@@ -285,12 +285,14 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                 (args.file, bytes)
             };
             let source = crate::source::SourceFile::from_bytes(path, bytes);
-            print_out(&crate::tree_dump::render(&source, args.all));
+            print_out(&crate::tree_dump::render(&source, args.all))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "migverify", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "migverify", &mut script);
+            write_stdout(&script)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -300,8 +302,8 @@ fn init(args: InitArgs) -> Result<ExitCode, crate::Error> {
     let cwd = current_dir()?;
     let dir = args.path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
     let outcome = crate::init::run(&dir, args.force)?;
-    print_out(&crate::init::summary(&outcome).join("\n"));
-    print_out("\n");
+    print_out(&crate::init::summary(&outcome).join("\n"))?;
+    print_out("\n")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -332,7 +334,8 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
         GraphFormat::Json => {
             let mut json = crate::graph_output::to_json(&project, &migrations);
             json.current = current;
-            let mut s = serde_json::to_string_pretty(&json).expect("json");
+            let s = serde_json::to_vec_pretty(&json).expect("json");
+            let mut s = String::from_utf8(crate::text::escape_json_controls(s)).expect("utf-8");
             s.push('\n');
             s
         }
@@ -343,7 +346,7 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
             crate::graph_output::to_mermaid(&migrations, current.as_deref().unwrap_or_default())
         }
     };
-    print_out(&text);
+    print_out(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -360,18 +363,18 @@ fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error>
     match crate::cache::clean(&dir)? {
         crate::cache::Cleaned::Removed => print_out(&format!("removed {}\n", dir.display())),
         crate::cache::Cleaned::Absent => print_out(&format!("no cache at {}\n", dir.display())),
-    }
+    }?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Discovery's non-fatal findings (skipped symlinks, missing locations) on stderr.
 fn print_warnings(project: &crate::project::Project) {
     for w in &project.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
 }
 
-fn print_rules(registry: &Registry, json: bool) {
+fn print_rules(registry: &Registry, json: bool) -> Result<(), crate::Error> {
     if json {
         let list: Vec<_> = registry
             .rules()
@@ -387,8 +390,8 @@ fn print_rules(registry: &Registry, json: bool) {
         print_out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&list).expect("json")
-        ));
-        return;
+        ))?;
+        return Ok(());
     }
     // Columns as wide as their longest entry (a project's rule names its file).
     let width = |f: &dyn Fn(&crate::rules::RuleMeta) -> String, min: usize| {
@@ -418,15 +421,26 @@ fn print_rules(registry: &Registry, json: bool) {
             m.summary
         );
     }
-    print_out(&text);
+    print_out(&text)
 }
 
-/// Writes to standard output, ignoring a closed pipe (`migverify graph | head`):
-/// `println!` would panic there.
-fn print_out(text: &str) {
+/// Writes to standard output. A closed pipe (`migverify graph | head`) is not
+/// an error (`println!` would panic there): the reader has what it wanted. Any
+/// other failure (`> /dev/full`, an I/O error) stops the run with exit 2: a
+/// truncated report must not pass for a whole one.
+fn print_out(text: &str) -> Result<(), crate::Error> {
+    write_stdout(text.as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), crate::Error> {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::Error::Write {
+            path: PathBuf::from("standard output"),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Error> {
@@ -467,7 +481,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     }
     let models = crate::models::load_project(&project)?;
     for w in models.iter().flat_map(|m| &m.warnings) {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
     let report = engine::check(
         &project,
@@ -501,9 +515,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, &buf)?,
         None => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&buf);
-            let _ = stdout.flush();
+            write_stdout(&buf)?;
         }
     }
     let failed = args
@@ -560,9 +572,7 @@ fn snapshot(registry: &Registry, args: SnapshotArgs) -> Result<ExitCode, crate::
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, json.as_bytes())?,
         None => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(json.as_bytes());
-            let _ = stdout.flush();
+            write_stdout(json.as_bytes())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -244,6 +244,8 @@ pub fn to_dot(migrations: &[Migration], current: &[String]) -> String {
                 '"' => out.push_str("\\\""),
                 '\\' => out.push_str("\\\\"),
                 '\n' => out.push_str("\\n"),
+                // No other control character reaches a terminal or a log.
+                c if c.is_control() => out.push('\u{fffd}'),
                 c => out.push(c),
             }
         }
@@ -296,6 +298,7 @@ pub fn to_mermaid(migrations: &[Migration], current: &[String]) -> String {
                 '<' => out.push_str("#lt;"),
                 '>' => out.push_str("#gt;"),
                 '#' => out.push_str("#35;"),
+                c if c.is_control() => out.push_str(&format!("#{};", c as u32)),
                 c => out.push(c),
             }
         }

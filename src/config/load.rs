@@ -116,7 +116,11 @@ pub fn config_error(
     Error::Config {
         message,
         // A URL in the file may hold a password; snippets never show it.
-        src: Arc::new(NamedSource::new(name, crate::db::url::mask_passwords(text))),
+        // Nor a control character that would drive the terminal.
+        src: Arc::new(NamedSource::new(name, {
+            let masked = crate::db::url::mask_passwords(text);
+            crate::text::neutralize_controls(&masked).unwrap_or(masked)
+        })),
         span: span.map(|r| (r.start, r.end - r.start).into()),
         label: label.into(),
         help,

@@ -2,6 +2,8 @@
 //!
 //! Read-only: the file is opened with `SQLITE_OPEN_READONLY` (`mode=ro`), never
 //! created (a missing file is an error), and `PRAGMA query_only = ON` is set too.
+//! A file with no `-wal` or `-journal` beside it is opened `immutable=1`, so no
+//! `-wal`/`-shm` file is created next to a WAL database.
 
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection};
@@ -24,7 +26,19 @@ fn connect_options(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<SqliteConnect
                     path: path.display().to_string(),
                 });
             }
-            Ok(o.filename(path).read_only(true))
+            // A read-only connection to a WAL database creates `-wal` and `-shm`
+            // files and, unable to checkpoint, leaves them. With no `-wal` or
+            // `-journal` file beside it, the main file holds the whole database:
+            // open it immutable, and SQLite creates nothing. Otherwise (a writer
+            // has it open, or crashed) those files exist already and SQLite must
+            // read them.
+            let beside = |suffix: &str| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                std::path::PathBuf::from(p).exists()
+            };
+            let immutable = !beside("-wal") && !beside("-journal");
+            Ok(o.filename(path).read_only(true).immutable(immutable))
         }
     }
 }

@@ -152,7 +152,8 @@ impl Emitter for Json {
                 skipped_rules: &report.summary.skipped_rules,
             },
         };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        let json = serde_json::to_vec_pretty(&doc)?;
+        out.write_all(&crate::text::escape_json_controls(json))?;
         writeln!(out)
     }
 }

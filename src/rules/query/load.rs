@@ -182,8 +182,13 @@ fn user_defs(config: &Config, root: &Path) -> Result<Vec<RuleDef>, Error> {
         }
         let mut seen = std::collections::HashSet::new();
         for pattern in rules.dirs.iter().flat_map(|d| d.get_ref()) {
-            for path in expand(file, root, pattern)? {
-                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let inside = Inside::new(file, root, pattern);
+            for path in expand(file, root, pattern, &inside)? {
+                let real = inside.check(&path)?;
+                let scm = path.with_extension("scm");
+                if scm.exists() {
+                    inside.check(&scm)?;
+                }
                 if seen.insert(real) {
                     defs.push(read_rule_file(&path, root)?);
                 }
@@ -191,6 +196,52 @@ fn user_defs(config: &Config, root: &Path) -> Result<Vec<RuleDef>, Error> {
         }
     }
     Ok(defs)
+}
+
+/// Rule files are read only inside the project root (after resolving symlinks):
+/// a file outside it (`/proc/self/environ`, a key next to the checkout, a symlink
+/// committed in the project) would be quoted in a parse error, in public CI logs.
+/// The error names the path and never shows the file.
+struct Inside<'a> {
+    file: &'a ConfigFile,
+    pattern: &'a toml::Spanned<String>,
+    root: &'a Path,
+    real_root: PathBuf,
+}
+
+impl<'a> Inside<'a> {
+    fn new(file: &'a ConfigFile, root: &'a Path, pattern: &'a toml::Spanned<String>) -> Self {
+        Inside {
+            file,
+            pattern,
+            root,
+            real_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+        }
+    }
+
+    /// `path`'s real path when it is inside the project root, else the error.
+    fn check(&self, path: &Path) -> Result<PathBuf, Error> {
+        let real = std::fs::canonicalize(path).ok();
+        match real {
+            Some(real) if real.starts_with(&self.real_root) => Ok(real),
+            _ => Err(self.file.error(
+                self.pattern.span(),
+                format!(
+                    "`rules.dirs` entry `{}`: {} is outside the project root {}",
+                    crate::text::truncate(self.pattern.get_ref(), 200),
+                    path.display(),
+                    self.root.display()
+                ),
+                "outside the project",
+                Some(
+                    "rule files are read only inside the project (symlinks resolved), so a \
+                     change to the config cannot show other files of the machine: copy the rules \
+                     into the project"
+                        .into(),
+                ),
+            )),
+        }
+    }
 }
 
 fn shown_name(file: &ConfigFile, root: &Path) -> String {
@@ -217,6 +268,7 @@ fn expand(
     file: &ConfigFile,
     root: &Path,
     pattern: &toml::Spanned<String>,
+    inside: &Inside<'_>,
 ) -> Result<Vec<PathBuf>, Error> {
     let p = pattern.get_ref();
     let none = |why: &str| {
@@ -234,6 +286,9 @@ fn expand(
     let mut found: Vec<PathBuf> = Vec::new();
     if !has_glob(p) {
         let path = root.join(p);
+        if path.exists() {
+            inside.check(&path)?;
+        }
         if path.is_dir() {
             found.extend(rule_files(file, pattern, &path)?);
         } else if path.is_file() {
@@ -261,6 +316,9 @@ fn expand(
         } else {
             root.to_path_buf()
         };
+        if base.exists() {
+            inside.check(&base)?;
+        }
         for entry in walkdir::WalkDir::new(&base)
             .sort_by_file_name()
             .into_iter()
@@ -297,7 +355,8 @@ fn rule_files(
         .flatten()
     {
         let path = entry.path();
-        if !entry.file_type().is_file() {
+        // A symlink to a file is taken (and checked to stay in the project).
+        if !(entry.file_type().is_file() || entry.path_is_symlink() && path.is_file()) {
             continue;
         }
         match path.extension().and_then(|e| e.to_str()) {
