@@ -103,12 +103,18 @@ pub fn load(
     });
     // Taken before any file is read: see `cache::Entry::trusted`.
     let now = cache::now_ns();
+    let limit = project.migrations.max_file_size();
     let mut loaded: Vec<LoadedFile> = project
         .files
         .par_iter()
         .enumerate()
         .map(|(i, path)| match (&project.stdin, &cache) {
             (Some((stdin_path, text)), _) if stdin_path == path => {
+                if text.len() as u64 > limit {
+                    let err = crate::bounded::too_large(Some(text.len() as u64), limit, MIGRATION);
+                    let m = migration::unreadable(path, &err);
+                    return LoadedFile::plain(m, None);
+                }
                 let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
                 LoadedFile::plain(
                     strip(
@@ -121,8 +127,16 @@ pub fn load(
                     None,
                 )
             }
-            (_, Some(cache)) => load_cached(path, cache.lookup(path, i), cache, now, keep, queries),
-            (_, None) => load_plain(path, keep, queries),
+            (_, Some(cache)) => load_cached(
+                path,
+                cache.lookup(path, i),
+                cache,
+                now,
+                keep,
+                queries,
+                limit,
+            ),
+            (_, None) => load_plain(path, keep, queries, limit),
         })
         .collect();
     // Rules and the graph rely on path order; `Project::files` is sorted by
@@ -193,9 +207,12 @@ fn extract(path: PathBuf, bytes: Vec<u8>, keep: Keep, queries: &QuerySet) -> Mig
     migration::parse_source_for(path, bytes, keep.ops, Some(queries))
 }
 
+/// What the per-file limit is called in its error.
+const MIGRATION: &str = "a migration file (`[migrations] max_file_size`)";
+
 /// Reads and parses `path`, without the cache.
-fn load_plain(path: &Path, keep: Keep, queries: &QuerySet) -> LoadedFile<'static> {
-    match std::fs::read(path) {
+fn load_plain(path: &Path, keep: Keep, queries: &QuerySet, limit: u64) -> LoadedFile<'static> {
+    match crate::bounded::read(path, limit, MIGRATION) {
         Ok(bytes) => {
             let hash = xxh3_128(&bytes);
             let m = extract(path.to_path_buf(), bytes, keep, queries);
@@ -215,10 +232,16 @@ fn load_cached<'c>(
     now: i128,
     keep: Keep,
     queries: &QuerySet,
+    limit: u64,
 ) -> LoadedFile<'c> {
     let Ok(meta) = std::fs::metadata(path) else {
-        return load_plain(path, keep, queries);
+        return load_plain(path, keep, queries, limit);
     };
+    // Not a regular file, or over the limit (which may have changed since the entry
+    // was stored): refused as the plain read refuses it, never from the cache.
+    if !meta.is_file() || meta.len() > limit {
+        return load_plain(path, keep, queries, limit);
+    }
     let stat = Stat::new(&meta);
     if let Some(i) = entry {
         let e = cache.entry(i);
@@ -234,7 +257,7 @@ fn load_cached<'c>(
             };
         }
     }
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::bounded::read(path, limit, MIGRATION) {
         Ok(bytes) => bytes,
         Err(err) => return LoadedFile::plain(migration::unreadable(path, &err), None),
     };
@@ -287,6 +310,7 @@ fn sources_for(
     migrations: &[Migration],
     hashes: &[Option<u128>],
     by_path: &HashMap<&PathBuf, usize>,
+    limit: u64,
 ) -> HashMap<PathBuf, Arc<SourceFile>> {
     let mut wanted: Vec<usize> = diagnostics
         .iter()
@@ -305,7 +329,7 @@ fn sources_for(
             if !Arc::ptr_eq(&m.source, &empty) {
                 return Some((m.path.clone(), Arc::clone(&m.source)));
             }
-            let bytes = std::fs::read(&m.path).ok()?;
+            let bytes = crate::bounded::read(&m.path, limit, MIGRATION).ok()?;
             (hashes[mi]? == xxh3_128(&bytes)).then(|| {
                 (
                     m.path.clone(),
@@ -475,7 +499,13 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
     let mut sources = if diagnostics.is_empty() {
         HashMap::new()
     } else {
-        sources_for(&diagnostics, &migrations, &hashes, by_path())
+        sources_for(
+            &diagnostics,
+            &migrations,
+            &hashes,
+            by_path(),
+            project.migrations.max_file_size(),
+        )
     };
     for src in opts.models.iter().flat_map(|m| &m.sources) {
         sources
@@ -719,11 +749,18 @@ mod tests {
             &loaded.migrations,
             &loaded.hashes,
             &by_path,
+            crate::bounded::DEFAULT_SOURCE_LIMIT,
         );
         assert_eq!(sources[&file].text, text);
         // Edited since it was linted: no snippet rather than a wrong one.
         std::fs::write(&file, text.replace("pass", "op.x()")).unwrap();
-        let sources = sources_for(&[d], &loaded.migrations, &loaded.hashes, &by_path);
+        let sources = sources_for(
+            &[d],
+            &loaded.migrations,
+            &loaded.hashes,
+            &by_path,
+            crate::bounded::DEFAULT_SOURCE_LIMIT,
+        );
         assert!(sources.is_empty());
     }
 

@@ -2,6 +2,7 @@
 //! extracted statically from a tree-sitter-python parse (see [`extract`]).
 
 mod brackets;
+mod depth;
 mod extract;
 mod indent;
 mod value;

@@ -14,7 +14,7 @@ use crate::source::SourceFile;
 
 /// Reads a model file. Never fails: problems are recorded in the result.
 pub fn read_file(path: &Path) -> ModelFile {
-    match std::fs::read(path) {
+    match crate::bounded::read(path, crate::bounded::DEFAULT_SOURCE_LIMIT, "a model file") {
         Ok(bytes) => read_source(path.to_path_buf(), bytes),
         Err(e) => {
             let mut out = empty(path.to_path_buf());
