@@ -28,8 +28,53 @@ pub(crate) struct TooDeep {
     pub message: &'static str,
 }
 
+/// Runs of more comment-only lines than this are hidden from the parser (see
+/// [`Scan::comment_runs`]).
+const LONG_COMMENT_RUN: usize = 64;
+
+/// What one pass over a file finds before it is parsed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// The first place the file nests deeper than CPython allows.
+    pub too_deep: Option<TooDeep>,
+    /// The comments (`#` to the end of the line) of comment-only lines that stand
+    /// in runs of more than [`LONG_COMMENT_RUN`] (blank lines between them do not
+    /// break a run). tree-sitter-python's scanner reads every following comment
+    /// line again at each line break of such a run (quadratic: 60,000 lines take
+    /// minutes); handed to the parser as spaces, they cost nothing, and the
+    /// extractor reads them itself.
+    pub comment_runs: Vec<(usize, usize)>,
+}
+
 /// The first place `text` nests deeper than CPython allows, if any.
+#[cfg(test)]
 pub(crate) fn too_deep(text: &str) -> Option<TooDeep> {
+    scan(text).too_deep
+}
+
+/// One pass over `text`: see [`Scan`].
+pub(crate) fn scan(text: &str) -> Scan {
+    let mut out = Scan::default();
+    let mut run: Vec<(usize, usize)> = Vec::new();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let flush = |run: &mut Vec<(usize, usize)>, runs: &mut Vec<(usize, usize)>| {
+        if run.len() > LONG_COMMENT_RUN {
+            runs.append(run);
+        }
+        run.clear();
+    };
+    out.too_deep = walk(text, |comment| match comment {
+        Some(range) => run.push(range),
+        None => flush(&mut run, &mut runs),
+    });
+    flush(&mut run, &mut runs);
+    out.comment_runs = runs;
+    out
+}
+
+/// The scan proper; `comment` hears of each comment-only line (`Some`) and of each
+/// line that holds code (`None`).
+fn walk(text: &str, mut comment: impl FnMut(Option<(usize, usize)>)) -> Option<TooDeep> {
     let b = text.as_bytes();
     let mut i = 0;
     // Indentation columns of the open blocks (a tab advances to the next multiple
@@ -53,9 +98,14 @@ pub(crate) fn too_deep(text: &str) -> Option<TooDeep> {
                 i += 1;
             }
             // Blank and comment-only lines carry no indentation.
-            if i >= b.len() || matches!(b[i], b'#' | b'\n' | b'\r') {
+            if i >= b.len() || matches!(b[i], b'\n' | b'\r') {
                 continue;
             }
+            if b[i] == b'#' {
+                comment(Some((i, memchr_newline(b, i))));
+                continue;
+            }
+            comment(None);
             let top = *levels.last().unwrap_or(&0);
             if col > top {
                 if levels.len() > MAX_INDENT_LEVELS {
@@ -194,6 +244,19 @@ mod tests {
         );
         assert_eq!(too_deep(&text), None);
         assert_eq!(too_deep(""), None);
+    }
+
+    #[test]
+    fn long_runs_of_comment_only_lines_are_found() {
+        let short = "def f():\n    x = 1\n".to_string() + &"    # c\n".repeat(64) + "y = 2\n";
+        assert_eq!(scan(&short).comment_runs, []);
+        let long = "def f():\n    x = 1\n".to_string()
+            + &"    # c\n\n".repeat(65)
+            + "y = \"\"\"\n# not a comment\n\"\"\"\n"
+            + &"# d\n".repeat(100);
+        let runs = scan(&long).comment_runs;
+        assert_eq!(runs.len(), 165);
+        assert!(runs.iter().all(|&(s, e)| long[s..e] == *"# c" || long[s..e] == *"# d"));
     }
 
     #[test]

@@ -326,7 +326,8 @@ fn extract(
     }
     // Nesting CPython refuses before parsing, and which would abort or stall the
     // parser: the file is not parsed at all.
-    if let Some(deep) = super::depth::too_deep(&source.text) {
+    let scan = super::depth::scan(&source.text);
+    if let Some(deep) = scan.too_deep {
         let (line, col) = source.line_col(deep.start);
         m.problems.push(Problem {
             message: format!("Python syntax error at {line}:{col}: {}", deep.message),
@@ -334,7 +335,20 @@ fn extract(
         });
         return m;
     }
-    let tree = match parse_bounded(&source.text) {
+    // Long runs of comment-only lines go to the parser as spaces (offsets kept).
+    let hidden;
+    let parsed_text: &str = if scan.comment_runs.is_empty() {
+        &source.text
+    } else {
+        let mut bytes = source.text.clone().into_bytes();
+        for &(s, e) in &scan.comment_runs {
+            bytes[s..e].fill(b' ');
+        }
+        // Whole comments (ASCII `#` to a line break) became spaces: still UTF-8.
+        hidden = String::from_utf8(bytes).unwrap_or_default();
+        &hidden
+    };
+    let tree = match parse_bounded(parsed_text) {
         Ok(tree) => tree,
         Err(why) => {
             m.problems.push(Problem {
@@ -350,6 +364,7 @@ fn extract(
         down_revision_assigned: false,
         prune,
         ops,
+        hidden_comments: &scan.comment_runs,
     };
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
@@ -368,6 +383,8 @@ struct Extractor<'a> {
     prune: bool,
     /// Extract `op.*` calls.
     ops: bool,
+    /// Comments the parser did not see ([`super::depth::Scan::comment_runs`]).
+    hidden_comments: &'a [(usize, usize)],
 }
 
 /// An active `with op.batch_alter_table(...) as alias:` block.
@@ -645,7 +662,7 @@ impl<'a> Extractor<'a> {
                 match node.kind_id() {
                     id if id == g.comment => {
                         comments.push((node.start_byte(), node.end_byte()));
-                        self.comment(node);
+                        self.comment(node.start_byte(), node.end_byte());
                         descend = false;
                     }
                     id if id == g.with_statement && self.ops => self.batch_scope(node, &mut scopes),
@@ -681,6 +698,16 @@ impl<'a> Extractor<'a> {
             }
         }
 
+        // The comments hidden from the parser, read here, in order with the others.
+        if !self.hidden_comments.is_empty() {
+            for &(s, e) in self.hidden_comments {
+                comments.push((s, e));
+                self.comment(s, e);
+            }
+            comments.sort_unstable();
+            self.m.suppressions.items.sort_by_key(|s| s.span.start);
+        }
+
         // Indentation CPython's tokenizer refuses and the parser accepts: tabs and
         // spaces mixed so that the width of a tab matters (TabError), an indent no
         // block expects, a dedent to no open level (IndentationError).
@@ -696,7 +723,12 @@ impl<'a> Extractor<'a> {
             .iter()
             .copied()
             .filter(|_| legacy_encoding.is_none())
-            .find(|&b| !comments.iter().any(|&(s, e)| s <= b && b < e));
+            .find(|&b| {
+                // Comments are in document order and do not overlap: the one that
+                // may hold `b` is the last to start at or before it.
+                let i = comments.partition_point(|&(s, _)| s <= b);
+                !(i > 0 && b < comments[i - 1].1)
+            });
         let bad_line_start = bad_byte.map(|b| self.src.text[..b].rfind('\n').map_or(0, |i| i + 1));
         let first_error =
             first_error.filter(|err| bad_line_start.is_none_or(|l| err.start_byte() < l));
@@ -751,12 +783,12 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn comment(&mut self, node: Node) {
-        let text = self.text(node);
+    fn comment(&mut self, start: usize, end: usize) {
+        let text = self.src.text.get(start..end).unwrap_or("");
         let Some(d) = parse_directive(text) else {
             return;
         };
-        let base = node.start_byte();
+        let base = start;
         let rules = d
             .rules
             .iter()
@@ -767,7 +799,7 @@ impl<'a> Extractor<'a> {
             .collect();
         self.m.suppressions.items.push(Suppression {
             span: self.src.span(base + d.start, base + d.end),
-            line: node.start_position().row + 1,
+            line: self.src.line_col(start).0,
             file_level: d.file_level,
             rules,
         });
