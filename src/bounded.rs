@@ -100,10 +100,7 @@ pub fn read(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "{}: only regular files are read",
-                kind_of(meta.file_type())
-            ),
+            format!("{}: only regular files are read", kind_of(meta.file_type())),
         ));
     }
     if meta.len() > limit {

@@ -411,6 +411,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         })
     };
     let mut used: HashSet<SuppressionUse> = HashSet::new();
+    let mut indexes: HashMap<usize, SuppressionIndex> = HashMap::new();
     let severity_of: HashMap<usize, _> = project.settings.enabled.iter().copied().collect();
     let mut diagnostics = Vec::new();
     let mut keep = |ri: usize, f: Finding, used: &mut HashSet<SuppressionUse>| {
@@ -418,7 +419,17 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             return;
         }
         if let Some(&mi) = by_path().get(&f.location.path)
-            && suppressed(&migrations[mi], mi, registry, ri, &f, used)
+            && suppressed(
+                &migrations[mi],
+                indexes
+                    .entry(mi)
+                    .or_insert_with(|| SuppressionIndex::new(&migrations[mi])),
+                mi,
+                registry,
+                ri,
+                &f,
+                used,
+            )
         {
             return;
         }
@@ -557,9 +568,71 @@ fn about_itself(
             .is_some_and(|fs| s.span.start <= fs.start && fs.end <= s.span.end)
 }
 
+/// A file's suppressions by the line they apply to, so that matching a finding
+/// looks at the suppressions that can apply to it only (60,000 findings against
+/// 60,000 suppressions in one file must not be 3.6 billion comparisons).
+struct SuppressionIndex {
+    /// `ignore-file` suppressions.
+    file_level: Vec<usize>,
+    /// `(line, index)` of the others, sorted.
+    by_line: Vec<(usize, usize)>,
+    /// Whether the `ignore-file` suppressions silence a rule, once computed.
+    file_level_hits: HashMap<usize, bool>,
+}
+
+impl SuppressionIndex {
+    fn new(m: &Migration) -> Self {
+        let mut file_level = Vec::new();
+        let mut by_line = Vec::new();
+        for (si, s) in m.suppressions.items.iter().enumerate() {
+            if s.file_level {
+                file_level.push(si);
+            } else {
+                by_line.push((s.line, si));
+            }
+        }
+        by_line.sort_unstable();
+        SuppressionIndex {
+            file_level,
+            by_line,
+            file_level_hits: HashMap::new(),
+        }
+    }
+
+    /// The suppressions that may apply to a finding at `line` in a function
+    /// defined at `def_line`, in file order.
+    fn candidates(
+        &self,
+        line: Option<usize>,
+        def_line: Option<usize>,
+        skip_file_level: bool,
+    ) -> Vec<usize> {
+        let at = |l: Option<usize>| {
+            l.map_or(&[][..], |l| {
+                let from = self.by_line.partition_point(|&(x, _)| x < l);
+                let to = self.by_line.partition_point(|&(x, _)| x <= l);
+                &self.by_line[from..to]
+            })
+        };
+        let mut out: Vec<usize> = if skip_file_level {
+            Vec::new()
+        } else {
+            self.file_level.clone()
+        };
+        out.extend(at(line).iter().map(|&(_, si)| si));
+        if def_line != line {
+            out.extend(at(def_line).iter().map(|&(_, si)| si));
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
 /// Whether a suppression comment in the finding's file silences it; records which.
+#[allow(clippy::too_many_arguments)]
 fn suppressed(
     m: &Migration,
+    index: &mut SuppressionIndex,
     mi: usize,
     registry: &Registry,
     ri: usize,
@@ -570,26 +643,51 @@ fn suppressed(
     let def_line = line
         .and_then(|l| m.function_at_line(l))
         .map(|func| func.def_line);
+    // What the `ignore-file` suppressions do to a rule's findings is the same for
+    // each of them (and recorded the first time), except for MV012's findings
+    // about a suppression itself.
+    let memo = registry.get(ri).meta().code != "MV012";
+    let known = index.file_level_hits.get(&ri).copied().filter(|_| memo);
+    let file_level_known = known.is_some();
+    let mut hit = known == Some(true);
+    let mut file_level_hit = false;
+    for si in index.candidates(line, def_line, file_level_known) {
+        let s = &m.suppressions.items[si];
+        let this = suppression_applies(s, mi, si, registry, ri, f, used);
+        if s.file_level {
+            file_level_hit |= this;
+        }
+        hit |= this;
+    }
+    if memo && !file_level_known {
+        index.file_level_hits.insert(ri, file_level_hit);
+    }
+    hit
+}
+
+/// Whether suppression `si` silences `f` (a rule of rule `ri`); records it in `used`.
+fn suppression_applies(
+    s: &crate::suppression::Suppression,
+    mi: usize,
+    si: usize,
+    registry: &Registry,
+    ri: usize,
+    f: &Finding,
+    used: &mut HashSet<SuppressionUse>,
+) -> bool {
+    if s.rules.is_empty() {
+        // A bare `ignore` does not silence MV012's report that it is unused.
+        if about_itself(registry, ri, f, s) {
+            return false;
+        }
+        used.insert((mi, si, None));
+        return true;
+    }
     let mut hit = false;
-    for (si, s) in m.suppressions.items.iter().enumerate() {
-        let applies = s.file_level || Some(s.line) == line || Some(s.line) == def_line;
-        if !applies {
-            continue;
-        }
-        if s.rules.is_empty() {
-            // A bare `ignore` does not silence MV012's report that it is unused.
-            if about_itself(registry, ri, f, s) {
-                continue;
-            }
-            used.insert((mi, si, None));
+    for (ei, entry) in s.rules.iter().enumerate() {
+        if registry.find(&entry.value) == Some(ri) {
+            used.insert((mi, si, Some(ei)));
             hit = true;
-            continue;
-        }
-        for (ei, entry) in s.rules.iter().enumerate() {
-            if registry.find(&entry.value) == Some(ri) {
-                used.insert((mi, si, Some(ei)));
-                hit = true;
-            }
         }
     }
     hit

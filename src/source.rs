@@ -136,6 +136,20 @@ impl SourceFile {
         Some(self.span(start, end))
     }
 
+    /// The 0-based line of a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset) - 1
+    }
+
+    /// The byte offset where a 0-based line starts (the end of the text past the
+    /// last line).
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len())
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, NamedSource, SourceCode,
-    SourceSpan, SpanContents,
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
 };
 
 use super::{EmitOptions, Emitter};
@@ -67,10 +67,24 @@ impl SourceCode for Text {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        self.0
-            .text
-            .as_str()
-            .read_span(span, context_lines_before, context_lines_after)
+        // miette reads a `str` from its start to find the lines around the span:
+        // 60,000 findings in one large file made the format quadratic. Start at the
+        // first context line instead (the line index finds it) and shift back.
+        let src = &self.0;
+        let first = src
+            .line_index(span.offset())
+            .saturating_sub(context_lines_before);
+        let base = src.line_start(first).min(span.offset());
+        let shifted = SourceSpan::new((span.offset() - base).into(), span.len());
+        let text: &'a str = &src.text[base..];
+        let c = text.read_span(&shifted, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            c.data(),
+            SourceSpan::new((c.span().offset() + base).into(), c.span().len()),
+            c.line() + first,
+            c.column(),
+            c.line_count() + first,
+        )))
     }
 }
 

@@ -256,7 +256,10 @@ mod tests {
             + &"# d\n".repeat(100);
         let runs = scan(&long).comment_runs;
         assert_eq!(runs.len(), 165);
-        assert!(runs.iter().all(|&(s, e)| long[s..e] == *"# c" || long[s..e] == *"# d"));
+        assert!(
+            runs.iter()
+                .all(|&(s, e)| long[s..e] == *"# c" || long[s..e] == *"# d")
+        );
     }
 
     #[test]
@@ -265,7 +268,10 @@ mod tests {
         assert_eq!(too_deep(&ok), None);
         let text = format!("x = {}1{}\n", "[".repeat(201), "]".repeat(201));
         let err = too_deep(&text).unwrap();
-        assert_eq!((err.start, err.message), (4 + 200, "too many nested parentheses"));
+        assert_eq!(
+            (err.start, err.message),
+            (4 + 200, "too many nested parentheses")
+        );
         // Brackets in strings and comments do not count.
         let text = format!(
             "x = '{}' + \"{}\" # {}\ny = '''\n{}'''\n",

@@ -1492,7 +1492,12 @@ def downgrade() -> None:
             m.problems[0].message,
             "Python syntax error at 4:215: too many nested parentheses"
         );
-        assert_eq!(deep(format!("{}1{}", "(".repeat(199), ")".repeat(199))).ops.len(), 1);
+        assert_eq!(
+            deep(format!("{}1{}", "(".repeat(199), ")".repeat(199)))
+                .ops
+                .len(),
+            1
+        );
         // 5,000 minus signs nest as deep without a bracket.
         let m = deep(format!("{}1", "-".repeat(5000)));
         assert!(m.problems.is_empty(), "{:?}", m.problems);
@@ -1507,9 +1512,17 @@ def downgrade() -> None:
         let depth = 8000;
         let text = format!("x = {}'ab'{}\n", "(".repeat(depth), ")".repeat(depth));
         let tree = parse_python(&text).unwrap();
-        let value = tree.root_node().named_child(0).unwrap().named_child(0).unwrap();
+        let value = tree
+            .root_node()
+            .named_child(0)
+            .unwrap()
+            .named_child(0)
+            .unwrap();
         let value = field(value, "right").unwrap();
-        assert_eq!(string_literal(value, &text[value.byte_range()]).as_deref(), Some("ab"));
+        assert_eq!(
+            string_literal(value, &text[value.byte_range()]).as_deref(),
+            Some("ab")
+        );
     }
 
     /// Python's escapes; literals Python reads as different strings stay different.

@@ -324,9 +324,10 @@ fn read_rule_file(path: &Path, root: &Path) -> Result<RuleDef, Error> {
     let read = |p: &Path| {
         crate::bounded::read_to_string(p, crate::bounded::CONFIG_LIMIT, "a rule file").map_err(
             |source| Error::Io {
-            path: p.to_path_buf(),
-            source,
-        })
+                path: p.to_path_buf(),
+                source,
+            },
+        )
     };
     let name = path.display().to_string();
     let text = read(path)?;
@@ -869,7 +870,11 @@ mod tests {
         assert_eq!(too_deep_query(&deep(99)), None);
         assert_eq!(too_deep_query(&deep(100)), Some(6 * 100));
         assert_eq!(
-            too_deep_query(&format!("; {}\n((string) @s (#eq? @s \"{}\"))", "(".repeat(500), "[".repeat(500))),
+            too_deep_query(&format!(
+                "; {}\n((string) @s (#eq? @s \"{}\"))",
+                "(".repeat(500),
+                "[".repeat(500)
+            )),
             None
         );
     }
