@@ -1150,9 +1150,29 @@ fn query_rules_over_sixty_thousand_nested_calls() {
         ),
     )
     .unwrap();
+    // 60,000 chained calls nest as deep with no bracket open: the query cursor's
+    // work grows with the square of the depth.
+    std::fs::write(
+        versions.join("c1_chain.py"),
+        generic(
+            "c1",
+            "'b1'",
+            &format!("op.execute(x{})", ".f()".repeat(depth)),
+            "op.execute('y')",
+        ),
+    )
+    .unwrap();
     let (r, took) = check_root_within(tmp.path(), &["--extend-select", "TEAM001"], 120);
     assert!(took < Duration::from_secs(30), "{took:?}");
     assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(
+        mv009_of(&r, "c1_chain.py"),
+        [
+            "versions/c1_chain.py:1:1: MV009 [error] nested more than 10000 levels deep (at line 10): too deep for the query rules, and deeper than CPython compiles (\"maximum recursion depth exceeded during compilation\")"
+        ],
+        "{}",
+        r.stdout
+    );
     assert_eq!(mv009_of(&r, "b1_calls.py").len(), 1, "{}", r.stdout);
     assert!(
         mv009_of(&r, "b1_calls.py")[0].ends_with("too many nested parentheses"),

@@ -369,7 +369,13 @@ fn extract(
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
     if let Some(queries) = queries.filter(|q| !q.is_empty() && m.problems.is_empty()) {
-        m.query_matches = queries.run(&tree, &source, &m);
+        match queries.run(&tree, &source, &m) {
+            Ok(found) => m.query_matches = found,
+            Err(why) => m.problems.push(Problem {
+                message: why,
+                span: None,
+            }),
+        }
     }
     m
 }
