@@ -24,11 +24,11 @@ pub const DEFAULT_SOURCE_LIMIT: u64 = 16 * MIB;
 
 /// `1.5 MiB`, `16 MiB`, `812 bytes`: a size for messages.
 pub fn describe_size(bytes: u64) -> String {
-    if bytes >= 1024 * MIB && bytes % (1024 * MIB) == 0 {
+    if bytes >= 1024 * MIB && bytes.is_multiple_of(1024 * MIB) {
         format!("{} GiB", bytes / (1024 * MIB))
     } else if bytes >= MIB {
         let tenths = bytes * 10 / MIB;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{} MiB", tenths / 10)
         } else {
             format!("{}.{} MiB", tenths / 10, tenths % 10)
