@@ -950,6 +950,31 @@ fn six_hundred_nested_blocks_are_mv009_not_an_abort() {
     assert_neighbour_reported(&r);
 }
 
+/// The same nesting in a model file and through `migverify tree`: refused before
+/// the parser, never an abort.
+#[test]
+fn six_hundred_nested_blocks_in_a_model_file_and_tree() {
+    let (tmp, _) = with_config("[models]\npaths = [\"models.py\"]\n");
+    let mut text = String::from("import sqlalchemy as sa\n\ndef f():\n");
+    for level in 1..=600 {
+        text.push_str(&"    ".repeat(level));
+        text.push_str("if x:\n");
+    }
+    text.push_str(&"    ".repeat(601));
+    text.push_str("pass\n");
+    std::fs::write(tmp.path().join("models.py"), &text).unwrap();
+    let (r, _) = check_root_within(tmp.path(), &["--select", "MV203"], 60);
+    assert!(r.code.is_some_and(|c| c <= 2), "{}", r.stderr);
+    let mut cmd = migverify();
+    cmd.arg("tree").arg(tmp.path().join("models.py"));
+    let r = run(cmd);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "(not parsed: Python syntax error at line 103: too many levels of indentation (IndentationError))\n"
+    );
+}
+
 /// 8,000 parentheses around a `revision` value overflowed the stack in
 /// `string_literal`. CPython refuses the 201st open bracket.
 #[test]

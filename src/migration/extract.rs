@@ -162,9 +162,34 @@ fn new_parser() -> Parser {
     p
 }
 
-/// Parses Python source with this thread's parser (created on first use).
+/// Parses Python source with this thread's parser (created on first use), within
+/// the bounds of [`parse_python_checked`].
 pub fn parse_python(text: &str) -> Option<Tree> {
-    parse_bounded(text).ok()
+    parse_python_checked(text).ok()
+}
+
+/// Parses Python source (model files, `migverify tree`) within bounds: nesting
+/// CPython refuses is an error before tree-sitter sees it (its scanner aborts the
+/// process on a few hundred indentation levels), long runs of comment-only lines go
+/// to the parser as spaces ([`super::depth::Scan::comment_runs`]), and the parse is
+/// bounded ([`parse_budget`]). The error says why, with the line.
+pub fn parse_python_checked(text: &str) -> Result<Tree, String> {
+    let scan = super::depth::scan(text);
+    if let Some(deep) = scan.too_deep {
+        let line = text[..deep.start.min(text.len())].matches('\n').count() + 1;
+        return Err(format!(
+            "Python syntax error at line {line}: {}",
+            deep.message
+        ));
+    }
+    if scan.comment_runs.is_empty() {
+        return parse_bounded(text);
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for &(s, e) in &scan.comment_runs {
+        bytes[s..e].fill(b' ');
+    }
+    parse_bounded(&String::from_utf8(bytes).unwrap_or_default())
 }
 
 /// The text is handed to tree-sitter in chunks of this size, so that what its
