@@ -1536,13 +1536,13 @@ def downgrade() -> None:
     }
 
     /// 8,000 parentheses around a `revision` value, read without recursion (the
-    /// bracket bound is not what protects it: `string_literal` is also called on
-    /// model files and on any tree).
+    /// bracket limit also keeps such files from the parser; this holds without it).
     #[test]
     fn a_deeply_parenthesized_literal_is_read_iteratively() {
         let depth = 8000;
         let text = format!("x = {}'ab'{}\n", "(".repeat(depth), ")".repeat(depth));
-        let tree = parse_python(&text).unwrap();
+        // Parsed without the bracket limit, which refuses it before the parser.
+        let tree = parse_bounded(&text).unwrap();
         let value = tree
             .root_node()
             .named_child(0)
