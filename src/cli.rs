@@ -278,7 +278,12 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                 )?;
                 (PathBuf::from("<stdin>"), bytes)
             } else {
-                let bytes = std::fs::read(&args.file).map_err(|source| crate::Error::Io {
+                let bytes = crate::bounded::read(
+                    &args.file,
+                    crate::bounded::DEFAULT_SOURCE_LIMIT,
+                    "a Python file",
+                )
+                .map_err(|source| crate::Error::Io {
                     path: args.file.clone(),
                     source,
                 })?;

@@ -69,7 +69,12 @@ impl ConfigFile {
     /// `[tool.migverify]` table, anything else as a whole. `Ok(None)` for a
     /// `pyproject.toml` without `[tool.migverify]`.
     pub fn read(path: &Path) -> Result<Option<ConfigFile>, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = crate::bounded::read_to_string(
+            path,
+            crate::bounded::CONFIG_LIMIT,
+            "a configuration file",
+        )
+        .map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;

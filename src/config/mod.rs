@@ -77,6 +77,17 @@ pub struct MigrationsConfig {
     pub recursive_version_locations: Option<bool>,
     /// `exclude`: globset patterns matched against paths relative to the root.
     pub exclude: Vec<PathPattern>,
+    /// `max_file_size` in bytes; `None` for the default
+    /// ([`crate::bounded::DEFAULT_SOURCE_LIMIT`]).
+    pub max_file_size: Option<u64>,
+}
+
+impl MigrationsConfig {
+    /// The largest migration file read, in bytes.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+            .unwrap_or(crate::bounded::DEFAULT_SOURCE_LIMIT)
+    }
 }
 
 /// A compiled glob with the pattern as written.

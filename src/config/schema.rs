@@ -71,6 +71,10 @@ pub struct MigrationsOptions {
     /// Files to leave out: globset patterns relative to the project root.
     #[schemars(with = "Option<Vec<String>>")]
     pub exclude: Option<SpannedList>,
+    /// The largest migration file read: `16MiB` (the default), `500KB`, `64MB`, or a
+    /// number of bytes. A larger file is MV009 "too large".
+    #[schemars(with = "Option<String>")]
+    pub max_file_size: Option<Spanned<String>>,
 }
 
 /// The database the database rules (MV1xx) check, read-only.
@@ -178,6 +182,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "version_locations",
             "recursive_version_locations",
             "exclude",
+            "max_file_size",
         ],
     ),
     (

@@ -166,10 +166,12 @@ pub enum SnapshotError {
 impl Snapshot {
     /// Loads a snapshot file, checking `format_version` before anything else.
     pub fn from_path(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::bounded::read_to_string(path, crate::bounded::SNAPSHOT_LIMIT, "a snapshot file")
+                .map_err(|source| SnapshotError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         Snapshot::from_json(&text, path)
     }
 

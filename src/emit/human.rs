@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, NamedSource, SourceCode,
-    SourceSpan, SpanContents,
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
 };
 
 use super::{EmitOptions, Emitter};
@@ -64,7 +64,7 @@ fn render(handler: &GraphicalReportHandler, diagnostic: &MietteDiagnostic) -> St
 #[derive(Debug)]
 enum Text {
     Plain(Arc<SourceFile>),
-    Neutralized(Arc<String>),
+    Neutralized(Arc<SourceFile>, Arc<String>),
 }
 
 impl SourceCode for Text {
@@ -74,11 +74,27 @@ impl SourceCode for Text {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let text = match self {
-            Text::Plain(src) => src.text.as_str(),
-            Text::Neutralized(text) => text.as_str(),
+        let (src, text) = match self {
+            Text::Plain(src) => (src, src.text.as_str()),
+            Text::Neutralized(src, text) => (src, text.as_str()),
         };
-        text.read_span(span, context_lines_before, context_lines_after)
+        // miette reads a `str` from its start to find the lines around the span:
+        // 60,000 findings in one large file made the format quadratic. Start at the
+        // first context line instead (the line index finds it) and shift back.
+        let first = src
+            .line_index(span.offset())
+            .saturating_sub(context_lines_before);
+        let base = src.line_start(first).min(span.offset());
+        let shifted = SourceSpan::new((span.offset() - base).into(), span.len());
+        let text: &'a str = &text[base..];
+        let c = text.read_span(&shifted, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            c.data(),
+            SourceSpan::new((c.span().offset() + base).into(), c.span().len()),
+            c.line() + first,
+            c.column(),
+            c.line_count() + first,
+        )))
     }
 }
 
@@ -94,7 +110,7 @@ impl Shown {
             .entry(path.to_path_buf())
             .or_insert_with(|| crate::text::neutralize_controls(&src.text).map(Arc::new));
         match copy {
-            Some(text) => Text::Neutralized(Arc::clone(text)),
+            Some(text) => Text::Neutralized(Arc::clone(src), Arc::clone(text)),
             None => Text::Plain(Arc::clone(src)),
         }
     }

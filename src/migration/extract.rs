@@ -155,24 +155,111 @@ thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
-/// Parses Python source with this thread's parser (created on first use).
+fn new_parser() -> Parser {
+    let mut p = Parser::new();
+    p.set_language(&tree_sitter_python::LANGUAGE.into())
+        .expect("tree-sitter-python matches the tree-sitter ABI");
+    p
+}
+
+/// Parses Python source with this thread's parser (created on first use), within
+/// the bounds of [`parse_python_checked`].
 pub fn parse_python(text: &str) -> Option<Tree> {
+    parse_python_checked(text).ok()
+}
+
+/// Parses Python source (model files, `migverify tree`) within bounds: nesting
+/// CPython refuses is an error before tree-sitter sees it (its scanner aborts the
+/// process on a few hundred indentation levels), long runs of comment-only lines go
+/// to the parser as spaces ([`super::depth::Scan::comment_runs`]), and the parse is
+/// bounded ([`parse_budget`]). The error says why, with the line.
+pub fn parse_python_checked(text: &str) -> Result<Tree, String> {
+    let scan = super::depth::scan(text);
+    if let Some(deep) = scan.too_deep {
+        let line = text[..deep.start.min(text.len())].matches('\n').count() + 1;
+        return Err(format!(
+            "Python syntax error at line {line}: {}",
+            deep.message
+        ));
+    }
+    if scan.comment_runs.is_empty() {
+        return parse_bounded(text);
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for &(s, e) in &scan.comment_runs {
+        bytes[s..e].fill(b' ');
+    }
+    parse_bounded(&String::from_utf8(bytes).unwrap_or_default())
+}
+
+/// The text is handed to tree-sitter in chunks of this size, so that what its
+/// lexer reads (and reads again) can be counted.
+const PARSE_CHUNK: usize = 16 * 1024;
+
+/// How much the lexer may read, in all, before a parse is abandoned: 64 times the
+/// file, and at least 1 GiB (about a second). tree-sitter-python's scanner reads
+/// every comment line that follows a line break again at each line break, so a
+/// block ending in 60,000 comment-only lines takes quadratic time (minutes);
+/// real files, even with thousands of trailing comment lines, stay far below.
+fn parse_budget(len: usize) -> usize {
+    len.saturating_mul(64).max(1 << 30)
+}
+
+/// Parses with this thread's parser, giving up (with the reason) when the lexer
+/// has read more than [`parse_budget`] bytes.
+fn parse_bounded(text: &str) -> Result<Tree, String> {
+    use std::cell::Cell;
+    use std::ops::ControlFlow;
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let parser = slot.get_or_insert_with(|| {
-            let mut p = Parser::new();
-            p.set_language(&tree_sitter_python::LANGUAGE.into())
-                .expect("tree-sitter-python matches the tree-sitter ABI");
-            p
-        });
-        parser.parse(text, None)
+        let parser = slot.get_or_insert_with(new_parser);
+        let budget = parse_budget(text.len());
+        let read = Cell::new(0usize);
+        let bytes = text.as_bytes();
+        let mut input = |offset: usize, _: tree_sitter::Point| -> &[u8] {
+            let rest = bytes.get(offset..).unwrap_or_default();
+            let chunk = &rest[..rest.len().min(PARSE_CHUNK)];
+            read.set(read.get().saturating_add(chunk.len()));
+            chunk
+        };
+        let mut progress = |_: &tree_sitter::ParseState| {
+            if read.get() > budget {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+        let tree = parser.parse_with_options(&mut input, None, Some(options));
+        match tree {
+            Some(tree) => Ok(tree),
+            None => {
+                // A halted parse resumes on the next call unless reset.
+                parser.reset();
+                if read.get() > budget {
+                    Err(format!(
+                        "too slow to parse: the parser read more than {} of text for this {} file \
+                         (long runs of comment-only lines at the end of a block make it quadratic)",
+                        crate::bounded::describe_size(budget as u64),
+                        crate::bounded::describe_size(bytes.len() as u64),
+                    ))
+                } else {
+                    Err("the Python parser gave up on this file".into())
+                }
+            }
+        }
     })
 }
 
-/// Reads and extracts a migration file. A file that cannot be read still yields a
-/// `Migration`, with the reason in `problems`.
+/// Reads and extracts a migration file (at most
+/// [`crate::bounded::DEFAULT_SOURCE_LIMIT`] bytes). A file that cannot be read still
+/// yields a `Migration`, with the reason in `problems`.
 pub fn parse_file(path: &Path) -> Migration {
-    match std::fs::read(path) {
+    match crate::bounded::read(
+        path,
+        crate::bounded::DEFAULT_SOURCE_LIMIT,
+        "a migration file",
+    ) {
         Ok(bytes) => parse_source(path.to_path_buf(), bytes),
         Err(err) => unreadable(path, &err),
     }
@@ -262,12 +349,39 @@ fn extract(
         });
         return m;
     }
-    let Some(tree) = parse_python(&source.text) else {
+    // Nesting CPython refuses before parsing, and which would abort or stall the
+    // parser: the file is not parsed at all.
+    let scan = super::depth::scan(&source.text);
+    if let Some(deep) = scan.too_deep {
+        let (line, col) = source.line_col(deep.start);
         m.problems.push(Problem {
-            message: "the Python parser gave up on this file".into(),
-            span: None,
+            message: format!("Python syntax error at {line}:{col}: {}", deep.message),
+            span: Some(source.span(deep.start, deep.end)),
         });
         return m;
+    }
+    // Long runs of comment-only lines go to the parser as spaces (offsets kept).
+    let hidden;
+    let parsed_text: &str = if scan.comment_runs.is_empty() {
+        &source.text
+    } else {
+        let mut bytes = source.text.clone().into_bytes();
+        for &(s, e) in &scan.comment_runs {
+            bytes[s..e].fill(b' ');
+        }
+        // Whole comments (ASCII `#` to a line break) became spaces: still UTF-8.
+        hidden = String::from_utf8(bytes).unwrap_or_default();
+        &hidden
+    };
+    let tree = match parse_bounded(parsed_text) {
+        Ok(tree) => tree,
+        Err(why) => {
+            m.problems.push(Problem {
+                message: why,
+                span: None,
+            });
+            return m;
+        }
     };
     let mut ex = Extractor {
         src: &source,
@@ -275,11 +389,18 @@ fn extract(
         down_revision_assigned: false,
         prune,
         ops,
+        hidden_comments: &scan.comment_runs,
     };
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
     if let Some(queries) = queries.filter(|q| !q.is_empty() && m.problems.is_empty()) {
-        m.query_matches = queries.run(&tree, &source, &m);
+        match queries.run(&tree, &source, &m) {
+            Ok(found) => m.query_matches = found,
+            Err(why) => m.problems.push(Problem {
+                message: why,
+                span: None,
+            }),
+        }
     }
     m
 }
@@ -293,6 +414,8 @@ struct Extractor<'a> {
     prune: bool,
     /// Extract `op.*` calls.
     ops: bool,
+    /// Comments the parser did not see ([`super::depth::Scan::comment_runs`]).
+    hidden_comments: &'a [(usize, usize)],
 }
 
 /// An active `with op.batch_alter_table(...) as alias:` block.
@@ -442,9 +565,13 @@ impl<'a> Extractor<'a> {
 
     /// `None`, a string, or a tuple/list of strings.
     fn revision_list(&self, node: Node) -> Option<Vec<Spanned<String>>> {
+        // Iterative, as in `string_literal`: parentheses nest without bound.
+        let mut node = node;
+        while kind(node) == "parenthesized_expression" {
+            node = node.named_child(0)?;
+        }
         match kind(node) {
             "none" => Some(Vec::new()),
-            "parenthesized_expression" => self.revision_list(node.named_child(0)?),
             "tuple" | "list" => {
                 let mut items = Vec::new();
                 let mut cursor = node.walk();
@@ -566,7 +693,7 @@ impl<'a> Extractor<'a> {
                 match node.kind_id() {
                     id if id == g.comment => {
                         comments.push((node.start_byte(), node.end_byte()));
-                        self.comment(node);
+                        self.comment(node.start_byte(), node.end_byte());
                         descend = false;
                     }
                     id if id == g.with_statement && self.ops => self.batch_scope(node, &mut scopes),
@@ -602,6 +729,16 @@ impl<'a> Extractor<'a> {
             }
         }
 
+        // The comments hidden from the parser, read here, in order with the others.
+        if !self.hidden_comments.is_empty() {
+            for &(s, e) in self.hidden_comments {
+                comments.push((s, e));
+                self.comment(s, e);
+            }
+            comments.sort_unstable();
+            self.m.suppressions.items.sort_by_key(|s| s.span.start);
+        }
+
         // Indentation CPython's tokenizer refuses and the parser accepts: tabs and
         // spaces mixed so that the width of a tab matters (TabError), an indent no
         // block expects, a dedent to no open level (IndentationError).
@@ -617,7 +754,12 @@ impl<'a> Extractor<'a> {
             .iter()
             .copied()
             .filter(|_| legacy_encoding.is_none())
-            .find(|&b| !comments.iter().any(|&(s, e)| s <= b && b < e));
+            .find(|&b| {
+                // Comments are in document order and do not overlap: the one that
+                // may hold `b` is the last to start at or before it.
+                let i = comments.partition_point(|&(s, _)| s <= b);
+                !(i > 0 && b < comments[i - 1].1)
+            });
         let bad_line_start = bad_byte.map(|b| self.src.text[..b].rfind('\n').map_or(0, |i| i + 1));
         let first_error =
             first_error.filter(|err| bad_line_start.is_none_or(|l| err.start_byte() < l));
@@ -672,12 +814,12 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn comment(&mut self, node: Node) {
-        let text = self.text(node);
+    fn comment(&mut self, start: usize, end: usize) {
+        let text = self.src.text.get(start..end).unwrap_or("");
         let Some(d) = parse_directive(text) else {
             return;
         };
-        let base = node.start_byte();
+        let base = start;
         let rules = d
             .rules
             .iter()
@@ -688,7 +830,7 @@ impl<'a> Extractor<'a> {
             .collect();
         self.m.suppressions.items.push(Suppression {
             span: self.src.span(base + d.start, base + d.end),
-            line: node.start_position().row + 1,
+            line: self.src.line_col(start).0,
             file_level: d.file_level,
             rules,
         });
@@ -915,6 +1057,16 @@ fn parse_int(text: &str) -> Option<i64> {
 /// The value of a `str` literal (plain, raw, or implicitly concatenated); `None`
 /// for bytes, f-strings with interpolations, and anything that is not a string.
 pub fn string_literal(node: Node, text: &str) -> Option<String> {
+    // Parentheses around the literal, unwrapped in a loop: 8,000 of them around a
+    // `revision` value must not overflow the stack.
+    let (mut node, mut text) = (node, text);
+    while kind(node) == "parenthesized_expression" && node.named_child_count() == 1 {
+        let inner = node.named_child(0)?;
+        let start = inner.start_byte() - node.start_byte();
+        let end = inner.end_byte() - node.start_byte();
+        text = text.get(start..end)?;
+        node = inner;
+    }
     match kind(node) {
         "string" => single_string(node, text),
         "concatenated_string" => {
@@ -929,12 +1081,6 @@ pub fn string_literal(node: Node, text: &str) -> Option<String> {
                 out.push_str(&single_string(child, text.get(start..end)?)?);
             }
             Some(out)
-        }
-        "parenthesized_expression" if node.named_child_count() == 1 => {
-            let inner = node.named_child(0)?;
-            let start = inner.start_byte() - node.start_byte();
-            let end = inner.end_byte() - node.start_byte();
-            string_literal(inner, text.get(start..end)?)
         }
         _ => None,
     }
@@ -964,16 +1110,30 @@ fn single_string(node: Node, text: &str) -> Option<String> {
     };
     let body = rest.strip_prefix(q)?.strip_suffix(q)?;
     if prefix.contains('r') {
-        Some(body.to_string())
+        Some(body.replace(MARK, "\u{FFFF}\u{FFFF}"))
     } else {
         Some(unescape(body))
     }
 }
 
+/// Stands for what a Rust `String` cannot hold in a decoded literal: a lone
+/// surrogate (`"\ud800"`, a code point of its own in Python) is `MARK` and four hex
+/// digits, a named escape (`"\N{...}"`, not decoded here) `MARK` and the escape's
+/// text, and a real U+FFFF is `MARK` twice. The encoding is injective, so two
+/// literals Python reads as different strings never compare equal (a false MV001):
+/// `"s\ud800x"` is not `"s\\ud800x"`.
+const MARK: char = '\u{FFFF}';
+
+/// Decodes the escapes of a non-raw `str` literal's body as Python does.
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == MARK {
+            out.push(MARK);
+            out.push(MARK);
+            continue;
+        }
         if c != '\\' {
             out.push(c);
             continue;
@@ -982,7 +1142,10 @@ fn unescape(s: &str) -> String {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
+            Some('a') => out.push('\x07'),
+            Some('b') => out.push('\x08'),
+            Some('f') => out.push('\x0c'),
+            Some('v') => out.push('\x0b'),
             Some('\\') => out.push('\\'),
             Some('\'') => out.push('\''),
             Some('"') => out.push('"'),
@@ -992,6 +1155,30 @@ fn unescape(s: &str) -> String {
                     chars.next();
                 }
             }
+            Some(d @ '0'..='7') => {
+                // One to three octal digits.
+                let mut n = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(v) => {
+                            n = n * 8 + v;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            Some('N') if chars.peek() == Some(&'{') => {
+                out.push(MARK);
+                out.push('N');
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '}' {
+                        break;
+                    }
+                }
+            }
             Some(x @ ('x' | 'u' | 'U')) => {
                 let n = match x {
                     'x' => 2,
@@ -999,8 +1186,27 @@ fn unescape(s: &str) -> String {
                     _ => 8,
                 };
                 let hex: String = chars.by_ref().take(n).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(ch) => out.push(ch),
+                let code = (hex.len() == n && hex.chars().all(|c| c.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(&hex, 16).ok())
+                    .flatten();
+                match code {
+                    Some(code) => match char::from_u32(code) {
+                        Some(MARK) => {
+                            out.push(MARK);
+                            out.push(MARK);
+                        }
+                        Some(ch) => out.push(ch),
+                        // A surrogate: its own code point in Python.
+                        None if (0xD800..=0xDFFF).contains(&code) => {
+                            out.push(MARK);
+                            out.push_str(&format!("{code:04x}"));
+                        }
+                        None => {
+                            out.push('\\');
+                            out.push(x);
+                            out.push_str(&hex);
+                        }
+                    },
                     None => {
                         out.push('\\');
                         out.push(x);
@@ -1306,13 +1512,63 @@ def downgrade() -> None:
 
     #[test]
     fn deep_nesting_does_not_overflow() {
-        let depth = 5000;
-        let src = format!(
-            "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.execute({}1{})\n",
-            "(".repeat(depth),
-            ")".repeat(depth)
+        let deep = |inner: String| {
+            parse(&format!(
+                "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.execute({inner})\n"
+            ))
+        };
+        // CPython refuses more than 200 open brackets: such a file is not parsed.
+        let m = deep(format!("{}1{}", "(".repeat(5000), ")".repeat(5000)));
+        assert_eq!(
+            m.problems[0].message,
+            "Python syntax error at 4:215: too many nested parentheses"
         );
-        let m = parse(&src);
+        assert_eq!(
+            deep(format!("{}1{}", "(".repeat(199), ")".repeat(199)))
+                .ops
+                .len(),
+            1
+        );
+        // 5,000 minus signs nest as deep without a bracket.
+        let m = deep(format!("{}1", "-".repeat(5000)));
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
         assert_eq!(m.ops.len(), 1);
+    }
+
+    /// 8,000 parentheses around a `revision` value, read without recursion (the
+    /// bracket limit also keeps such files from the parser; this holds without it).
+    #[test]
+    fn a_deeply_parenthesized_literal_is_read_iteratively() {
+        let depth = 8000;
+        let text = format!("x = {}'ab'{}\n", "(".repeat(depth), ")".repeat(depth));
+        // Parsed without the bracket limit, which refuses it before the parser.
+        let tree = parse_bounded(&text).unwrap();
+        let value = tree
+            .root_node()
+            .named_child(0)
+            .unwrap()
+            .named_child(0)
+            .unwrap();
+        let value = field(value, "right").unwrap();
+        assert_eq!(
+            string_literal(value, &text[value.byte_range()]).as_deref(),
+            Some("ab")
+        );
+    }
+
+    /// Python's escapes; literals Python reads as different strings stay different.
+    #[test]
+    fn escapes_decode_as_python_reads_them() {
+        let lit = |body: &str| unescape(body);
+        assert_ne!(lit(r"s\ud800x"), lit(r"s\\ud800x"));
+        assert_ne!(lit(r"s\ud800x"), lit("s\u{FFFF}d800x"));
+        assert_ne!(lit(r"\N{DIGIT ONE}"), lit(r"\\N{DIGIT ONE}"));
+        assert_ne!(lit(r"a\a"), lit(r"a\\a"));
+        assert_eq!(lit(r"\101\x41\u0041\U00000041"), "AAAA");
+        assert_eq!(lit(r"\0\012\a\b\f\v"), "\0\n\x07\x08\x0c\x0b");
+        // Unknown escapes keep their backslash, as in Python: `"\q" == "\\q"`.
+        assert_eq!(lit(r"\q"), lit(r"\\q"));
+        assert_eq!(lit(r"\ud83d\ude00"), lit(r"\ud83d\ude00"));
+        assert_ne!(lit(r"\ud83d\ude00"), "\u{1F600}");
     }
 }

@@ -2,6 +2,7 @@
 //! extracted statically from a tree-sitter-python parse (see [`extract`]).
 
 mod brackets;
+mod depth;
 mod extract;
 mod indent;
 mod value;
@@ -15,11 +16,12 @@ use crate::diagnostic::Span;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
-pub(crate) use extract::{field, kind, parse_python, read_value, string_literal};
+pub(crate) use extract::{field, kind, read_value, string_literal};
 pub use extract::{
     parse_file, parse_source, parse_source_for, parse_source_with, parse_source_without_ops,
     unreadable, use_mimalloc_for_parsing,
 };
+pub use extract::{parse_python, parse_python_checked};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.

@@ -7,14 +7,14 @@ use tree_sitter::Node;
 
 use super::{Class, ModelFile, TableNameDecl};
 use crate::diagnostic::Location;
-use crate::migration::{Value, field, kind, parse_python, read_value, string_literal};
+use crate::migration::{Value, field, kind, read_value, string_literal};
 use crate::schema::replay::{column_from_call, is_type_expr};
 use crate::schema::{Column, Kind, SqlType, Table, TableName};
 use crate::source::SourceFile;
 
 /// Reads a model file. Never fails: problems are recorded in the result.
 pub fn read_file(path: &Path) -> ModelFile {
-    match std::fs::read(path) {
+    match crate::bounded::read(path, crate::bounded::DEFAULT_SOURCE_LIMIT, "a model file") {
         Ok(bytes) => read_source(path.to_path_buf(), bytes),
         Err(e) => {
             let mut out = empty(path.to_path_buf());
@@ -40,10 +40,12 @@ pub fn read_source(path: PathBuf, bytes: Vec<u8>) -> ModelFile {
     let mut out = empty(path.clone());
     let source = Arc::new(SourceFile::from_bytes(path, bytes));
     out.source = Arc::clone(&source);
-    let Some(tree) = parse_python(&source.text) else {
-        out.problems
-            .push((None, "the Python parser gave up on this file".into()));
-        return out;
+    let tree = match crate::migration::parse_python_checked(&source.text) {
+        Ok(tree) => tree,
+        Err(why) => {
+            out.problems.push((None, why));
+            return out;
+        }
     };
     let r = Reader { src: &source };
     let root = tree.root_node();

@@ -147,10 +147,11 @@ pub fn resolve_location(dir: &Path, value: &str) -> PathBuf {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::bounded::read(path, crate::bounded::CONFIG_LIMIT, "a configuration file")
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

@@ -372,7 +372,12 @@ pub fn find_config(start: &Path) -> Result<Option<ConfigFile>, Error> {
                 // A pyproject.toml that does not parse is only our problem if it
                 // means to configure migverify.
                 Err(e) if *name == "pyproject.toml" => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let text = crate::bounded::read_to_string(
+                        &path,
+                        crate::bounded::CONFIG_LIMIT,
+                        "a configuration file",
+                    )
+                    .unwrap_or_default();
                     if text.contains("tool.migverify") {
                         return Err(e);
                     }

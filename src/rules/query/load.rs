@@ -300,7 +300,7 @@ fn expand(
         let matcher = crate::config::resolve::glob_matcher(p).map_err(|e| {
             file.error(
                 pattern.span(),
-                format!("invalid glob in `rules.dirs`: {}", e.kind()),
+                format!("invalid glob in `rules.dirs`: {e}"),
                 "invalid glob",
                 Some("globs use globset syntax: `*`, `**`, `?`, `[abc]`, `{a,b}`".into()),
             )
@@ -381,10 +381,12 @@ fn rule_files(
 /// Reads a rule file, and the `.scm` of the same name when there is one.
 fn read_rule_file(path: &Path, root: &Path) -> Result<RuleDef, Error> {
     let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|source| Error::Io {
-            path: p.to_path_buf(),
-            source,
-        })
+        crate::bounded::read_to_string(p, crate::bounded::CONFIG_LIMIT, "a rule file").map_err(
+            |source| Error::Io {
+                path: p.to_path_buf(),
+                source,
+            },
+        )
     };
     let name = path.display().to_string();
     let text = read(path)?;
@@ -471,6 +473,42 @@ enum Check {
     /// Everything but compiling the query (templates are checked against the
     /// captures its text names): migverify's own rules, which tests check in full.
     Trusted,
+}
+
+/// How deep a query's parentheses and brackets may nest.
+const MAX_QUERY_DEPTH: usize = 100;
+
+/// The offset of the bracket that opens level [`MAX_QUERY_DEPTH`] + 1 of a query
+/// (outside strings and `;` comments), if any.
+fn too_deep_query(query: &str) -> Option<usize> {
+    let bytes = query.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b';' => i = query[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_QUERY_DEPTH {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            b')' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// The captures a query's text names (`@name` outside strings and comments).
@@ -647,6 +685,19 @@ fn load_checked(
                 ));
             }
         };
+        // tree-sitter compiles (and later combines) a query recursively: 10,000
+        // nested parentheses compile here on the main thread and then overflow a
+        // worker thread's stack. No real pattern nests this deep.
+        if let Some(at) = too_deep_query(&qtext) {
+            return Err(qfile.error(
+                at..at + 1,
+                format!(
+                    "the query of rule {code} nests more than {MAX_QUERY_DEPTH} levels of parentheses or brackets"
+                ),
+                "too deep".to_string(),
+                Some("a pattern follows the syntax tree a few levels down; split it or use fewer levels".into()),
+            ));
+        }
         let compiled = if check == Check::All {
             let query = Query::new(&language, &qtext).map_err(|e| {
             let at = (line_start(&qtext, e.row) + e.column).min(qtext.len());
@@ -870,6 +921,21 @@ mod tests {
             ours.sort_unstable();
             assert_eq!(ours, names, "{}", t.0.meta.code);
         }
+    }
+
+    #[test]
+    fn query_depth_is_bounded_outside_strings_and_comments() {
+        let deep = |n: usize| format!("{}(identifier){}", "(call ".repeat(n), ")".repeat(n));
+        assert_eq!(too_deep_query(&deep(99)), None);
+        assert_eq!(too_deep_query(&deep(100)), Some(6 * 100));
+        assert_eq!(
+            too_deep_query(&format!(
+                "; {}\n((string) @s (#eq? @s \"{}\"))",
+                "(".repeat(500),
+                "[".repeat(500)
+            )),
+            None
+        );
     }
 
     #[test]
