@@ -92,6 +92,38 @@ impl Project {
         }
     }
 
+    /// Where the modules that migrations import identifier values from are looked
+    /// up ([`crate::migration::resolve`]), in order: `[migrations] python_path`,
+    /// the root, `<root>/src`, Alembic's directory (where `alembic` runs, its
+    /// `prepend_sys_path = .`), then each directory from a version location's
+    /// parent up to the root (the script_location package's parents, as a
+    /// `sys.path` entry would need to be to import it).
+    pub fn python_path(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .migrations
+            .python_path
+            .iter()
+            .map(|p| clean(&self.root.join(p.get_ref())))
+            .collect();
+        out.push(self.root.clone());
+        out.push(self.root.join("src"));
+        if let Some(a) = &self.alembic {
+            out.push(clean(&std::path::absolute(&a.dir).unwrap_or_else(|_| a.dir.clone())));
+        }
+        for loc in &self.version_locations {
+            let inside = loc.starts_with(&self.root);
+            for dir in loc.ancestors().skip(1).take(if inside { usize::MAX } else { 3 }) {
+                if inside && !dir.starts_with(&self.root) {
+                    break;
+                }
+                out.push(dir.to_path_buf());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|p| seen.insert(p.clone()));
+        out
+    }
+
     /// `sqlalchemy.url` from `alembic.ini`, raw (may be Alembic's `driver://`
     /// placeholder).
     pub fn sqlalchemy_url(&self) -> Option<&str> {
