@@ -46,8 +46,9 @@ use crate::migration::{Migration, OpCall};
 
 /// Bump when the layout of the cache file or of the cached model changes, or when
 /// extraction reads the same file differently (5: TabError problems; 6: bracket
-/// and line-break problems).
-pub const CACHE_FORMAT: u32 = 6;
+/// and line-break problems; 7: identifier values that are not literals kept as
+/// expressions, with the module's names, to resolve at every run).
+pub const CACHE_FORMAT: u32 = 7;
 
 /// The default cache directory name, under the project root.
 pub const DEFAULT_DIR: &str = ".migverify_cache";
