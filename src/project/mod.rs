@@ -95,9 +95,10 @@ impl Project {
     /// Where the modules that migrations import identifier values from are looked
     /// up ([`crate::migration::resolve`]), in order: `[migrations] python_path`,
     /// the root, `<root>/src`, Alembic's directory (where `alembic` runs, its
-    /// `prepend_sys_path = .`), then each directory from a version location's
-    /// parent up to the root (the script_location package's parents, as a
-    /// `sys.path` entry would need to be to import it).
+    /// `prepend_sys_path = .`), the directory above the topmost package
+    /// (`__init__.py`) holding each version location (what must be on
+    /// `sys.path` to import it), then each directory from a version location's
+    /// parent up to the root.
     pub fn python_path(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self
             .migrations
@@ -111,6 +112,21 @@ impl Project {
             out.push(clean(&std::path::absolute(&a.dir).unwrap_or_else(|_| a.dir.clone())));
         }
         for loc in &self.version_locations {
+            // The directory a package holding the location is imported from: above
+            // the topmost `__init__.py` over it (`neutron/db/migration/
+            // alembic_migrations/versions` -> the directory holding `neutron/`).
+            let mut ancestors = loc.ancestors().take(32).skip_while(|d| !is_package(d));
+            if let Some(mut top) = ancestors.next() {
+                for d in ancestors {
+                    if !is_package(d) {
+                        break;
+                    }
+                    top = d;
+                }
+                if let Some(parent) = top.parent() {
+                    out.push(parent.to_path_buf());
+                }
+            }
             let inside = loc.starts_with(&self.root);
             for dir in loc.ancestors().skip(1).take(if inside { usize::MAX } else { 3 }) {
                 if inside && !dir.starts_with(&self.root) {
@@ -434,6 +450,11 @@ fn find_same_file<'a>(files: &'a [PathBuf], path: &Path) -> Option<&'a PathBuf> 
     files
         .iter()
         .find(|f| std::fs::canonicalize(f).ok().as_ref() == Some(&real))
+}
+
+/// A directory holding `__init__.py` (a regular Python package).
+fn is_package(dir: &Path) -> bool {
+    dir.join("__init__.py").is_file()
 }
 
 /// `path` without `.` components (lexically; `..` is kept).
