@@ -2,8 +2,8 @@
 //! Graphviz, `mermaid` for Markdown), with the database's current revision(s) marked
 //! when one is given.
 
-use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
+use std::path::{Component, Path, PathBuf};
 
 use crate::graph::RevisionGraph;
 use crate::migration::Migration;

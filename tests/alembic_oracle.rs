@@ -847,7 +847,11 @@ impl Project {
 
     /// kilo -> e1_expand -> e2_expand, kilo -> c1_contract; `merged`: m1 joins them.
     fn expand_contract(&self, merged: bool) {
-        self.migration("kilo_initial", "", "revision = 'kilo'\ndown_revision = None\nbranch_labels = None\ndepends_on = None");
+        self.migration(
+            "kilo_initial",
+            "",
+            "revision = 'kilo'\ndown_revision = None\nbranch_labels = None\ndepends_on = None",
+        );
         self.migration(
             "e1_expand",
             "from myproj.db.migration import cli",
@@ -926,8 +930,15 @@ fn python_path_finds_helpers_elsewhere() {
     p.expand_contract(true);
     let ini = p.root().join("alembic.ini");
     let text = std::fs::read_to_string(&ini).expect("alembic.ini");
-    let sep = if text.contains("\npath_separator = os") { ":" } else { " " };
-    let text = text.replace("\nprepend_sys_path = .\n", &format!("\nprepend_sys_path = .{sep}lib\n"));
+    let sep = if text.contains("\npath_separator = os") {
+        ":"
+    } else {
+        " "
+    };
+    let text = text.replace(
+        "\nprepend_sys_path = .\n",
+        &format!("\nprepend_sys_path = .{sep}lib\n"),
+    );
     std::fs::write(&ini, text).expect("write alembic.ini");
 
     let (code, report) = p.check(&[]);

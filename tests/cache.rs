@@ -407,19 +407,33 @@ fn a_changed_helper_module_is_seen_by_a_warm_run() {
             .collect()
     };
     let cold = check(root, &[]);
-    assert!(codes(&cold).is_empty(), "{}", String::from_utf8_lossy(&cold.stdout));
+    assert!(
+        codes(&cold).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&cold.stdout)
+    );
     assert_eq!(cache_files(&root.join(".migverify_cache")).len(), 1);
     assert_same(&cold, &check(root, &[]));
     // The label changes: `depends_on = 'expand'` now names nothing.
     fs::write(&helper, "EXPAND_BRANCH = 'expand_v2'\n").unwrap();
     let warm = check(root, &[]);
-    assert_eq!(codes(&warm), ["MV007"], "{}", String::from_utf8_lossy(&warm.stdout));
+    assert_eq!(
+        codes(&warm),
+        ["MV007"],
+        "{}",
+        String::from_utf8_lossy(&warm.stdout)
+    );
     assert_same(&warm, &check(root, &["--no-cache"]));
     // The helper gone: a warning (MV014) on e1, and MV007 holds back (the
     // unresolved label may be the one `depends_on` names); exit 0.
     fs::remove_file(&helper).unwrap();
     let gone = check(root, &[]);
-    assert_eq!(codes(&gone), ["MV014"], "{}", String::from_utf8_lossy(&gone.stdout));
+    assert_eq!(
+        codes(&gone),
+        ["MV014"],
+        "{}",
+        String::from_utf8_lossy(&gone.stdout)
+    );
     assert_eq!(gone.status.code(), Some(0));
     // Back as it was: clean again.
     fs::write(&helper, "EXPAND_BRANCH = 'expand'\n").unwrap();

@@ -201,7 +201,9 @@ fn json_paths_are_relative_inside_the_root_and_absolute_outside() {
     )
     .unwrap();
     let mig = |rev: &str, down: &str| {
-        format!("revision = '{rev}'\ndown_revision = {down}\n\ndef upgrade():\n    op.f()\n\ndef downgrade():\n    op.g()\n")
+        format!(
+            "revision = '{rev}'\ndown_revision = {down}\n\ndef upgrade():\n    op.f()\n\ndef downgrade():\n    op.g()\n"
+        )
     };
     std::fs::write(app.join("versions/a1.py"), mig("a1", "None")).unwrap();
     std::fs::write(shared.join("b1.py"), mig("b1", "'a1'")).unwrap();
@@ -212,7 +214,12 @@ fn json_paths_are_relative_inside_the_root_and_absolute_outside() {
         .args(["graph", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut paths: Vec<&str> = json["revisions"]
         .as_array()
@@ -223,5 +230,9 @@ fn json_paths_are_relative_inside_the_root_and_absolute_outside() {
     paths.sort_by_key(|p| p.starts_with('/'));
     let outside = shared.join("b1.py");
     assert_eq!(paths, ["versions/a1.py", outside.to_str().unwrap()]);
-    assert!(paths.iter().all(|p| !p.starts_with("//") && !p.contains("..")));
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.starts_with("//") && !p.contains(".."))
+    );
 }

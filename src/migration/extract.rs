@@ -356,11 +356,7 @@ impl<'a> Extractor<'a> {
             }
             first_statement = false;
         }
-        let computed_revision = self
-            .m
-            .computed
-            .iter()
-            .any(|c| c.field == IdField::Revision);
+        let computed_revision = self.m.computed.iter().any(|c| c.field == IdField::Revision);
         if !self.m.computed.is_empty() {
             self.m.scope = Some(Box::new(module_scope(root, self.src)));
         }
@@ -1001,7 +997,12 @@ pub(crate) fn to_expr(node: Node, src: &SourceFile, depth: usize) -> Expr {
     if let Some(s) = string_literal(node, text) {
         return Expr::Str(s);
     }
-    let other = || Expr::Other(crate::text::truncate(&text.split_whitespace().collect::<Vec<_>>().join(" "), MAX_OTHER_TEXT));
+    let other = || {
+        Expr::Other(crate::text::truncate(
+            &text.split_whitespace().collect::<Vec<_>>().join(" "),
+            MAX_OTHER_TEXT,
+        ))
+    };
     if depth > MAX_EXPR_DEPTH {
         return other();
     }
@@ -1125,7 +1126,9 @@ pub(crate) fn module_scope(root: Node, src: &SourceFile) -> ModuleScope {
                             });
                         }
                         "aliased_import" => {
-                            if let (Some(n), Some(alias)) = (field(item, "name"), field(item, "alias")) {
+                            if let (Some(n), Some(alias)) =
+                                (field(item, "name"), field(item, "alias"))
+                            {
                                 scope.bindings.push(Binding {
                                     name: t(alias).to_string(),
                                     at,
@@ -1167,7 +1170,11 @@ pub(crate) fn module_scope(root: Node, src: &SourceFile) -> ModuleScope {
                     });
                 }
                 let mut c = stmt.walk();
-                if !any && stmt.named_children(&mut c).any(|n| kind(n) == "wildcard_import") {
+                if !any
+                    && stmt
+                        .named_children(&mut c)
+                        .any(|n| kind(n) == "wildcard_import")
+                {
                     scope.stars.push((level, module, at));
                 }
             }

@@ -497,9 +497,7 @@ fn describe(v: &Val) -> String {
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
@@ -634,10 +632,18 @@ mod tests {
         );
         assert_eq!(labels(&m), ["kept"], "what is known is kept");
         let reasons: Vec<&str> = m.unresolved.iter().map(|u| u.reason.as_str()).collect();
-        assert!(reasons[0].contains("computed when the file runs"), "{reasons:?}");
-        assert!(reasons[1].contains("module `missing` was not found below"), "{reasons:?}");
         assert!(
-            reasons[2].contains("`NOPE` is not assigned or imported at module level in module `proj.db.cli`"),
+            reasons[0].contains("computed when the file runs"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].contains("module `missing` was not found below"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[2].contains(
+                "`NOPE` is not assigned or imported at module level in module `proj.db.cli`"
+            ),
             "{reasons:?}"
         );
     }
@@ -650,20 +656,25 @@ mod tests {
         write(root, "b.py", "from a import X\n");
         let chain: String = (0..20).map(|i| format!("C{} = C{}\n", i + 1, i)).collect();
         let m = resolved(
-            &format!("import a\nC0 = 'x'\n{chain}revision = 'r'\ndown_revision = None\nbranch_labels = (a.X, C20, C3)\n"),
+            &format!(
+                "import a\nC0 = 'x'\n{chain}revision = 'r'\ndown_revision = None\nbranch_labels = (a.X, C20, C3)\n"
+            ),
             &[root.to_path_buf()],
         );
         assert_eq!(labels(&m), ["x"]);
-        assert!(m.unresolved.iter().all(|u| u.reason.contains("more than 8 names")), "{:?}", m.unresolved);
+        assert!(
+            m.unresolved
+                .iter()
+                .all(|u| u.reason.contains("more than 8 names")),
+            "{:?}",
+            m.unresolved
+        );
         assert_eq!(m.unresolved.len(), 2);
     }
 
     #[test]
     fn an_unresolved_merge_is_still_a_merge() {
-        let m = resolved(
-            "revision = 'm'\ndown_revision = (A, B)\n",
-            &[],
-        );
+        let m = resolved("revision = 'm'\ndown_revision = (A, B)\n", &[]);
         assert!(m.is_merge());
         assert!(m.down_revision.is_none());
         assert_eq!(m.unresolved.len(), 2);

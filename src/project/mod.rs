@@ -109,7 +109,9 @@ impl Project {
         out.push(self.root.clone());
         out.push(self.root.join("src"));
         if let Some(a) = &self.alembic {
-            out.push(clean(&std::path::absolute(&a.dir).unwrap_or_else(|_| a.dir.clone())));
+            out.push(clean(
+                &std::path::absolute(&a.dir).unwrap_or_else(|_| a.dir.clone()),
+            ));
         }
         for loc in &self.version_locations {
             // The directory a package holding the location is imported from: above
@@ -128,7 +130,11 @@ impl Project {
                 }
             }
             let inside = loc.starts_with(&self.root);
-            for dir in loc.ancestors().skip(1).take(if inside { usize::MAX } else { 3 }) {
+            for dir in loc
+                .ancestors()
+                .skip(1)
+                .take(if inside { usize::MAX } else { 3 })
+            {
                 if inside && !dir.starts_with(&self.root) {
                     break;
                 }

@@ -64,9 +64,13 @@ impl Rule for MultipleHeads {
         // the link that joins these heads: no guess.
         use crate::migration::IdField;
         if ctx.migrations.iter().any(|m| {
-            [IdField::Revision, IdField::DownRevision, IdField::BranchLabels]
-                .into_iter()
-                .any(|f| m.is_unresolved(f))
+            [
+                IdField::Revision,
+                IdField::DownRevision,
+                IdField::BranchLabels,
+            ]
+            .into_iter()
+            .any(|f| m.is_unresolved(f))
         }) {
             return;
         }
