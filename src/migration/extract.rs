@@ -417,7 +417,8 @@ impl<'a> Extractor<'a> {
                         span: self.span(right),
                     });
                 }
-                None if wrong_literal(right, self.text(right)) => self.problem(
+                None if kind(right) == "none" || wrong_literal(right, self.text(right)) => self
+                    .problem(
                     right,
                     "`revision` must be a string: Alembic cannot use this value as a revision id"
                         .into(),
@@ -1447,8 +1448,13 @@ def downgrade() -> None:
             m.problems
         );
 
-        let m = parse("revision = 5\ndown_revision = None\n");
-        assert!(m.problems[0].message.contains("must be a string"));
+        for value in ["5", "None", "b'ab'"] {
+            let m = parse(&format!("revision = {value}\ndown_revision = None\n"));
+            assert!(
+                m.problems[0].message.contains("must be a string"),
+                "{value}"
+            );
+        }
         // Not a literal: resolved after loading (`resolve`), not a problem.
         let m = parse("revision = get_rev()\ndown_revision = None\n");
         assert!(m.problems.is_empty(), "{:?}", m.problems);

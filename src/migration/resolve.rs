@@ -673,6 +673,37 @@ mod tests {
     }
 
     #[test]
+    fn modules_are_read_once_and_at_most_max_modules_per_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let n = MAX_MODULES + 4;
+        for i in 0..n {
+            write(root, &format!("h{i}.py"), &format!("L = 'l{i}'\n"));
+        }
+        let mut ms: Vec<Migration> = (0..n)
+            .map(|i| {
+                parse(&format!(
+                    "import h{i}\nimport h0\nrevision = 'r{i}'\ndown_revision = None\nbranch_labels = (h{i}.L, h0.L)\n"
+                ))
+            })
+            .collect();
+        resolve_all(&mut ms, &[root.to_path_buf()], root);
+        for (i, m) in ms.iter().enumerate() {
+            if i < MAX_MODULES {
+                assert_eq!(labels(m), [format!("l{i}").as_str(), "l0"]);
+            } else {
+                // h0 is still known (read once); the new module is past the bound.
+                assert_eq!(labels(m), ["l0"]);
+                assert!(
+                    m.unresolved[0].reason.contains("already read 256"),
+                    "{:?}",
+                    m.unresolved
+                );
+            }
+        }
+    }
+
+    #[test]
     fn an_unresolved_merge_is_still_a_merge() {
         let m = resolved("revision = 'm'\ndown_revision = (A, B)\n", &[]);
         assert!(m.is_merge());
