@@ -84,23 +84,29 @@ impl Rule for UnresolvedValue {
             let Some(first) = m.unresolved.first() else {
                 continue;
             };
-            let parts: Vec<String> = m
-                .unresolved
-                .iter()
-                .map(|u| format!("`{}` in `{}`: {}", u.expr, u.field.name(), u.reason))
-                .collect();
-            let message = if parts.len() == 1 {
-                format!("cannot resolve {} without running the file", parts[0])
-            } else {
-                format!(
-                    "cannot resolve {} values without running the file: {}",
-                    parts.len(),
-                    parts.join("; ")
-                )
+            let message = match m.unresolved.as_slice() {
+                [u] => format!(
+                    "cannot resolve `{}` in `{}` statically: {}",
+                    u.expr,
+                    u.field.name(),
+                    u.reason
+                ),
+                all => {
+                    let parts: Vec<String> = all
+                        .iter()
+                        .map(|u| format!("`{}` in `{}`: {}", u.expr, u.field.name(), u.reason))
+                        .collect();
+                    format!(
+                        "cannot resolve {} values statically: {}",
+                        parts.len(),
+                        parts.join("; ")
+                    )
+                }
             };
             out.push(Finding::new(&m.path, Some(first.span), message).with_help(
-                "write the value as a string literal, or add the directory holding the module it \
-                 comes from to `[migrations] python_path` in migverify.toml",
+                "write the value as a string literal, or add the directory the module is imported \
+                 from (for an installed package, a checkout of it) to `[migrations] python_path` \
+                 in migverify.toml",
             ));
         }
     }
