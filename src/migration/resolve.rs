@@ -48,10 +48,19 @@ const ILLEGAL_REVISION_CHARS: &[char] = &['@', '-', '+', ':'];
 /// Resolves the computed values of every migration that has some, looking
 /// modules up below `roots` (in order); `root` is the project root, for messages.
 pub fn resolve_all(migrations: &mut [Migration], roots: &[PathBuf], root: &Path) {
+    resolve_with(migrations, || roots.to_vec(), root);
+}
+
+/// [`resolve_all`], asking for the search roots only when a migration needs them.
+pub fn resolve_with(
+    migrations: &mut [Migration],
+    roots: impl FnOnce() -> Vec<PathBuf>,
+    root: &Path,
+) {
     if migrations.iter().all(|m| m.computed.is_empty()) {
         return;
     }
-    let mut resolver = Resolver::new(roots.to_vec(), root.to_path_buf());
+    let mut resolver = Resolver::new(roots(), root.to_path_buf());
     for m in migrations.iter_mut().filter(|m| !m.computed.is_empty()) {
         resolver.resolve(m);
     }
