@@ -489,3 +489,48 @@ pub fn use_stdin(project: &mut Project, name: &Path, text: String) -> Result<(),
     project.stdin = Some((path, text));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// neutron's layout: `alembic.ini` (the root) in `neutron/db/migration`, the
+    /// versions in the `alembic_migrations` package below it; `neutron.db.migration`
+    /// is importable only from the directory holding `neutron/`.
+    #[test]
+    fn python_path_reaches_the_directory_above_the_topmost_package() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join("checkout");
+        let pkg = top.join("neutron/db/migration");
+        let versions = pkg.join("alembic_migrations/versions");
+        std::fs::create_dir_all(&versions).unwrap();
+        for d in [
+            "neutron",
+            "neutron/db",
+            "neutron/db/migration",
+            "neutron/db/migration/alembic_migrations",
+        ] {
+            std::fs::write(top.join(d).join("__init__.py"), "").unwrap();
+        }
+        let registry = Registry::builtin();
+        let mut project = Project::for_files(
+            pkg.clone(),
+            vec![versions.clone()],
+            Vec::new(),
+            Settings::recommended(&registry),
+        );
+        project.migrations.python_path = vec![toml::Spanned::new(0..0, "../lib".to_string())];
+        let path = project.python_path();
+        assert_eq!(path[0], pkg.join("../lib"), "configured first: {path:?}");
+        assert_eq!(path[1], pkg, "then the root: {path:?}");
+        assert!(path.contains(&top), "{path:?}");
+        assert!(path.contains(&pkg.join("alembic_migrations")), "{path:?}");
+        assert!(
+            !path.contains(&tmp.path().to_path_buf()),
+            "no further up: {path:?}"
+        );
+        let mut unique = path.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), path.len());
+    }
+}
