@@ -154,6 +154,9 @@ pub fn load(
         changed |= l.fresh;
         stored.extend(l.stored);
     }
+    // Values that are not literals, resolved at every run (never cached: a helper
+    // module may change while no migration does).
+    migration::resolve::resolve_with(&mut migrations, || project.python_path(), &project.root);
     if let Some(cache) = &cache {
         // The on-disk file's entry stays valid while its buffer is linted from stdin.
         let carried = project

@@ -3,6 +3,7 @@
 //! when one is given.
 
 use serde::Serialize;
+use std::path::{Component, Path, PathBuf};
 
 use crate::graph::RevisionGraph;
 use crate::migration::Migration;
@@ -40,17 +41,12 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
         .iter()
         .map(|n| {
             let m = &migrations[n.migration];
-            let rel = m.path.strip_prefix(&project.root).unwrap_or(&m.path);
             RevisionJson {
                 revision: n.revision.clone(),
                 down_revisions: strings(&mut m.down_revisions()),
                 depends_on: strings(&mut m.depends_on()),
                 branch_labels: strings(&mut m.branch_labels()),
-                path: rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                path: json_path(&project.root, &m.path),
                 message: m.message.clone(),
             }
         })
@@ -68,6 +64,36 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
             .map(|&b| graph.revision(b).to_string())
             .collect(),
         current: None,
+    }
+}
+
+/// A file's path for `graph --format json`: relative to the project root and
+/// `/`-separated when inside it, else absolute (`..` resolved lexically in both
+/// cases, so a version location `../shared/versions` is outside the root).
+fn json_path(root: &Path, path: &Path) -> String {
+    let normal = |p: &Path| -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if !out.pop() {
+                        out.push(c);
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let (root, path) = (normal(root), normal(path));
+    match path.strip_prefix(&root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        _ => path.display().to_string(),
     }
 }
 
@@ -339,4 +365,31 @@ pub fn to_mermaid(migrations: &[Migration], current: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::json_path;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_relative_inside_the_root_and_absolute_outside() {
+        let root = Path::new("/work/app");
+        assert_eq!(
+            json_path(root, Path::new("/work/app/migrations/versions/a1.py")),
+            "migrations/versions/a1.py"
+        );
+        assert_eq!(
+            json_path(root, Path::new("/work/shared/versions/a1.py")),
+            "/work/shared/versions/a1.py"
+        );
+        assert_eq!(
+            json_path(root, Path::new("/work/app/../shared/versions/a1.py")),
+            "/work/shared/versions/a1.py"
+        );
+        assert_eq!(
+            json_path(root, Path::new("/work/app/./versions/../versions/a1.py")),
+            "versions/a1.py"
+        );
+    }
 }

@@ -794,3 +794,164 @@ fn histories_alembic_refuses_are_errors() {
         "{report}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Identifier values that are not literals (issue 13 item 1), laid out the way
+// OpenStack projects lay them out: a helper package with `cli.py` holding the
+// branch names, expand/contract branches, names imported, re-exported, joined
+// with `+` and assigned to module-level constants. Alembic loads each with the
+// helper package on `sys.path` (`prepend_sys_path = .`); migverify must read the
+// same graph without importing anything.
+// ---------------------------------------------------------------------------
+
+impl Project {
+    /// Writes `rel` (relative to the project root), creating its directories.
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+
+    /// A migration file in `alembic/versions/NAME.py`: `head` (imports, constants)
+    /// then the identifier assignments `ids`, and an upgrade/downgrade that do
+    /// something.
+    fn migration(&self, name: &str, head: &str, ids: &str) {
+        self.write(
+            &format!("alembic/versions/{name}.py"),
+            &format!(
+                "\"\"\"{name}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n{head}\n\n\
+                 # revision identifiers, used by Alembic.\n{ids}\n\n\n\
+                 def upgrade():\n    op.add_column('t', sa.Column('{name}', sa.Integer()))\n\n\n\
+                 def downgrade():\n    op.drop_column('t', '{name}')\n"
+            ),
+        );
+    }
+
+    /// The helper package: `<base>myproj/db/migration/{__init__,cli,names}.py`.
+    fn helper_package(&self, base: &str) {
+        self.write(&format!("{base}myproj/__init__.py"), "");
+        self.write(&format!("{base}myproj/db/__init__.py"), "");
+        self.write(
+            &format!("{base}myproj/db/migration/__init__.py"),
+            "\"\"\"Migration helpers.\"\"\"\nKILO = 'kilo'\nLIBERTY = 'liberty'\n",
+        );
+        self.write(
+            &format!("{base}myproj/db/migration/cli.py"),
+            "EXPAND_BRANCH = 'expand'\nCONTRACT_BRANCH = 'contract'\nMIGRATION_BRANCHES = (EXPAND_BRANCH, CONTRACT_BRANCH)\n",
+        );
+        self.write(
+            &format!("{base}myproj/db/migration/names.py"),
+            "from .cli import EXPAND_BRANCH as EXPAND\nfrom . import cli\nfrom myproj.db.migration import *\n\nCONTRACT = cli.CONTRACT_BRANCH\n",
+        );
+    }
+
+    /// kilo -> e1_expand -> e2_expand, kilo -> c1_contract; `merged`: m1 joins them.
+    fn expand_contract(&self, merged: bool) {
+        self.migration(
+            "kilo_initial",
+            "",
+            "revision = 'kilo'\ndown_revision = None\nbranch_labels = None\ndepends_on = None",
+        );
+        self.migration(
+            "e1_expand",
+            "from myproj.db.migration import cli",
+            "revision = 'e1_expand'\ndown_revision = 'kilo'\nbranch_labels = (cli.EXPAND_BRANCH,)\ndepends_on = None",
+        );
+        self.migration(
+            "e2_expand",
+            "from myproj.db.migration.cli import *\n\nREV = 'e2_' + EXPAND_BRANCH",
+            "revision = REV\ndown_revision = 'e1_expand'\nbranch_labels = None\ndepends_on = None",
+        );
+        self.migration(
+            "c1_contract",
+            "import myproj.db.migration.names as names\nfrom myproj.db import migration\n\nPREVIOUS = migration.KILO",
+            "revision: str = 'c1_' + names.CONTRACT\ndown_revision = PREVIOUS\nbranch_labels = (names.CONTRACT, names.LIBERTY)\ndepends_on = (names.EXPAND,)",
+        );
+        if merged {
+            self.migration(
+                "m1_merge",
+                "import myproj.db.migration.cli\nfrom myproj.db.migration import names as n",
+                "revision = 'm1'\ndown_revision = ('e2_expand', 'c1_' + n.CONTRACT)\nbranch_labels = None\ndepends_on = None",
+            );
+        }
+    }
+}
+
+#[test]
+fn identifiers_from_a_helper_package_and_constants() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.helper_package("");
+    p.expand_contract(true);
+    let g = p.assert_same_graph();
+    assert_eq!(g.rev("e1_expand").branch_labels, ["expand"]);
+    assert_eq!(g.rev("c1_contract").branch_labels, ["contract", "liberty"]);
+    assert_eq!(g.rev("c1_contract").depends_on, ["expand"]);
+    assert_eq!(g.rev("c1_contract").down_revisions, ["kilo"]);
+    assert_eq!(g.rev("m1").down_revisions, ["e2_expand", "c1_contract"]);
+    assert_eq!(g.heads, set(&["m1"]));
+
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "{report}");
+    for rule in ["MV006", "MV007", "MV009", "MV014"] {
+        assert!(lines_with(&report, rule).is_empty(), "{rule}:\n{report}");
+    }
+}
+
+/// The two heads of expand/contract: the same graph (labels, heads, bases) as
+/// Alembic, and nothing unresolved or invalid. (Whether the two labeled heads are
+/// a fork is MV006's business, not this test's.)
+#[test]
+fn expand_contract_heads_from_a_helper_package() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.helper_package("");
+    p.expand_contract(false);
+    let g = p.assert_same_graph();
+    assert_eq!(g.heads, set(&["e2_expand", "c1_contract"]));
+    assert_eq!(g.effective_labels["e2_expand"], set(&["expand"]));
+    let (_, report) = p.check(&[]);
+    for rule in ["MV007", "MV009", "MV014"] {
+        assert!(lines_with(&report, rule).is_empty(), "{rule}:\n{report}");
+    }
+}
+
+/// Helpers outside the default search roots (`lib/`, on Alembic's `sys.path`
+/// through `prepend_sys_path`): unresolved (a warning, MV014, and no error) until
+/// `[migrations] python_path` names the directory; then the same graph as Alembic.
+#[test]
+fn python_path_finds_helpers_elsewhere() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.helper_package("lib/");
+    p.expand_contract(true);
+    let ini = p.root().join("alembic.ini");
+    let text = std::fs::read_to_string(&ini).expect("alembic.ini");
+    let sep = if text.contains("\npath_separator = os") {
+        ":"
+    } else {
+        " "
+    };
+    let text = text.replace(
+        "\nprepend_sys_path = .\n",
+        &format!("\nprepend_sys_path = .{sep}lib\n"),
+    );
+    std::fs::write(&ini, text).expect("write alembic.ini");
+
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "unresolved values are warnings:\n{report}");
+    assert!(!lines_with(&report, "MV014").is_empty(), "{report}");
+    for rule in ["MV006", "MV007", "MV009"] {
+        assert!(lines_with(&report, rule).is_empty(), "{rule}:\n{report}");
+    }
+
+    p.write("migverify.toml", "[migrations]\npython_path = [\"lib\"]\n");
+    let g = p.assert_same_graph();
+    assert_eq!(g.rev("c1_contract").branch_labels, ["contract", "liberty"]);
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(lines_with(&report, "MV014").is_empty(), "{report}");
+}

@@ -75,6 +75,9 @@ pub struct MigrationsConfig {
     pub script_location: Option<Spanned<String>>,
     pub version_locations: Option<Vec<Spanned<String>>>,
     pub recursive_version_locations: Option<bool>,
+    /// `python_path`: directories (relative to the root) where the modules that
+    /// migrations import their identifiers from are looked up first.
+    pub python_path: Vec<Spanned<String>>,
     /// `exclude`: globset patterns matched against paths relative to the root.
     pub exclude: Vec<PathPattern>,
     /// `max_file_size` in bytes; `None` for the default

@@ -131,6 +131,9 @@ impl Config {
             if let Some(r) = &m.recursive_version_locations {
                 out.recursive_version_locations = Some(*r.get_ref());
             }
+            if let Some(p) = &m.python_path {
+                out.python_path = p.get_ref().clone();
+            }
             if let Some(ex) = &m.exclude {
                 out.exclude = ex
                     .get_ref()

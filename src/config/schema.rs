@@ -68,6 +68,12 @@ pub struct MigrationsOptions {
     /// Search the version locations recursively. Default: Alembic's setting, else false.
     #[schemars(with = "Option<bool>")]
     pub recursive_version_locations: Option<Spanned<bool>>,
+    /// Directories, relative to the project root, where the modules migrations take
+    /// their identifiers from (`branch_labels = (cli.EXPAND_BRANCH,)`) are looked up
+    /// first; then the project root, `src/`, Alembic's directory and the directories
+    /// above the version locations.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub python_path: Option<SpannedList>,
     /// Files to leave out: globset patterns relative to the project root.
     #[schemars(with = "Option<Vec<String>>")]
     pub exclude: Option<SpannedList>,
@@ -181,6 +187,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "script_location",
             "version_locations",
             "recursive_version_locations",
+            "python_path",
             "exclude",
             "max_file_size",
         ],

@@ -14,7 +14,10 @@ use std::sync::OnceLock;
 use tree_sitter::{Language, Node, Parser, Tree};
 
 use super::value::Value;
-use super::{Arg, BodyKind, Function, Migration, OpCall, Phase, Problem, RevisionList, Spanned};
+use super::{
+    Arg, Binding, BodyKind, Bound, Computed, Expr, Function, IdField, Migration, ModuleScope,
+    OpCall, Phase, Problem, RevisionList, Spanned,
+};
 use crate::source::SourceFile;
 use crate::suppression::{Suppression, Suppressions, parse_directive};
 
@@ -293,6 +296,9 @@ fn empty(path: PathBuf, source: Arc<SourceFile>) -> Migration {
         suppressions: Suppressions::default(),
         problems: Vec::new(),
         query_matches: Vec::new(),
+        computed: Vec::new(),
+        scope: None,
+        unresolved: Vec::new(),
     }
 }
 
@@ -473,13 +479,20 @@ impl<'a> Extractor<'a> {
             }
             first_statement = false;
         }
-        if self.m.revision.is_none() && self.m.problems.is_empty() {
+        let computed_revision = self.m.computed.iter().any(|c| c.field == IdField::Revision);
+        if !self.m.computed.is_empty() {
+            self.m.scope = Some(Box::new(module_scope(root, self.src)));
+        }
+        if computed_revision {
+            // Resolved after loading ([`super::resolve`]).
+        } else if self.m.revision.is_none() && self.m.problems.is_empty() {
             self.m.problems.push(Problem {
                 message: "no top-level `revision = \"...\"` string literal: Alembic cannot identify this migration"
                     .into(),
                 span: None,
             });
-        } else if self.m.revision.is_some() && !self.down_revision_assigned {
+        }
+        if (self.m.revision.is_some() || computed_revision) && !self.down_revision_assigned {
             let span = self.m.revision.as_ref().map(|r| r.span);
             self.m.problems.push(Problem {
                 message:
@@ -521,19 +534,31 @@ impl<'a> Extractor<'a> {
                             ),
                         );
                     }
+                    self.m.computed.retain(|c| c.field != IdField::Revision);
                     self.m.revision = Some(Spanned {
                         value: rev,
                         span: self.span(right),
                     });
                 }
-                None => self.problem(
+                None if kind(right) == "none" || wrong_literal(right, self.text(right)) => self
+                    .problem(
                     right,
-                    "`revision` must be a string literal for the migration to be read statically"
+                    "`revision` must be a string: Alembic cannot use this value as a revision id"
                         .into(),
                 ),
+                None => {
+                    self.m.revision = None;
+                    self.compute(IdField::Revision, statement, right);
+                }
             },
             "down_revision" | "branch_labels" | "depends_on" => {
                 self.down_revision_assigned |= name == "down_revision";
+                let field = match name {
+                    "down_revision" => IdField::DownRevision,
+                    "branch_labels" => IdField::BranchLabels,
+                    _ => IdField::DependsOn,
+                };
+                self.m.computed.retain(|c| c.field != field);
                 match self.revision_list(right) {
                     Some(items) => {
                         let list = RevisionList {
@@ -547,12 +572,18 @@ impl<'a> Extractor<'a> {
                             _ => self.m.depends_on = Some(list),
                         }
                     }
-                    None => self.problem(
+                    None if wrong_literal(right, self.text(right)) => self.problem(
                         right,
-                        format!(
-                            "`{name}` must be None, a string, or a tuple or list of string literals"
-                        ),
+                        format!("`{name}` must be None, a string, or a tuple or list of strings"),
                     ),
+                    None => {
+                        match field {
+                            IdField::DownRevision => self.m.down_revision = None,
+                            IdField::BranchLabels => self.m.branch_labels = None,
+                            _ => self.m.depends_on = None,
+                        }
+                        self.compute(field, statement, right);
+                    }
                 }
             }
             _ => {
@@ -561,6 +592,19 @@ impl<'a> Extractor<'a> {
                 }
             }
         }
+    }
+
+    /// Keeps a value that is not a literal, to resolve after loading.
+    fn compute(&mut self, field: IdField, statement: Node, value: Node) {
+        let expr = to_expr(value, self.src, 0);
+        self.m.computed.push(Computed {
+            field,
+            statement: self.span(statement),
+            value: Spanned {
+                value: expr,
+                span: self.span(value),
+            },
+        });
     }
 
     /// `None`, a string, or a tuple/list of strings.
@@ -1054,6 +1098,235 @@ fn parse_int(text: &str) -> Option<i64> {
     }
 }
 
+/// Whether `node` is a literal no identifier can be: a number, a boolean, bytes,
+/// a dict or set, or a tuple/list holding one. Alembic fails on those (MV009);
+/// anything else that is not a string literal is resolved statically or reported
+/// as unresolved (MV014).
+fn wrong_literal(node: Node, text: &str) -> bool {
+    let sub = |n: Node| {
+        let start = n.start_byte() - node.start_byte();
+        let end = n.end_byte() - node.start_byte();
+        text.get(start..end).unwrap_or("")
+    };
+    match kind(node) {
+        "integer" | "float" | "true" | "false" | "dictionary" | "set" | "ellipsis" => true,
+        "string" | "concatenated_string" => {
+            // Bytes; an f-string is left to the resolver (reported as unresolved).
+            let mut cursor = node.walk();
+            let interpolated = node
+                .named_children(&mut cursor)
+                .any(|c| kind(c) == "interpolation");
+            !interpolated && string_literal(node, text).is_none()
+        }
+        "parenthesized_expression" | "tuple" | "list" => {
+            let mut cursor = node.walk();
+            node.named_children(&mut cursor)
+                .filter(|c| kind(*c) != "comment")
+                .any(|c| !matches!(kind(c), "tuple" | "list") && wrong_literal(c, sub(c)))
+        }
+        _ => false,
+    }
+}
+
+/// Past this depth an expression is kept as [`Expr::Other`].
+const MAX_EXPR_DEPTH: usize = 16;
+
+/// The longest source text kept in an [`Expr::Other`].
+const MAX_OTHER_TEXT: usize = 80;
+
+/// `node` as an [`Expr`].
+pub(crate) fn to_expr(node: Node, src: &SourceFile, depth: usize) -> Expr {
+    let text = src.text.get(node.byte_range()).unwrap_or("");
+    if let Some(s) = string_literal(node, text) {
+        return Expr::Str(s);
+    }
+    let other = || {
+        Expr::Other(crate::text::truncate(
+            &text.split_whitespace().collect::<Vec<_>>().join(" "),
+            MAX_OTHER_TEXT,
+        ))
+    };
+    if depth > MAX_EXPR_DEPTH {
+        return other();
+    }
+    match kind(node) {
+        "none" => Expr::None,
+        "identifier" => Expr::Name(text.to_string()),
+        "attribute" => match dotted_name(node, &src.text) {
+            Some(name) => Expr::Name(name),
+            None => other(),
+        },
+        "parenthesized_expression" => match node.named_child(0) {
+            Some(inner) if node.named_child_count() == 1 => to_expr(inner, src, depth + 1),
+            _ => other(),
+        },
+        "tuple" | "list" => {
+            let mut cursor = node.walk();
+            let items = node
+                .named_children(&mut cursor)
+                .filter(|c| kind(*c) != "comment")
+                .map(|c| Spanned {
+                    value: to_expr(c, src, depth + 1),
+                    span: src.span(c.start_byte(), c.end_byte()),
+                })
+                .collect();
+            Expr::Seq(items)
+        }
+        "binary_operator" => {
+            let op = field(node, "operator").map(|o| src.text.get(o.byte_range()).unwrap_or(""));
+            match (op, field(node, "left"), field(node, "right")) {
+                (Some("+"), Some(l), Some(r)) => {
+                    let mut parts = Vec::new();
+                    for side in [l, r] {
+                        match to_expr(side, src, depth + 1) {
+                            Expr::Concat(inner) => parts.extend(inner),
+                            e => parts.push(e),
+                        }
+                    }
+                    Expr::Concat(parts)
+                }
+                _ => other(),
+            }
+        }
+        _ => other(),
+    }
+}
+
+/// `a.b.c` for an attribute chain of plain names.
+fn dotted_name(node: Node, text: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut n = node;
+    loop {
+        match kind(n) {
+            "identifier" => {
+                parts.push(text.get(n.byte_range())?);
+                break;
+            }
+            "attribute" => {
+                parts.push(text.get(field(n, "attribute")?.byte_range())?);
+                n = field(n, "object")?;
+            }
+            _ => return None,
+        }
+        if parts.len() > MAX_EXPR_DEPTH {
+            return None;
+        }
+    }
+    parts.reverse();
+    Some(parts.join("."))
+}
+
+/// The module-level names of a parsed Python file: plain and annotated
+/// assignments to a name, `import` and `from ... import` statements, in order.
+/// Statements nested in `if` / `try` blocks are not read.
+pub(crate) fn module_scope(root: Node, src: &SourceFile) -> ModuleScope {
+    let mut scope = ModuleScope::default();
+    let text = src.text.as_str();
+    let t = |n: Node| text.get(n.byte_range()).unwrap_or("");
+    let mut cursor = root.walk();
+    for stmt in root.named_children(&mut cursor) {
+        let at = stmt.start_byte();
+        match kind(stmt) {
+            "expression_statement" => {
+                let Some(assign) = stmt.named_child(0).filter(|a| kind(*a) == "assignment") else {
+                    continue;
+                };
+                // `A = B = "x"`: the right side is another assignment.
+                let mut names = Vec::new();
+                let mut a = assign;
+                let value = loop {
+                    if let Some(left) = field(a, "left")
+                        && kind(left) == "identifier"
+                    {
+                        names.push(t(left).to_string());
+                    }
+                    match field(a, "right") {
+                        Some(r) if kind(r) == "assignment" => a = r,
+                        other => break other,
+                    }
+                };
+                let Some(value) = value else { continue };
+                let expr = to_expr(value, src, 0);
+                for name in names {
+                    scope.bindings.push(Binding {
+                        name,
+                        at,
+                        bound: Bound::Value(expr.clone()),
+                    });
+                }
+            }
+            "import_statement" => {
+                let mut c = stmt.walk();
+                for item in stmt.children_by_field_name("name", &mut c) {
+                    match kind(item) {
+                        "dotted_name" => {
+                            let module = t(item).split_whitespace().collect::<String>();
+                            let first = module.split('.').next().unwrap_or("").to_string();
+                            scope.bindings.push(Binding {
+                                name: first.clone(),
+                                at,
+                                bound: Bound::Module(first),
+                            });
+                        }
+                        "aliased_import" => {
+                            if let (Some(n), Some(alias)) =
+                                (field(item, "name"), field(item, "alias"))
+                            {
+                                scope.bindings.push(Binding {
+                                    name: t(alias).to_string(),
+                                    at,
+                                    bound: Bound::Module(t(n).split_whitespace().collect()),
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "import_from_statement" => {
+                let Some(module_node) = field(stmt, "module_name") else {
+                    continue;
+                };
+                let raw: String = t(module_node).split_whitespace().collect();
+                let level = raw.chars().take_while(|&c| c == '.').count();
+                let module = raw[level..].to_string();
+                let mut c = stmt.walk();
+                let mut any = false;
+                for item in stmt.children_by_field_name("name", &mut c) {
+                    any = true;
+                    let (name, bound) = match kind(item) {
+                        "dotted_name" => (t(item).to_string(), t(item).to_string()),
+                        "aliased_import" => match (field(item, "name"), field(item, "alias")) {
+                            (Some(n), Some(a)) => (t(n).to_string(), t(a).to_string()),
+                            _ => continue,
+                        },
+                        _ => continue,
+                    };
+                    scope.bindings.push(Binding {
+                        name: bound,
+                        at,
+                        bound: Bound::From {
+                            level,
+                            module: module.clone(),
+                            name,
+                        },
+                    });
+                }
+                let mut c = stmt.walk();
+                if !any
+                    && stmt
+                        .named_children(&mut c)
+                        .any(|n| kind(n) == "wildcard_import")
+                {
+                    scope.stars.push((level, module, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    scope
+}
+
 /// The value of a `str` literal (plain, raw, or implicitly concatenated); `None`
 /// for bytes, f-strings with interpolations, and anything that is not a string.
 pub fn string_literal(node: Node, text: &str) -> Option<String> {
@@ -1381,10 +1654,18 @@ def downgrade() -> None:
             m.problems
         );
 
+        for value in ["5", "None", "b'ab'"] {
+            let m = parse(&format!("revision = {value}\ndown_revision = None\n"));
+            assert!(
+                m.problems[0].message.contains("must be a string"),
+                "{value}"
+            );
+        }
+        // Not a literal: resolved after loading (`resolve`), not a problem.
         let m = parse("revision = get_rev()\ndown_revision = None\n");
-        assert!(m.problems[0].message.contains("string literal"));
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
 
-        let m = parse("revision = 'a'\ndown_revision = some_var\n");
+        let m = parse("revision = 'a'\ndown_revision = {}\n");
         assert_eq!(m.problems[0].span.unwrap().start_line, 2);
 
         let m = parse("revision = 'a-b'\ndown_revision = None\n");

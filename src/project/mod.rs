@@ -92,6 +92,60 @@ impl Project {
         }
     }
 
+    /// Where the modules that migrations import identifier values from are looked
+    /// up ([`crate::migration::resolve`]), in order: `[migrations] python_path`,
+    /// the root, `<root>/src`, Alembic's directory (where `alembic` runs, its
+    /// `prepend_sys_path = .`), the directory above the topmost package
+    /// (`__init__.py`) holding each version location (what must be on
+    /// `sys.path` to import it), then each directory from a version location's
+    /// parent up to the root.
+    pub fn python_path(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .migrations
+            .python_path
+            .iter()
+            .map(|p| clean(&self.root.join(p.get_ref())))
+            .collect();
+        out.push(self.root.clone());
+        out.push(self.root.join("src"));
+        if let Some(a) = &self.alembic {
+            out.push(clean(
+                &std::path::absolute(&a.dir).unwrap_or_else(|_| a.dir.clone()),
+            ));
+        }
+        for loc in &self.version_locations {
+            // The directory a package holding the location is imported from: above
+            // the topmost `__init__.py` over it (`neutron/db/migration/
+            // alembic_migrations/versions` -> the directory holding `neutron/`).
+            let mut ancestors = loc.ancestors().take(32).skip_while(|d| !is_package(d));
+            if let Some(mut top) = ancestors.next() {
+                for d in ancestors {
+                    if !is_package(d) {
+                        break;
+                    }
+                    top = d;
+                }
+                if let Some(parent) = top.parent() {
+                    out.push(parent.to_path_buf());
+                }
+            }
+            let inside = loc.starts_with(&self.root);
+            for dir in loc
+                .ancestors()
+                .skip(1)
+                .take(if inside { usize::MAX } else { 3 })
+            {
+                if inside && !dir.starts_with(&self.root) {
+                    break;
+                }
+                out.push(dir.to_path_buf());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|p| seen.insert(p.clone()));
+        out
+    }
+
     /// `sqlalchemy.url` from `alembic.ini`, raw (may be Alembic's `driver://`
     /// placeholder).
     pub fn sqlalchemy_url(&self) -> Option<&str> {
@@ -409,6 +463,11 @@ fn find_same_file<'a>(files: &'a [PathBuf], path: &Path) -> Option<&'a PathBuf> 
         .find(|f| std::fs::canonicalize(f).ok().as_ref() == Some(&real))
 }
 
+/// A directory holding `__init__.py` (a regular Python package).
+fn is_package(dir: &Path) -> bool {
+    dir.join("__init__.py").is_file()
+}
+
 /// `path` without `.` components (lexically; `..` is kept).
 fn clean(path: &Path) -> PathBuf {
     path.components()
@@ -434,4 +493,49 @@ pub fn use_stdin(project: &mut Project, name: &Path, text: String) -> Result<(),
     project.only = Some(vec![path.clone()]);
     project.stdin = Some((path, text));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// neutron's layout: `alembic.ini` (the root) in `neutron/db/migration`, the
+    /// versions in the `alembic_migrations` package below it; `neutron.db.migration`
+    /// is importable only from the directory holding `neutron/`.
+    #[test]
+    fn python_path_reaches_the_directory_above_the_topmost_package() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join("checkout");
+        let pkg = top.join("neutron/db/migration");
+        let versions = pkg.join("alembic_migrations/versions");
+        std::fs::create_dir_all(&versions).unwrap();
+        for d in [
+            "neutron",
+            "neutron/db",
+            "neutron/db/migration",
+            "neutron/db/migration/alembic_migrations",
+        ] {
+            std::fs::write(top.join(d).join("__init__.py"), "").unwrap();
+        }
+        let registry = Registry::builtin();
+        let mut project = Project::for_files(
+            pkg.clone(),
+            vec![versions.clone()],
+            Vec::new(),
+            Settings::recommended(&registry),
+        );
+        project.migrations.python_path = vec![toml::Spanned::new(0..0, "../lib".to_string())];
+        let path = project.python_path();
+        assert_eq!(path[0], pkg.join("../lib"), "configured first: {path:?}");
+        assert_eq!(path[1], pkg, "then the root: {path:?}");
+        assert!(path.contains(&top), "{path:?}");
+        assert!(path.contains(&pkg.join("alembic_migrations")), "{path:?}");
+        assert!(
+            !path.contains(&tmp.path().to_path_buf()),
+            "no further up: {path:?}"
+        );
+        let mut unique = path.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), path.len());
+    }
 }

@@ -60,6 +60,20 @@ impl Rule for MultipleHeads {
         if g.heads.len() < 2 {
             return;
         }
+        // A revision, parent or label migverify could not resolve (MV014) may be
+        // the link that joins these heads: no guess.
+        use crate::migration::IdField;
+        if ctx.migrations.iter().any(|m| {
+            [
+                IdField::Revision,
+                IdField::DownRevision,
+                IdField::BranchLabels,
+            ]
+            .into_iter()
+            .any(|f| m.is_unresolved(f))
+        }) {
+            return;
+        }
         let comp = g.components();
         let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for &h in &g.heads {

@@ -52,7 +52,19 @@ impl Rule for UnknownDownRevision {
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         let mut budget = COMPARISON_BUDGET;
+        // A name may be a revision id or label migverify could not resolve (MV014).
+        use crate::migration::IdField;
+        let unresolved = |f| ctx.migrations.iter().any(|m| m.is_unresolved(f));
+        let unknown_revisions = unresolved(IdField::Revision);
+        let unknown_labels = unresolved(IdField::BranchLabels);
         for d in &g.dangling {
+            let held_back = match d.kind {
+                LinkKind::DownRevision => unknown_revisions,
+                LinkKind::DependsOn => unknown_revisions || unknown_labels,
+            };
+            if held_back {
+                continue;
+            }
             let m = &ctx.migrations[d.migration];
             let (list, what) = match d.kind {
                 LinkKind::DownRevision => (&m.down_revision, "down_revision"),

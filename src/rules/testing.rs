@@ -14,6 +14,7 @@ pub fn migrations(files: &[(&str, &str)]) -> Vec<Migration> {
         .map(|(name, src)| parse_source(PathBuf::from(name), src.as_bytes().to_vec()))
         .collect();
     ms.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::migration::resolve::resolve_all(&mut ms, &[], std::path::Path::new("."));
     ms
 }
 
