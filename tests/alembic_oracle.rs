@@ -1168,3 +1168,233 @@ fn generated_labeled_histories_match_alembic() {
         }
     }
 }
+
+/// Prints the revisions (id -> down_revisions) and heads Alembic loads through the
+/// ini file named by argv[1] (run from the repository root, as `alembic -c` would).
+const ALEMBIC_LOAD: &str = r#"
+import json, sys
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+script = ScriptDirectory.from_config(Config(sys.argv[1]))
+def as_list(x):
+    return [] if x is None else [x] if isinstance(x, str) else list(x)
+print(json.dumps({
+    "dir": script.dir,
+    "revisions": {s.revision: as_list(s.down_revision) for s in script.walk_revisions()},
+    "heads": sorted(script.get_heads()),
+}))
+"#;
+
+/// A repository laid out by hand (no `alembic init`): `files` written below a temp
+/// dir, each `(path, content)`.
+fn write_tree(files: &[(&str, String)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+fn env_py() -> String {
+    "from alembic import context\n".into()
+}
+
+fn migration(rev: &str, down: &str) -> String {
+    format!(
+        "\"\"\"{rev}\"\"\"\nfrom alembic import op\n\nrevision = '{rev}'\ndown_revision = {down}\n\
+         branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.execute('select 1')\n\n\n\
+         def downgrade():\n    op.execute('select 1')\n"
+    )
+}
+
+fn ini(script_location: &str, extra: &str) -> String {
+    format!("[alembic]\nscript_location = {script_location}\n{extra}")
+}
+
+/// Alembic's view of `ini` (a path relative to `root`), run from `root`.
+fn alembic_load(python: &Path, root: &Path, ini: &str) -> Result<Value, String> {
+    let out = std::process::Command::new(python)
+        .args(["-I", "-c", ALEMBIC_LOAD, ini])
+        .current_dir(root)
+        .output()
+        .expect("run python");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `migverify ARGS` run in `root`: (exit code, stdout, stderr).
+fn migverify_in(root: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("migverify")
+        .expect("migverify binary")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("run migverify");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// migverify's graph (revisions -> down_revisions, heads) in Alembic's shape.
+fn graph_as_alembic(json: &str) -> Value {
+    let v: Value = serde_json::from_str(json).expect("graph JSON");
+    let mut revisions = serde_json::Map::new();
+    for r in v["revisions"].as_array().expect("revisions") {
+        revisions.insert(
+            r["revision"].as_str().expect("revision").into(),
+            r["down_revisions"].clone(),
+        );
+    }
+    let mut heads = strings(&v["heads"]);
+    heads.sort();
+    serde_json::json!({"revisions": revisions, "heads": heads})
+}
+
+/// `script_location = package:path`, flat and `src/` layouts, `alembic.ini` outside
+/// and inside the package: Alembic loads each, and `migverify graph` (run where one
+/// would run `alembic`) gives the same revisions and heads; `check` passes.
+#[test]
+fn package_resource_script_locations() {
+    let Some(python) = python() else {
+        return;
+    };
+    let history = |prefix: &str| -> Vec<(String, String)> {
+        vec![
+            (format!("{prefix}/env.py"), env_py()),
+            (
+                format!("{prefix}/versions/a1_first.py"),
+                migration("a1", "None"),
+            ),
+            (
+                format!("{prefix}/versions/a2_second.py"),
+                migration("a2", "'a1'"),
+            ),
+        ]
+    };
+    let layouts: Vec<(&str, Vec<(String, String)>, &str, Vec<&str>)> = vec![
+        (
+            "flat, alembic.ini at the root",
+            [
+                vec![
+                    ("alembic.ini".to_string(), ini("myapp.db:migrations", "prepend_sys_path = .\n")),
+                    ("myapp/__init__.py".to_string(), String::new()),
+                    ("myapp/db/__init__.py".to_string(), String::new()),
+                ],
+                history("myapp/db/migrations"),
+            ]
+            .concat(),
+            "alembic.ini",
+            vec![],
+        ),
+        (
+            "src layout",
+            [
+                vec![
+                    ("alembic.ini".to_string(), ini("myapp.db:migrations", "prepend_sys_path = src\n")),
+                    ("src/myapp/__init__.py".to_string(), String::new()),
+                    ("src/myapp/db/__init__.py".to_string(), String::new()),
+                ],
+                history("src/myapp/db/migrations"),
+            ]
+            .concat(),
+            "alembic.ini",
+            vec![],
+        ),
+        (
+            "alembic.ini inside the package",
+            [
+                vec![
+                    ("pyproject.toml".to_string(), "[project]\nname = \"myapp\"\n".to_string()),
+                    ("myapp/__init__.py".to_string(), String::new()),
+                    ("myapp/db/__init__.py".to_string(), String::new()),
+                    ("myapp/db/alembic.ini".to_string(), ini("myapp.db:migrations", "prepend_sys_path = .\n")),
+                ],
+                history("myapp/db/migrations"),
+            ]
+            .concat(),
+            "myapp/db/alembic.ini",
+            vec!["myapp/db"],
+        ),
+        (
+            "version_locations as package resources",
+            [
+                vec![
+                    (
+                        "alembic.ini".to_string(),
+                        ini(
+                            "myapp:migrations",
+                            "prepend_sys_path = .\nversion_locations = myapp:migrations/versions myapp.plugins:versions\n",
+                        ),
+                    ),
+                    ("myapp/__init__.py".to_string(), String::new()),
+                    ("myapp/plugins/__init__.py".to_string(), String::new()),
+                    ("myapp/plugins/versions/b1_plugin.py".to_string(), migration("b1", "'a2'")),
+                ],
+                history("myapp/migrations"),
+            ]
+            .concat(),
+            "alembic.ini",
+            vec![],
+        ),
+    ];
+    for (name, files, ini_path, args) in layouts {
+        let files: Vec<(&str, String)> =
+            files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+        let repo = write_tree(&files);
+        let alembic = alembic_load(python, repo.path(), ini_path)
+            .unwrap_or_else(|e| panic!("{name}: Alembic does not load it:\n{e}"));
+        let mut graph_args = vec!["graph", "--format", "json"];
+        graph_args.extend(&args);
+        let (code, out, err) = migverify_in(repo.path(), &graph_args);
+        assert_eq!(code, 0, "{name}: migverify graph failed:\n{err}");
+        let ours = graph_as_alembic(&out);
+        assert_eq!(ours["revisions"], alembic["revisions"], "{name}");
+        assert_eq!(ours["heads"], alembic["heads"], "{name}");
+        let mut check_args = vec!["check", "--format", "concise"];
+        check_args.extend(&args);
+        let (code, out, err) = migverify_in(repo.path(), &check_args);
+        assert_eq!(code, 0, "{name}: check:\n{out}\n{err}");
+    }
+}
+
+/// A `package:path` whose package is nowhere, and a folder that is not there: Alembic
+/// refuses both; migverify stops with exit 2 and says what it looked for.
+#[test]
+fn unresolvable_script_locations_stop_the_run() {
+    let Some(python) = python() else {
+        return;
+    };
+    let repo = write_tree(&[
+        (
+            "alembic.ini",
+            ini("nothere.db:migrations", "prepend_sys_path = .\n"),
+        ),
+        ("other/alembic.ini", ini("%(here)s/missing", "")),
+    ]);
+    let err = alembic_load(python, repo.path(), "alembic.ini").expect_err("Alembic loads it");
+    assert!(err.contains("ModuleNotFoundError"), "{err}");
+    let (code, out, err) = migverify_in(repo.path(), &["check"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("package `nothere.db`"), "{err}");
+    assert!(
+        err.contains(&repo.path().join("nothere").join("db").display().to_string()),
+        "{err}"
+    );
+
+    let err = alembic_load(python, &repo.path().join("other"), "alembic.ini").expect_err("loads");
+    assert!(err.contains("doesn't exist"), "{err}");
+    let (code, out, err) = migverify_in(&repo.path().join("other"), &["check"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("missing") && err.contains("which does not"),
+        "{err}"
+    );
+    assert!(!err.contains("dangling symlink"), "{err}");
+}
