@@ -1398,3 +1398,117 @@ fn unresolvable_script_locations_stop_the_run() {
     );
     assert!(!err.contains("dangling symlink"), "{err}");
 }
+
+/// A repository with two Alembic environments that reuse the same revision ids, plus
+/// environments where none should be looked for (a virtualenv, `node_modules`, a
+/// hidden directory): `check` at the root checks each history on its own (no
+/// duplicate revisions), names each environment; `--project` picks one; `graph`
+/// of each equals what Alembic loads there.
+#[test]
+fn several_environments_in_one_repository() {
+    let Some(python) = python() else {
+        return;
+    };
+    let mut files: Vec<(String, String)> = Vec::new();
+    for env in ["core", "tenant", ".venv/lib/x", "node_modules/y", ".hidden"] {
+        files.push((format!("{env}/alembic.ini"), ini("%(here)s/migrations", "")));
+        files.push((format!("{env}/migrations/env.py"), env_py()));
+        files.push((
+            format!("{env}/migrations/versions/a1_first.py"),
+            migration("a1", "None"),
+        ));
+        files.push((
+            format!("{env}/migrations/versions/a2_second.py"),
+            migration("a2", "'a1'"),
+        ));
+    }
+    // The tenant history forks; the skipped ones would have MV006 too.
+    for env in ["tenant", ".venv/lib/x", "node_modules/y", ".hidden"] {
+        files.push((
+            format!("{env}/migrations/versions/b2_fork.py"),
+            migration("b2", "'a1'"),
+        ));
+    }
+    files.push(("myvenv/pyvenv.cfg".into(), "home = /usr\n".into()));
+    files.push(("myvenv/alembic.ini".into(), ini("%(here)s/nothing", "")));
+    let files: Vec<(&str, String)> = files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+    let repo = write_tree(&files);
+    let root = repo.path();
+
+    for env in ["core", "tenant"] {
+        let alembic = alembic_load(python, &root.join(env), "alembic.ini")
+            .unwrap_or_else(|e| panic!("Alembic does not load {env}:\n{e}"));
+        let (code, out, err) = migverify_in(root, &["graph", "--project", env]);
+        assert_eq!(code, 0, "{env}: {err}");
+        let ours = graph_as_alembic(&out);
+        assert_eq!(ours["revisions"], alembic["revisions"], "{env}");
+        assert_eq!(ours["heads"], alembic["heads"], "{env}");
+    }
+    let (code, _, err) = migverify_in(root, &["graph"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`core`, `tenant`"), "{err}");
+
+    let (code, out, err) = migverify_in(root, &["check", "--format", "concise"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        lines_with(&out, "MV001").is_empty(),
+        "ids reused across histories:\n{out}"
+    );
+    let mv006 = lines_with(&out, "MV006");
+    assert_eq!(mv006.len(), 1, "{out}");
+    assert!(mv006[0].starts_with("tenant/migrations/versions/"), "{out}");
+    assert!(mv006[0].contains("[tenant] 2 heads"), "{out}");
+
+    let (_, out, _) = migverify_in(root, &["check", "--format", "human", "--no-color"]);
+    assert!(out.contains("Project core (core):"), "{out}");
+    assert!(out.contains("Project tenant (tenant):"), "{out}");
+    assert!(out.contains("  Head revision(s): a2, b2"), "{out}");
+
+    let (_, out, _) = migverify_in(root, &["check", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let names: Vec<&str> = v["status"]["environments"]
+        .as_array()
+        .expect("environments")
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["core", "tenant"]);
+
+    let (code, out, err) =
+        migverify_in(root, &["check", "--project", "core", "--format", "concise"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = migverify_in(
+        root,
+        &["check", "--project", "tenant/", "--format", "concise"],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("MV006 [error] 2 heads"),
+        "one project: no name prefix\n{out}"
+    );
+    let (code, _, err) = migverify_in(root, &["check", "--project", "nope"]);
+    assert_eq!(code, 2, "{err}");
+
+    // Inside one environment: that project alone, as before.
+    let (code, out, err) = migverify_in(&root.join("core"), &["check", "--format", "concise"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // `[[projects]]` names them.
+    std::fs::write(
+        root.join("migverify.toml"),
+        "[[projects]]\nname = \"main\"\npath = \"core\"\n\n[[projects]]\nname = \"tenants\"\npath = \"tenant\"\n",
+    )
+    .expect("write");
+    let (code, out, err) = migverify_in(root, &["check", "--format", "concise"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        lines_with(&out, "MV006")[0].contains("[tenants] 2 heads"),
+        "{out}"
+    );
+    let (code, out, err) = migverify_in(root, &["graph", "--project", "main"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(graph_as_alembic(&out)["heads"], serde_json::json!(["a2"]));
+    // Inside one of them, still that one alone.
+    let (code, out, err) = migverify_in(&root.join("core"), &["check", "--format", "concise"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}

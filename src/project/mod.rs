@@ -12,6 +12,7 @@
 //! 5. Files ([`files`]): as Alembic lists them, minus `exclude`, each real file once.
 
 pub mod alembic;
+pub mod environments;
 pub mod files;
 
 use std::path::{Component, Path, PathBuf};
@@ -118,6 +119,106 @@ pub fn discover(
         source,
     })?;
     discover_from(&cwd, paths, config, selection, registry)
+}
+
+/// What a run covers: one project (as [`discover`] finds it, `name` `None`), or
+/// several Alembic environments of one repository, each its own project.
+pub struct Discovered {
+    pub projects: Vec<(Option<String>, Project)>,
+}
+
+/// [`discover`], extended to repositories with several Alembic environments: when
+/// the run is on one directory (or none) that is not inside an environment and no
+/// config sets `[migrations]` locations, every environment below it (or the
+/// `[[projects]]` of the config) is a project of its own. `pick` (`--project NAME`
+/// or a path) keeps one. Anything else is [`discover`] unchanged.
+pub fn discover_environments(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+    selection: &RuleSelection,
+    registry: &Registry,
+    pick: Option<&str>,
+) -> Result<Discovered, Error> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let single = |paths: &[PathBuf]| -> Result<Discovered, Error> {
+        Ok(Discovered {
+            projects: vec![(
+                None,
+                discover_from(&cwd, paths, config, selection, registry)?,
+            )],
+        })
+    };
+    let start = match paths {
+        [] => cwd.clone(),
+        [one] if cwd.join(one).is_dir() => clean(&cwd.join(one)),
+        _ => {
+            if let Some(wanted) = pick {
+                return Err(Error::Project {
+                    message: format!("--project {wanted} needs a directory (or none), not files"),
+                    help: None,
+                });
+            }
+            return single(paths);
+        }
+    };
+    let user = match config {
+        Some(path) => ConfigFile::read(&clean(&cwd.join(path)))?,
+        None => find_config(&start)?,
+    };
+    let stop = user
+        .as_ref()
+        .and_then(|f| f.path.as_deref())
+        .and_then(Path::parent);
+    // A run inside one environment is that project alone, as always.
+    let inside = start
+        .ancestors()
+        .take_while(|d| stop.is_none_or(|s| d.starts_with(s)))
+        .any(environments::is_environment);
+    let configured = match &user {
+        Some(file) if !inside || pick.is_some() => environments::configured(file)?,
+        _ => None,
+    };
+    let envs = match configured {
+        Some(list) => list,
+        None => {
+            let own_locations = user
+                .as_ref()
+                .and_then(|f| f.options.migrations.as_ref())
+                .is_some_and(|m| m.script_location.is_some() || m.version_locations.is_some());
+            if own_locations || inside || has_migration_files(&start) {
+                Vec::new()
+            } else {
+                environments::find(&start)
+            }
+        }
+    };
+    let envs = match pick {
+        Some(wanted) if !envs.is_empty() => vec![environments::pick(&envs, wanted, &cwd)?],
+        Some(wanted) => {
+            // No environments to choose from: `--project PATH` is the path.
+            return single(&[PathBuf::from(wanted)]);
+        }
+        None => envs,
+    };
+    if envs.is_empty() {
+        return single(paths);
+    }
+    let several = envs.len() > 1;
+    let mut projects = Vec::new();
+    for env in envs {
+        let project = discover_from(
+            &cwd,
+            std::slice::from_ref(&env.dir),
+            config,
+            selection,
+            registry,
+        )?;
+        projects.push((several.then_some(env.name), project));
+    }
+    Ok(Discovered { projects })
 }
 
 /// [`discover`] with an explicit working directory (relative paths are resolved
