@@ -1278,7 +1278,9 @@ fn package_resource_script_locations() {
             ),
         ]
     };
-    let layouts: Vec<(&str, Vec<(String, String)>, &str, Vec<&str>)> = vec![
+    // (name, files, the ini as Alembic is pointed at it, migverify's arguments)
+    type Layout<'a> = (&'a str, Vec<(String, String)>, &'a str, Vec<&'a str>);
+    let layouts: Vec<Layout> = vec![
         (
             "flat, alembic.ini at the root",
             [

@@ -186,6 +186,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "models",
             "rules",
             "per-file-ignores",
+            "projects",
         ],
     ),
     (

@@ -240,10 +240,10 @@ pub fn locate(dir: &Path, value: &str, roots: &[PathBuf]) -> Result<PathBuf, NoP
         if candidate.is_dir() {
             return Ok(with_rest(candidate));
         }
-        if candidate.with_extension("py").is_file() {
-            if let Some(parent) = candidate.parent() {
-                return Ok(with_rest(parent.to_path_buf()));
-            }
+        if candidate.with_extension("py").is_file()
+            && let Some(parent) = candidate.parent()
+        {
+            return Ok(with_rest(parent.to_path_buf()));
         }
         tried.push(candidate);
     }

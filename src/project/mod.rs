@@ -513,25 +513,25 @@ fn configured_locations(
             .map(|s| own(s.get_ref(), "version_locations"))
             .collect();
     }
-    if let Some(a) = alembic {
-        if let Some(v) = &a.version_locations {
-            return v
-                .iter()
-                .map(|s| theirs(a, s, "version_locations"))
-                .collect();
-        }
+    if let Some(a) = alembic
+        && let Some(v) = &a.version_locations
+    {
+        return v
+            .iter()
+            .map(|s| theirs(a, s, "version_locations"))
+            .collect();
     }
     if let Some(s) = &migrations.script_location {
         let dir = own(s.get_ref(), "script_location")?;
         script_dir_must_exist(&dir, s.get_ref(), "migverify's config".into())?;
         return Ok(vec![dir.join("versions")]);
     }
-    if let Some(a) = alembic {
-        if let Some(s) = &a.script_location {
-            let dir = theirs(a, s, "script_location")?;
-            script_dir_must_exist(&dir, s, alembic_source(a))?;
-            return Ok(vec![dir.join("versions")]);
-        }
+    if let Some(a) = alembic
+        && let Some(s) = &a.script_location
+    {
+        let dir = theirs(a, s, "script_location")?;
+        script_dir_must_exist(&dir, s, alembic_source(a))?;
+        return Ok(vec![dir.join("versions")]);
     }
     Ok(Vec::new())
 }
