@@ -16,6 +16,10 @@ use crate::config::ConfigFile;
 /// How deep below the starting directory environments are looked for.
 pub const MAX_DEPTH: usize = 8;
 
+/// How many directories the search looks at before it stops (a run in a home
+/// directory must not walk the whole disk).
+pub const MAX_DIRS: usize = 20_000;
+
 /// One Alembic environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Environment {
@@ -79,7 +83,8 @@ pub fn configured(file: &ConfigFile) -> Result<Option<Vec<Environment>>, Error> 
     Ok(Some(out))
 }
 
-/// Every environment at or below `start`, in path order.
+/// Every environment at or below `start`, in path order (the first [`MAX_DIRS`]
+/// directories, [`MAX_DEPTH`] levels deep).
 pub fn find(start: &Path) -> Vec<Environment> {
     let mut out = Vec::new();
     let walker = walkdir::WalkDir::new(start)
@@ -102,7 +107,7 @@ pub fn find(start: &Path) -> Vec<Environment> {
                 )
                 || e.path().join("pyvenv.cfg").is_file())
         });
-    for entry in walker.flatten() {
+    for entry in walker.flatten().take(MAX_DIRS) {
         let dir = entry.path();
         if is_environment(dir) {
             let rel: Vec<String> = dir
