@@ -123,6 +123,10 @@ pub struct CheckArgs {
     /// Use this config file instead of searching for one
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// In a repository with several Alembic environments, check only this one (its
+    /// name or the path of its directory)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub project: Option<String>,
     #[command(flatten)]
     pub selection: RuleSelection,
     /// Exit with 1 when a diagnostic at or above this severity is found
@@ -212,6 +216,10 @@ pub struct GraphArgs {
     pub path: Option<PathBuf>,
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// In a repository with several Alembic environments, the one to draw (its name
+    /// or the path of its directory)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub project: Option<String>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
     pub format: GraphFormat,
     /// Mark the revision(s) this database is at (read-only connection)
@@ -314,7 +322,29 @@ fn init(args: InitArgs) -> Result<ExitCode, crate::Error> {
 
 fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error> {
     let cwd = current_dir()?;
-    let project = discover_one(registry, args.path, args.config.as_deref())?;
+    let mut found = crate::project::discover_environments(
+        &args.path.into_iter().collect::<Vec<_>>(),
+        args.config.as_deref(),
+        &RuleSelection::default(),
+        registry,
+        args.project.as_deref(),
+    )?;
+    if found.projects.len() > 1 {
+        let names: Vec<String> = found
+            .projects
+            .iter()
+            .filter_map(|(n, _)| n.as_ref().map(|n| format!("`{n}`")))
+            .collect();
+        return Err(crate::Error::Project {
+            message: format!(
+                "this repository holds {} Alembic environments ({}); a graph is drawn for one",
+                names.len(),
+                names.join(", ")
+            ),
+            help: Some("pick one with --project NAME (or the path of its directory)".into()),
+        });
+    }
+    let (_, project) = found.projects.pop().expect("one project");
     print_warnings(&project);
     let migrations = engine::load_migrations(&project);
     // The database is read only when asked for: a configured URL alone does not
@@ -455,50 +485,34 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         args.selection.extend_select.push("MV2".into());
     }
     let cwd = current_dir()?;
-    let mut project = crate::project::discover(
+    let found = crate::project::discover_environments(
         &args.paths,
         args.config.as_deref(),
         &args.selection,
         registry,
+        args.project.as_deref(),
     )?;
-    print_warnings(&project);
-    if let Some(name) = &args.stdin_filename {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
-            crate::Error::Io {
-                path: PathBuf::from("<stdin>"),
-                source,
-            }
-        })?;
-        crate::project::use_stdin(&mut project, name, text)?;
+    let several = found.projects.len() > 1;
+    if several
+        && (args.database_url.is_some() || args.snapshot.is_some() || args.stdin_filename.is_some())
+    {
+        return Err(crate::Error::Project {
+            message: "this repository holds several Alembic environments; --database-url, \
+                      --snapshot and --stdin-filename apply to one"
+                .into(),
+            help: Some("pick it with --project NAME (or the path of its directory)".into()),
+        });
     }
-    let flags = crate::db::resolve::Flags {
-        database_url: args.database_url.clone(),
-        snapshot: args.snapshot.as_ref().map(|p| cwd.join(p)),
-        live_only: false,
+    let mut reports = Vec::new();
+    for (name, project) in found.projects {
+        let report = check_project(registry, &args, project, &cwd)?;
+        reports.push((name, report));
+    }
+    let report = if several {
+        crate::report::merge(reports, cwd.clone())
+    } else {
+        reports.pop().expect("one project").1
     };
-    let database = match crate::db::resolve::resolve(&project, &flags, env_var)? {
-        Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
-        None => None,
-    };
-    if !args.models.is_empty() {
-        project.models.paths = args.models.clone();
-    }
-    let models = crate::models::load_project(&project)?;
-    for w in models.iter().flat_map(|m| &m.warnings) {
-        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
-    }
-    let report = engine::check(
-        &project,
-        registry,
-        &CheckOptions {
-            verbose: args.verbose,
-            cache: (!args.no_cache).then(|| args.cache.resolve(&cwd, &project.root)),
-            cwd,
-            database,
-            models,
-        },
-    );
 
     let color = args.format == Format::Human
         && !args.no_color
@@ -532,6 +546,54 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `check` of one project: its database, models and rules.
+fn check_project(
+    registry: &Registry,
+    args: &CheckArgs,
+    mut project: crate::project::Project,
+    cwd: &std::path::Path,
+) -> Result<crate::report::Report, crate::Error> {
+    print_warnings(&project);
+    if let Some(name) = &args.stdin_filename {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            crate::Error::Io {
+                path: PathBuf::from("<stdin>"),
+                source,
+            }
+        })?;
+        crate::project::use_stdin(&mut project, name, text)?;
+    }
+    let flags = crate::db::resolve::Flags {
+        database_url: args.database_url.clone(),
+        snapshot: args.snapshot.as_ref().map(|p| cwd.join(p)),
+        live_only: false,
+    };
+    let database = match crate::db::resolve::resolve(&project, &flags, env_var)? {
+        Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
+        None => None,
+    };
+    if !args.models.is_empty() {
+        project.models.paths = args.models.clone();
+    }
+    let models = crate::models::load_project(&project)?;
+    for w in models.iter().flat_map(|m| &m.warnings) {
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
+    }
+    let report = engine::check(
+        &project,
+        registry,
+        &CheckOptions {
+            verbose: args.verbose,
+            cache: (!args.no_cache).then(|| args.cache.resolve(cwd, &project.root)),
+            cwd: cwd.to_path_buf(),
+            database,
+            models,
+        },
+    );
+    Ok(report)
 }
 
 /// The project at `path` (default: here) with the default rule selection: what

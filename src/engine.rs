@@ -509,6 +509,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             t.sort();
             t
         }),
+        environments: Vec::new(),
     };
     let mut sources = if diagnostics.is_empty() {
         HashMap::new()

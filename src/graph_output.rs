@@ -14,6 +14,9 @@ pub struct GraphJson {
     pub revisions: Vec<RevisionJson>,
     pub heads: Vec<String>,
     pub bases: Vec<String>,
+    /// Every branch label with the heads that carry it (in their effective labels):
+    /// `alembic upgrade <label>@head` works exactly when there is one.
+    pub branches: Vec<BranchJson>,
     /// The revision(s) in the database's version table; only with a database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Vec<String>>,
@@ -25,9 +28,20 @@ pub struct RevisionJson {
     pub down_revisions: Vec<String>,
     pub depends_on: Vec<String>,
     pub branch_labels: Vec<String>,
+    /// The labels in force at this revision, sorted: declared ones and those
+    /// Alembic extends to it from a labeled revision (`Script.branch_labels`).
+    pub effective_labels: Vec<String>,
     /// Relative to the project root, `/`-separated.
     pub path: String,
     pub message: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct BranchJson {
+    pub label: String,
+    /// The revision that declares the label.
+    pub revision: String,
+    pub heads: Vec<String>,
 }
 
 pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
@@ -39,13 +53,15 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
     let revisions = graph
         .nodes
         .iter()
-        .map(|n| {
+        .enumerate()
+        .map(|(i, n)| {
             let m = &migrations[n.migration];
             RevisionJson {
                 revision: n.revision.clone(),
                 down_revisions: strings(&mut m.down_revisions()),
                 depends_on: strings(&mut m.depends_on()),
                 branch_labels: strings(&mut m.branch_labels()),
+                effective_labels: graph.effective_labels(i).to_vec(),
                 path: json_path(&project.root, &m.path),
                 message: m.message.clone(),
             }
@@ -63,6 +79,7 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
             .iter()
             .map(|&b| graph.revision(b).to_string())
             .collect(),
+        branches: branches(&graph),
         current: None,
     }
 }
@@ -95,6 +112,27 @@ fn json_path(root: &Path, path: &Path) -> String {
             .join("/"),
         _ => path.display().to_string(),
     }
+}
+
+/// Each declared branch label (in the order revisions declare them) with the heads
+/// that carry it.
+fn branches(graph: &RevisionGraph) -> Vec<BranchJson> {
+    let mut labels: Vec<(&str, usize)> =
+        graph.labels.iter().map(|(l, &n)| (l.as_str(), n)).collect();
+    labels.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+    labels
+        .into_iter()
+        .map(|(label, node)| BranchJson {
+            label: label.to_string(),
+            revision: graph.revision(node).to_string(),
+            heads: graph
+                .heads
+                .iter()
+                .filter(|&&h| graph.effective_labels(h).iter().any(|l| l == label))
+                .map(|&h| graph.revision(h).to_string())
+                .collect(),
+        })
+        .collect()
 }
 
 /// What the pictures (`dot`, `mermaid`) draw: one box per revision, plus a dashed

@@ -40,6 +40,23 @@ pub struct Options {
     /// Glob (relative to the project root) → rules silenced in matching files.
     #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     pub per_file_ignores: Option<BTreeMap<Spanned<String>, SpannedList>>,
+    /// The Alembic environments of a repository that holds several, each checked as
+    /// its own history (default: every `alembic.ini` / `[tool.alembic]` found below
+    /// the directory `migverify check` runs on, when it is not an environment itself).
+    pub projects: Option<Vec<ProjectOptions>>,
+}
+
+/// One Alembic environment of the repository (`[[projects]]`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectOptions {
+    /// The directory holding its `alembic.ini` or `pyproject.toml` `[tool.alembic]`,
+    /// relative to this config file's directory.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// The name diagnostics, the status block and `--project` use (default: `path`).
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
 }
 
 // The presets in `config/`, for the schema only (the loader reads the files).
@@ -179,6 +196,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "models",
             "rules",
             "per-file-ignores",
+            "projects",
         ],
     ),
     (

@@ -282,9 +282,46 @@ impl miette::Diagnostic for MietteDiagnostic {
     }
 }
 
+/// The status block of a run over several Alembic environments: one block each.
+fn write_environments(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for env in &report.status.environments {
+        writeln!(
+            out,
+            "Project {} ({}):",
+            env.name,
+            report.display_path(&env.root)
+        )?;
+        writeln!(
+            out,
+            "  Database: {}",
+            env.database.as_deref().unwrap_or("not configured")
+        )?;
+        if let Some(current) = &env.current_revisions {
+            writeln!(
+                out,
+                "  Current revision(s): {}",
+                list_or_none(current.iter().map(String::as_str))
+            )?;
+        }
+        writeln!(
+            out,
+            "  Head revision(s): {}",
+            list_or_none(env.head_revisions.iter().map(String::as_str))
+        )?;
+        if let Some(pending) = env.pending {
+            writeln!(out, "  Pending: {pending}")?;
+        }
+        writeln!(out, "  Migration files: {}", env.migration_files)?;
+    }
+    Ok(())
+}
+
 /// The status block, as the Python verification script printed it.
 fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let status = &report.status;
+    if !status.environments.is_empty() {
+        return write_environments(report, out);
+    }
     // Revision ids, paths and table names come from files and the database.
     let e = |s: &str| escape_controls(s).into_owned();
     writeln!(
