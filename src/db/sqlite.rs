@@ -171,6 +171,7 @@ async fn columns(
                 type_: type_.unwrap_or_default(),
                 nullable: notnull.unwrap_or_default() == 0,
                 default,
+                comment: None,
             });
         }
         pks.sort();
@@ -194,6 +195,16 @@ type ColumnRow = (
 );
 
 type Fks = Vec<(String, String, ForeignKey)>;
+/// Table, id, referred table, column, referred column, `ON DELETE`, `ON UPDATE`.
+type FkRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 type Indexes = Vec<(String, String, String, Index)>;
 
 async fn keys_and_indexes(
@@ -206,20 +217,20 @@ async fn keys_and_indexes(
     for schema in schemas {
         let what = "reading foreign keys";
         let sql = format!(
-            "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\" \
+            "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_delete, f.on_update \
              FROM {s}.sqlite_schema m JOIN pragma_foreign_key_list(m.name, {lit}) f \
              WHERE {USER_TABLES} ORDER BY m.name, f.id, f.seq",
             s = quote(schema, '"'),
             lit = sql_str(schema),
         );
-        let rows: Vec<(String, i64, String, String, Option<String>)> = ctx
+        let rows: Vec<FkRow> = ctx
             .run(
                 what,
                 sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn),
             )
             .await?;
         let mut current: Option<(String, i64)> = None;
-        for (table, id, referred, from, to) in rows {
+        for (table, id, referred, from, to, on_delete, on_update) in rows {
             let key = Some((table.clone(), id));
             if current != key {
                 current = key;
@@ -232,6 +243,8 @@ async fn keys_and_indexes(
                         referred_schema: schema.clone(),
                         referred_table: referred,
                         referred_columns: Vec::new(),
+                        on_delete,
+                        on_update,
                     },
                 ));
             }

@@ -244,6 +244,7 @@ pub(crate) mod testing {
             type_: type_.into(),
             nullable,
             default: None,
+            comment: None,
         }
     }
 
@@ -263,6 +264,7 @@ pub(crate) mod testing {
                 foreign_keys: Vec::new(),
                 indexes: Vec::new(),
                 unique_constraints: Vec::new(),
+                comment: None,
             })
             .collect();
         s
