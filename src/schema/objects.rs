@@ -220,6 +220,343 @@ pub fn fk_target(s: &str) -> Option<(TableName, String)> {
     Some((TableName::new(schema, table), col))
 }
 
+/// `MetaData(naming_convention=...)`: the templates for the kinds compared.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Convention {
+    pub ix: Option<String>,
+    pub uq: Option<String>,
+    pub fk: Option<String>,
+}
+
+impl Default for Convention {
+    /// SQLAlchemy's default: `{"ix": "ix_%(column_0_label)s"}`.
+    fn default() -> Convention {
+        Convention {
+            ix: Some("ix_%(column_0_label)s".into()),
+            uq: None,
+            fk: None,
+        }
+    }
+}
+
+impl Convention {
+    /// The name SQLAlchemy gives an index (`"ix"`) or unique constraint (`"uq"`) on
+    /// `columns` of `table`: the explicit one, unless the template uses
+    /// `%(constraint_name)s`; else the template's; `None` when unnamed or when the
+    /// template uses a token migverify does not know.
+    pub fn name(
+        &self,
+        kind: &str,
+        explicit: Option<&str>,
+        table: &str,
+        columns: &[String],
+    ) -> Option<String> {
+        let template = match kind {
+            "ix" => self.ix.as_deref(),
+            "uq" => self.uq.as_deref(),
+            _ => self.fk.as_deref(),
+        };
+        let Some(template) = template else {
+            return explicit.map(str::to_string);
+        };
+        let uses_name = template.contains("%(constraint_name)s");
+        if explicit.is_some() && !uses_name {
+            return explicit.map(str::to_string);
+        }
+        if explicit.is_none() && uses_name {
+            return None;
+        }
+        let first = columns.first()?;
+        let label = |c: &str| format!("{table}_{c}");
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(i) = rest.find("%(") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let end = after.find(")s")?;
+            let token = &after[..end];
+            let value = match token {
+                "table_name" => table.to_string(),
+                "constraint_name" => explicit?.to_string(),
+                "column_0_name" => first.clone(),
+                "column_0_label" => label(first),
+                "column_0N_name" => columns.concat(),
+                "column_0_N_name" => columns.join("_"),
+                "column_0N_label" => columns.iter().map(|c| label(c)).collect::<String>(),
+                "column_0_N_label" => columns.iter().map(|c| label(c)).collect::<Vec<_>>().join("_"),
+                _ => return None,
+            };
+            out.push_str(&value);
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+}
+
+/// A foreign key declared on a column (`ForeignKey("users.id")`).
+#[derive(Clone, Debug)]
+pub struct ColumnForeignKey {
+    /// `"users.id"`; a dotted Python name (`User.id`) starts with `@`.
+    pub target: String,
+    pub ondelete: Option<String>,
+    pub onupdate: Option<String>,
+}
+
+/// What a `Column(...)` / `mapped_column(...)` call declares besides its type and
+/// nullability.
+#[derive(Clone, Debug, Default)]
+pub struct ColumnExtras {
+    pub comment: Option<Option<String>>,
+    pub server_default: Option<Option<String>>,
+    pub primary_key: bool,
+    pub index: bool,
+    pub unique: bool,
+    pub foreign_keys: Vec<ColumnForeignKey>,
+    /// Something about its index, uniqueness or foreign keys could not be read.
+    pub unknown: bool,
+}
+
+/// Reads the extras of a column call's arguments.
+pub fn column_extras(args: &[(Option<String>, Value)]) -> ColumnExtras {
+    let kw = |k: &str| args.iter().find(|(n, _)| n.as_deref() == Some(k)).map(|(_, v)| v);
+    let flag = |k: &str, unknown: &mut bool| match kw(k) {
+        None | Some(Value::None) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            *unknown = true;
+            false
+        }
+    };
+    let mut out = ColumnExtras {
+        comment: kw("comment").map_or(Some(None), comment_of),
+        server_default: kw("server_default").map_or(Some(None), server_default_of),
+        primary_key: kw("primary_key").and_then(Value::as_bool) == Some(true),
+        ..ColumnExtras::default()
+    };
+    let mut unknown = false;
+    out.index = flag("index", &mut unknown);
+    out.unique = flag("unique", &mut unknown);
+    for (k, v) in args {
+        if k.is_some() {
+            continue;
+        }
+        let Value::Call { func, args: fargs } = v else {
+            continue;
+        };
+        if func.rsplit('.').next() != Some("ForeignKey") {
+            continue;
+        }
+        let fkw = |k: &str| {
+            fargs
+                .iter()
+                .find(|(n, _)| n.as_deref() == Some(k))
+                .map(|(_, v)| v)
+        };
+        let action = |k: &str, unknown: &mut bool| match fkw(k) {
+            None | Some(Value::None) => None,
+            Some(Value::Str(s)) => Some(s.clone()),
+            Some(_) => {
+                *unknown = true;
+                None
+            }
+        };
+        let target = match fargs.iter().find(|(n, _)| n.is_none()).map(|(_, v)| v) {
+            Some(Value::Str(s)) => Some(s.clone()),
+            Some(Value::Name(n)) => Some(format!("@{n}")),
+            _ => None,
+        };
+        let Some(target) = target else {
+            unknown = true;
+            continue;
+        };
+        let ondelete = action("ondelete", &mut unknown);
+        let onupdate = action("onupdate", &mut unknown);
+        out.foreign_keys.push(ColumnForeignKey {
+            target,
+            ondelete,
+            onupdate,
+        });
+    }
+    out.unknown = unknown;
+    out
+}
+
+impl Objects {
+    /// Adds what a column declares on `table` (named by `conv`); a foreign key to a
+    /// Python attribute (`User.id`) is resolved by `resolve` (`None`: unknown).
+    pub fn add_column_extras(
+        &mut self,
+        table: &str,
+        column: &str,
+        extras: &ColumnExtras,
+        conv: &Convention,
+        origin: Option<Location>,
+        resolve: &dyn Fn(&str) -> Option<String>,
+    ) {
+        self.set_column(ColumnAttrs {
+            column: column.to_string(),
+            comment: extras.comment.clone(),
+            server_default: extras.server_default.clone(),
+            primary_key: extras.primary_key,
+            origin: origin.clone(),
+        });
+        self.partial |= extras.unknown;
+        let cols = vec![column.to_string()];
+        if extras.index {
+            match conv.name("ix", None, table, &cols) {
+                Some(name) => self.indexes.push(Index {
+                    name: Some(name),
+                    columns: cols.clone(),
+                    unique: extras.unique,
+                    expression: false,
+                    origin: origin.clone(),
+                }),
+                None => self.partial = true,
+            }
+        } else if extras.unique {
+            self.uniques.push(Unique {
+                name: conv.name("uq", None, table, &cols),
+                columns: cols.clone(),
+                origin: origin.clone(),
+            });
+        }
+        for fk in &extras.foreign_keys {
+            let target = match fk.target.strip_prefix('@') {
+                Some(r) => resolve(r),
+                None => Some(fk.target.clone()),
+            };
+            match target.as_deref().and_then(fk_target) {
+                Some((referred, rc)) => self.foreign_keys.push(ForeignKey {
+                    name: None,
+                    columns: cols.clone(),
+                    referred,
+                    referred_columns: vec![rc],
+                    ondelete: fk.ondelete.clone(),
+                    onupdate: fk.onupdate.clone(),
+                    origin: origin.clone(),
+                }),
+                None => self.partial = true,
+            }
+        }
+    }
+
+    /// Adds a table-level `Index(...)`, `UniqueConstraint(...)` or
+    /// `ForeignKeyConstraint(...)` call (in `Table(...)`, `__table_args__`,
+    /// `op.create_table`); `column` reads a column argument. Whether it was one.
+    pub fn add_table_item(
+        &mut self,
+        table: &str,
+        v: &Value,
+        conv: &Convention,
+        origin: Option<Location>,
+        column: &dyn Fn(&Value) -> Option<String>,
+    ) -> bool {
+        let Value::Call { func, args } = v else {
+            return false;
+        };
+        let kind = func.rsplit('.').next().unwrap_or(func);
+        if !matches!(kind, "Index" | "UniqueConstraint" | "ForeignKeyConstraint") {
+            return false;
+        }
+        let kw = |k: &str| args.iter().find(|(n, _)| n.as_deref() == Some(k)).map(|(_, v)| v);
+        let mut positional = args.iter().filter(|(k, _)| k.is_none()).map(|(_, v)| v);
+        let explicit = |v: Option<&Value>| -> Result<Option<String>, ()> {
+            match v {
+                None | Some(Value::None) => Ok(None),
+                Some(Value::Str(s)) => Ok(Some(s.clone())),
+                Some(Value::Call { func, args }) if func.rsplit('.').next() == Some("f") => {
+                    match args.first() {
+                        Some((None, Value::Str(s))) => Ok(Some(s.clone())),
+                        _ => Err(()),
+                    }
+                }
+                Some(_) => Err(()),
+            }
+        };
+        match kind {
+            "Index" => {
+                let Ok(name) = explicit(positional.next()) else {
+                    self.partial = true;
+                    return true;
+                };
+                let mut cols = Vec::new();
+                let mut expression = false;
+                for c in positional {
+                    match column(c) {
+                        Some(n) => cols.push(n),
+                        None => expression = true,
+                    }
+                }
+                let unique = kw("unique").and_then(Value::as_bool) == Some(true);
+                match conv.name("ix", name.as_deref(), table, &cols) {
+                    Some(name) => self.indexes.push(Index {
+                        name: Some(name),
+                        columns: cols,
+                        unique,
+                        expression,
+                        origin,
+                    }),
+                    None => self.partial = true,
+                }
+            }
+            "UniqueConstraint" => {
+                let Ok(name) = explicit(kw("name")) else {
+                    self.partial = true;
+                    return true;
+                };
+                let cols: Option<Vec<String>> = positional.map(column).collect();
+                let Some(cols) = cols else {
+                    self.partial = true;
+                    return true;
+                };
+                self.uniques.push(Unique {
+                    name: conv.name("uq", name.as_deref(), table, &cols),
+                    columns: cols,
+                    origin,
+                });
+            }
+            _ => {
+                let list = |v: Option<&Value>| -> Option<Vec<String>> {
+                    match v? {
+                        Value::List(items) | Value::Tuple(items) => items.iter().map(column).collect(),
+                        _ => None,
+                    }
+                };
+                let locals = list(kw("columns").or_else(|| positional.next()));
+                let remotes = list(kw("refcolumns").or_else(|| positional.next()));
+                let action = |k: &str| match kw(k) {
+                    None | Some(Value::None) => Ok(None),
+                    Some(Value::Str(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(()),
+                };
+                let (Some(locals), Some(remotes), Ok(ondelete), Ok(onupdate)) =
+                    (locals, remotes, action("ondelete"), action("onupdate"))
+                else {
+                    self.partial = true;
+                    return true;
+                };
+                let targets: Option<Vec<(TableName, String)>> =
+                    remotes.iter().map(|r| fk_target(r)).collect();
+                let Some(targets) = targets.filter(|t| !t.is_empty()) else {
+                    self.partial = true;
+                    return true;
+                };
+                self.foreign_keys.push(ForeignKey {
+                    name: explicit(kw("name")).ok().flatten(),
+                    columns: locals,
+                    referred: targets[0].0.clone(),
+                    referred_columns: targets.into_iter().map(|(_, c)| c).collect(),
+                    ondelete,
+                    onupdate,
+                    origin,
+                });
+            }
+        }
+        true
+    }
+}
+
 /// How a server default compares: a literal value or an expression.
 #[derive(Debug, PartialEq)]
 enum Norm {
