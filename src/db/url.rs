@@ -428,7 +428,7 @@ pub fn mask_passwords(text: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn dialect_of(scheme: &str) -> Option<Dialect> {
+pub(crate) fn dialect_of(scheme: &str) -> Option<Dialect> {
     let lower = scheme.to_ascii_lowercase();
     let (base, driver) = match lower.split_once('+') {
         Some((b, d)) => (b.to_string(), Some(d.to_string())),

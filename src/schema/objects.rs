@@ -655,6 +655,14 @@ pub struct ObjectDifference {
     pub right: Option<Location>,
 }
 
+/// The drift rules' object settings: `[drift] compare-server-default`, and the
+/// dialect of the database (read, or named by the project's URL).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DriftOptions {
+    pub compare_server_default: bool,
+    pub dialect: Option<Dialect>,
+}
+
 /// What the comparison needs to know about where the right side comes from.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ObjectOptions {

@@ -434,6 +434,7 @@ mod tests {
                 database_origin: None,
                 models: None,
                 ignore_tables: &[],
+                drift: Default::default(),
             },
             &mut out,
         );
