@@ -778,8 +778,24 @@ pub fn diff(
             rnamed.push((n, Named::Index(i)));
         }
     }
-    for u in &right.uniques {
-        if let Some(n) = u.name.as_deref() {
+    // An unnamed unique constraint on the right (replayed migrations) gets the name
+    // the database will give it: PostgreSQL `<table>_<columns>_key`, MySQL its first
+    // column. SQLite keeps none, and Alembic then never reports it removed.
+    let synthesized: Vec<Option<String>> = right
+        .uniques
+        .iter()
+        .map(|u| match (&u.name, opts.dialect) {
+            (Some(_), _) => None,
+            (None, Some(Dialect::Postgresql)) => {
+                Some(format!("{}_{}_key", table.rsplit('.').next().unwrap_or(table), u.columns.join("_")))
+                    .filter(|n| n.len() <= 63)
+            }
+            (None, Some(Dialect::Mysql | Dialect::Mariadb)) => u.columns.first().cloned(),
+            _ => None,
+        })
+        .collect();
+    for (u, synth) in right.uniques.iter().zip(&synthesized) {
+        if let Some(n) = u.name.as_deref().or(synth.as_deref()) {
             rnamed.push((n, Named::Unique(u)));
         }
     }

@@ -500,6 +500,12 @@ impl Call<'_> {
     fn name(&self, v: &Value) -> Option<String> {
         match v {
             Value::Str(s) => Some(s.clone()),
+            // `op.f("ix_users_email")`, `batch_op.f(...)`: a name taken as given.
+            Value::Call { func, args }
+                if func.rsplit('.').next() == Some("f") && args.len() == 1 && args[0].0.is_none() =>
+            {
+                self.name(&args[0].1)
+            }
             Value::Name(n) => self
                 .m
                 .constants
