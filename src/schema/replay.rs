@@ -419,6 +419,7 @@ impl Replay {
             "drop_constraint" => {
                 let name = c.pos(0).or_else(|| c.kw("constraint_name")).and_then(|v| c.name(v));
                 let kind = c.kw("type_").or_else(|| c.pos(rest + 1)).and_then(|v| c.name(v));
+                let table_name = self.schema.tables[t].name.name.clone();
                 let objects = &mut self.schema.tables[t].objects;
                 match name {
                     Some(name) => {
@@ -428,7 +429,9 @@ impl Replay {
                             Some(_) => return,
                             None => None,
                         };
-                        if !objects.drop_named(&name, kind) {
+                        if !objects.drop_named(&name, kind)
+                            && !objects.drop_unnamed_by_server_name(&table_name, &name, kind)
+                        {
                             // An unnamed constraint known by the name the database gave
                             // it: which one it was is not known.
                             objects.partial = true;
