@@ -23,9 +23,13 @@ Replays every migration's `upgrade()` statically (`op.create_table`, `add_column
 graph order up to the head(s), and compares the resulting schema with the SQLAlchemy
 models: tables and columns both ways, nullability, and types (SQLAlchemy type to
 SQLAlchemy type, e.g. `sa.String(50)` ≢ `String(80)`; types it cannot normalise are not
-compared). No database and no Python needed: this is what `alembic check` reports,
-found in milliseconds. Where a migration runs raw SQL (`op.execute`) that could explain a
-difference, the message says so instead of asserting.
+compared); then indexes, unique constraints, foreign keys and comments, and server
+defaults with `[drift] compare-server-default = true`, with the semantics of Alembic's
+autogenerate. No database and no Python needed: for these kinds of objects this is
+what `alembic check` reports, found in milliseconds; docs/drift.md lists exactly what
+is compared and what is not (check constraints, primary key changes, index options,
+...). Where a migration runs raw SQL (`op.execute`) that could explain a difference,
+the message says so instead of asserting.
 
 ## Why is this bad?
 A model change without a migration ships code that expects a column that production
