@@ -329,6 +329,20 @@ impl Replay {
                 }
                 let names: Vec<Option<String>> = cols.iter().map(|v| c.name(v)).collect();
                 let objects = &mut self.schema.tables[t].objects;
+                if method == "create_unique_constraint" && name.is_none() {
+                    // `create_unique_constraint(None, ...)`: unnamed, as autogenerate
+                    // writes it without a naming convention.
+                    if names.iter().all(Option::is_some) {
+                        objects.uniques.push(Unique {
+                            name: None,
+                            columns: names.into_iter().flatten().collect(),
+                            origin: Some(loc.clone()),
+                        });
+                    } else {
+                        objects.partial = true;
+                    }
+                    return;
+                }
                 let Some(name) = name else {
                     objects.partial = true;
                     return;
