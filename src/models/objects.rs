@@ -143,6 +143,19 @@ pub fn module_index(
             table = Some(t.clone());
             out.push((None, Value::Str(parts.last()?.to_string())));
         } else {
+            // An expression (`func.lower(User.email)`): its table from the attributes
+            // it names.
+            if k.is_none() {
+                for n in names_in(v) {
+                    let owner = n.split('.').next().unwrap_or(n);
+                    if let Some(t) = tables.get(owner) {
+                        if table.as_ref().is_some_and(|x| x != t) {
+                            return None;
+                        }
+                        table = Some(t.clone());
+                    }
+                }
+            }
             out.push((k.clone(), v.clone()));
         }
     }
@@ -153,4 +166,19 @@ pub fn module_index(
             args: out,
         },
     ))
+}
+
+/// The dotted names (`User.email`) inside a value, without recursion.
+fn names_in(v: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Name(n) if n.contains('.') => out.push(n.as_str()),
+            Value::Call { args, .. } => stack.extend(args.iter().map(|(_, v)| v)),
+            Value::List(items) | Value::Tuple(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    out
 }

@@ -724,6 +724,47 @@ mod tests {
     }
 
     #[test]
+    fn objects_as_autogenerate_writes_them() {
+        let r = replay(&format!(
+            "{HEAD}def upgrade():\n\
+             \x20   op.create_table('accounts', sa.Column('id', sa.Integer(), nullable=False),\n\
+             \x20       sa.Column('email', sa.String(120), nullable=False, comment='login'),\n\
+             \x20       sa.Column('status', sa.String(20), server_default='active', nullable=False),\n\
+             \x20       sa.PrimaryKeyConstraint('id'), sa.UniqueConstraint('email'), comment='people')\n\
+             \x20   op.create_table('posts', sa.Column('id', sa.Integer(), nullable=False),\n\
+             \x20       sa.Column('author_id', sa.Integer(), nullable=False),\n\
+             \x20       sa.ForeignKeyConstraint(['author_id'], ['accounts.id'], ondelete='CASCADE'),\n\
+             \x20       sa.UniqueConstraint('author_id', name=op.f('uq_posts_author_id')))\n\
+             \x20   with op.batch_alter_table('accounts', schema=None) as batch_op:\n\
+             \x20       batch_op.create_index(batch_op.f('ix_accounts_status'), ['status'], unique=False)\n\
+             \x20       batch_op.drop_constraint(batch_op.f('accounts_email_key'), type_='unique')\n\
+             \x20       batch_op.alter_column('status', server_default=None, comment='state')\n\
+             \x20       batch_op.alter_column('email', new_column_name='login')\n\
+             \x20   op.drop_table_comment('accounts')\n\
+             \x20   with op.batch_alter_table('posts', schema=None) as batch_op:\n\
+             \x20       batch_op.drop_constraint('posts_author_id_fkey', type_='foreignkey')\n\
+             \x20       batch_op.create_foreign_key(None, 'accounts', ['author_id'], ['id'], onupdate='SET NULL')\n\
+             \x20       batch_op.drop_constraint(batch_op.f('uq_posts_author_id'), type_='unique')\n"
+        ));
+        assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+        let a = &r.schema.tables[0].objects;
+        assert!(!a.partial);
+        assert_eq!(a.comment, Some(None));
+        assert!(a.uniques.is_empty());
+        assert_eq!(a.indexes[0].name.as_deref(), Some("ix_accounts_status"));
+        let status = a.column("status").unwrap();
+        assert_eq!(status.server_default, Some(None));
+        assert_eq!(status.comment, Some(Some("state".into())));
+        assert_eq!(a.column("login").unwrap().comment, Some(Some("login".into())));
+        let p = &r.schema.tables[1].objects;
+        assert!(!p.partial);
+        assert!(p.uniques.is_empty());
+        assert_eq!(p.foreign_keys.len(), 1);
+        assert_eq!(p.foreign_keys[0].onupdate.as_deref(), Some("SET NULL"));
+        assert_eq!(p.foreign_keys[0].ondelete, None);
+    }
+
+    #[test]
     fn raw_sql_tables() {
         assert_eq!(
             sql_table("ALTER TABLE public.users ADD x int").as_deref(),
