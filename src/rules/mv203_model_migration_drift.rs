@@ -143,6 +143,35 @@ mod tests {
     }
 
     #[test]
+    fn objects_are_compared() {
+        // An index and a foreign key in the models that no migration creates; the
+        // migration's unnamed unique constraint matches the model's `unique=True`.
+        let models = "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\
+            Base = declarative_base()\n\
+            class User(Base):\n    __tablename__ = 'users'\n    id = sa.Column(sa.Integer, primary_key=True)\n    name = sa.Column(sa.String(50), nullable=False, index=True, unique=True)\n    boss_id = sa.Column(sa.Integer, sa.ForeignKey('users.id'), nullable=False)\n";
+        let create = CREATE.replace(
+            "sa.PrimaryKeyConstraint('id'))",
+            "sa.Column('boss_id', sa.Integer(), nullable=False),\n        sa.PrimaryKeyConstraint('id'))",
+        );
+        let found = run(&ModelMigrationDrift, &[("a1.py", &create)], Some(models), None);
+        let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "unique index `ix_users_name` on `users` (`name`) is in the models but not in the migrations at head",
+                "foreign key on `users` (`boss_id`) → `users` (`id`) is in the models but not in the migrations at head",
+            ]
+        );
+        assert_eq!(found[0].location.span.map(|s| s.start_line), Some(7));
+        let create = create.replace(
+            "sa.PrimaryKeyConstraint('id'))",
+            "sa.PrimaryKeyConstraint('id'), sa.ForeignKeyConstraint(['boss_id'], ['users.id']))\n    op.create_index(op.f('ix_users_name'), 'users', ['name'], unique=True)",
+        );
+        let found = run(&ModelMigrationDrift, &[("a1.py", &create)], Some(models), None);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
     fn raw_sql_hedges() {
         let add = "revision = 'b1'\ndown_revision = 'a1'\n\
             def upgrade():\n    op.execute('ALTER TABLE users ADD COLUMN email VARCHAR(120)')\n\
