@@ -366,7 +366,9 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         ignore_tables: &project.models.ignore_tables,
         drift: crate::schema::objects::DriftOptions {
             compare_server_default: project.models.compare_server_default,
-            dialect: db.map(|d| d.snapshot.dialect).or_else(|| project_dialect(project)),
+            dialect: db
+                .map(|d| d.snapshot.dialect)
+                .or_else(|| project_dialect(project)),
         },
     };
 

@@ -321,12 +321,7 @@ impl Proj {
 
 /// Each Alembic difference is named by some finding of `code`, and each finding of
 /// `code` names some Alembic difference.
-fn agree(
-    what: &str,
-    code: &str,
-    alembic: &[(String, String)],
-    ours: &[(String, String)],
-) -> bool {
+fn agree(what: &str, code: &str, alembic: &[(String, String)], ours: &[(String, String)]) -> bool {
     let ours: Vec<&str> = ours
         .iter()
         .filter(|(c, _)| c == code)
@@ -335,9 +330,11 @@ fn agree(
     let named = alembic
         .iter()
         .all(|(_, needle)| ours.iter().any(|m| m.contains(needle.as_str())));
-    let explained = ours
-        .iter()
-        .all(|m| alembic.iter().any(|(_, needle)| m.contains(needle.as_str())));
+    let explained = ours.iter().all(|m| {
+        alembic
+            .iter()
+            .any(|(_, needle)| m.contains(needle.as_str()))
+    });
     if !(named && explained) {
         println!("DISAGREE {what} {code}: alembic {alembic:?}; {code} {ours:#?}");
     }

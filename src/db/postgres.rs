@@ -100,8 +100,18 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
     }
     let ((server_version, version_table), mut tables, constraints, indexes) = result?;
 
-    for (schema, table, name, kind, columns, ref_schema, ref_table, ref_columns, on_delete, on_update) in
-        constraints
+    for (
+        schema,
+        table,
+        name,
+        kind,
+        columns,
+        ref_schema,
+        ref_table,
+        ref_columns,
+        on_delete,
+        on_update,
+    ) in constraints
     {
         let Some(t) = tables.get(&schema, &table) else {
             continue;

@@ -244,7 +244,13 @@ pub fn build(files: &[ModelFile]) -> Models {
     };
     for (name, raw) in &pending {
         if let Some(i) = schema.table_index(name, fold) {
-            objects::apply(&mut schema.tables[i].objects, name, raw, conv, &tables_by_name);
+            objects::apply(
+                &mut schema.tables[i].objects,
+                name,
+                raw,
+                conv,
+                &tables_by_name,
+            );
         }
     }
     for f in files {
@@ -256,7 +262,13 @@ pub fn build(files: &[ModelFile]) -> Models {
                             items: vec![(call, ix.location.clone())],
                             ..objects::RawObjects::known()
                         };
-                        objects::apply(&mut schema.tables[i].objects, &name, &raw, conv, &tables_by_name);
+                        objects::apply(
+                            &mut schema.tables[i].objects,
+                            &name,
+                            &raw,
+                            conv,
+                            &tables_by_name,
+                        );
                     }
                 }
                 // An index whose table cannot be told: any table's may be missing.

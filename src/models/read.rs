@@ -7,9 +7,9 @@ use tree_sitter::Node;
 
 use super::objects::{ModuleIndex, RawObjects, convention_from_entries};
 use super::{Class, ModelFile, TableNameDecl};
-use crate::schema::objects::{Convention, column_extras};
 use crate::diagnostic::Location;
 use crate::migration::{Value, field, kind, parse_python, read_value, string_literal};
+use crate::schema::objects::{Convention, column_extras};
 use crate::schema::replay::{column_from_call, is_type_expr};
 use crate::schema::{Column, Kind, SqlType, Table, TableName};
 use crate::source::SourceFile;
@@ -397,11 +397,9 @@ impl Reader<'_> {
         let mut c = args.walk();
         for a in args.named_children(&mut c) {
             match kind(a) {
-                "keyword_argument" => {
-                    if field(a, "name").map(|k| self.text(k)) == Some("comment") {
-                        raw.comment = field(a, "value")
-                            .and_then(|v| crate::schema::objects::comment_of(&self.value(v)));
-                    }
+                "keyword_argument" if field(a, "name").map(|k| self.text(k)) == Some("comment") => {
+                    raw.comment = field(a, "value")
+                        .and_then(|v| crate::schema::objects::comment_of(&self.value(v)));
                 }
                 "call" => {
                     let v = self.value(a);

@@ -249,7 +249,11 @@ fn objects_of(m: &Models, table: &str) -> Vec<String> {
         ));
     }
     for u in &o.uniques {
-        out.push(format!("uq {} {:?}", u.name.as_deref().unwrap_or("-"), u.columns));
+        out.push(format!(
+            "uq {} {:?}",
+            u.name.as_deref().unwrap_or("-"),
+            u.columns
+        ));
     }
     for f in &o.foreign_keys {
         out.push(format!(

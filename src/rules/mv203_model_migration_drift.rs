@@ -153,7 +153,12 @@ mod tests {
             "sa.PrimaryKeyConstraint('id'))",
             "sa.Column('boss_id', sa.Integer(), nullable=False),\n        sa.PrimaryKeyConstraint('id'))",
         );
-        let found = run(&ModelMigrationDrift, &[("a1.py", &create)], Some(models), None);
+        let found = run(
+            &ModelMigrationDrift,
+            &[("a1.py", &create)],
+            Some(models),
+            None,
+        );
         let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -167,7 +172,12 @@ mod tests {
             "sa.PrimaryKeyConstraint('id'))",
             "sa.PrimaryKeyConstraint('id'), sa.ForeignKeyConstraint(['boss_id'], ['users.id']))\n    op.create_index(op.f('ix_users_name'), 'users', ['name'], unique=True)",
         );
-        let found = run(&ModelMigrationDrift, &[("a1.py", &create)], Some(models), None);
+        let found = run(
+            &ModelMigrationDrift,
+            &[("a1.py", &create)],
+            Some(models),
+            None,
+        );
         assert!(found.is_empty(), "{found:#?}");
     }
 

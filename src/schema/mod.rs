@@ -198,9 +198,8 @@ fn snapshot_objects(
                 name: f.name.clone(),
                 columns: f.columns.clone(),
                 referred: TableName::new(
-                    (Some(f.referred_schema.as_str()) != default
-                        && !f.referred_schema.is_empty())
-                    .then(|| f.referred_schema.clone()),
+                    (Some(f.referred_schema.as_str()) != default && !f.referred_schema.is_empty())
+                        .then(|| f.referred_schema.clone()),
                     f.referred_table.clone(),
                 ),
                 referred_columns: f.referred_columns.clone(),

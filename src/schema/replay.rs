@@ -144,11 +144,20 @@ impl Replay {
                     if let Some(col) = c.column(&a.value, aloc.clone()) {
                         if let Value::Call { args, .. } = &a.value {
                             let extras = column_extras(args);
-                            t.objects
-                                .add_column_extras(&tn, &col.name, &extras, &conv, Some(aloc), &resolve);
+                            t.objects.add_column_extras(
+                                &tn,
+                                &col.name,
+                                &extras,
+                                &conv,
+                                Some(aloc),
+                                &resolve,
+                            );
                         }
                         t.columns.push(col);
-                    } else if t.objects.add_table_item(&tn, &a.value, &conv, Some(aloc), &|v| c.name(v)) {
+                    } else if t
+                        .objects
+                        .add_table_item(&tn, &a.value, &conv, Some(aloc), &|v| c.name(v))
+                    {
                     } else if let Value::Call { func, args } = &a.value
                         && last(func) == "PrimaryKeyConstraint"
                     {
@@ -406,8 +415,17 @@ impl Replay {
                     Some(Value::Str(s)) => Ok(Some(s.clone())),
                     Some(_) => Err(()),
                 };
-                let name = c.pos(0).or_else(|| c.kw("constraint_name")).and_then(|v| c.name(v));
-                match (&referent, locals, remotes, action("ondelete"), action("onupdate")) {
+                let name = c
+                    .pos(0)
+                    .or_else(|| c.kw("constraint_name"))
+                    .and_then(|v| c.name(v));
+                match (
+                    &referent,
+                    locals,
+                    remotes,
+                    action("ondelete"),
+                    action("onupdate"),
+                ) {
                     (Some(r), Some(locals), Some(remotes), Ok(ondelete), Ok(onupdate)) => {
                         self.schema.tables[t].objects.foreign_keys.push(ForeignKey {
                             name,
@@ -431,8 +449,14 @@ impl Replay {
                 }
             }
             "drop_constraint" => {
-                let name = c.pos(0).or_else(|| c.kw("constraint_name")).and_then(|v| c.name(v));
-                let kind = c.kw("type_").or_else(|| c.pos(rest + 1)).and_then(|v| c.name(v));
+                let name = c
+                    .pos(0)
+                    .or_else(|| c.kw("constraint_name"))
+                    .and_then(|v| c.name(v));
+                let kind = c
+                    .kw("type_")
+                    .or_else(|| c.pos(rest + 1))
+                    .and_then(|v| c.name(v));
                 let table_name = self.schema.tables[t].name.name.clone();
                 let objects = &mut self.schema.tables[t].objects;
                 match name {
@@ -460,7 +484,9 @@ impl Replay {
                 objects.comment = if method == "drop_table_comment" {
                     Some(None)
                 } else {
-                    c.kw("comment").or_else(|| c.pos(rest)).and_then(objects::comment_of)
+                    c.kw("comment")
+                        .or_else(|| c.pos(rest))
+                        .and_then(objects::comment_of)
                 };
             }
             _ => {}
@@ -519,7 +545,9 @@ impl Call<'_> {
             Value::Str(s) => Some(s.clone()),
             // `op.f("ix_users_email")`, `batch_op.f(...)`: a name taken as given.
             Value::Call { func, args }
-                if func.rsplit('.').next() == Some("f") && args.len() == 1 && args[0].0.is_none() =>
+                if func.rsplit('.').next() == Some("f")
+                    && args.len() == 1
+                    && args[0].0.is_none() =>
             {
                 self.name(&args[0].1)
             }
@@ -755,7 +783,10 @@ mod tests {
         let status = a.column("status").unwrap();
         assert_eq!(status.server_default, Some(None));
         assert_eq!(status.comment, Some(Some("state".into())));
-        assert_eq!(a.column("login").unwrap().comment, Some(Some("login".into())));
+        assert_eq!(
+            a.column("login").unwrap().comment,
+            Some(Some("login".into()))
+        );
         let p = &r.schema.tables[1].objects;
         assert!(!p.partial);
         assert!(p.uniques.is_empty());
