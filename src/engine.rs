@@ -343,6 +343,20 @@ fn sources_for(
         .collect()
 }
 
+/// The dialect the project's database URL names (config, else `alembic.ini`), for
+/// the drift rules' dialect-specific choices when no database is read (MV203: SQLite
+/// keeps no comments).
+fn project_dialect(project: &Project) -> Option<crate::db::snapshot::Dialect> {
+    let url = project
+        .database
+        .url
+        .as_ref()
+        .map(|u| u.get_ref().clone())
+        .or_else(|| project.alembic.as_ref()?.sqlalchemy_url.clone())?;
+    let scheme = url.split_once("://")?.0.to_string();
+    crate::db::url::dialect_of(&scheme)
+}
+
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
     // A project with its own query rules resolved its settings against its registry.
     let registry = project.registry.as_ref().unwrap_or(registry);
@@ -377,6 +391,12 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
         models: opts.models.as_ref(),
         ignore_tables: &project.models.ignore_tables,
+        drift: crate::schema::objects::DriftOptions {
+            compare_server_default: project.models.compare_server_default,
+            dialect: db
+                .map(|d| d.snapshot.dialect)
+                .or_else(|| project_dialect(project)),
+        },
     };
 
     let mut rules = Vec::new();

@@ -132,4 +132,7 @@ pub struct ModelsConfig {
     /// Glob patterns as written (relative to the project root), each validated.
     pub paths: Vec<String>,
     pub ignore_tables: Vec<String>,
+    /// `[drift] compare-server-default`: compare server defaults (Alembic's
+    /// `compare_server_default`; default false).
+    pub compare_server_default: bool,
 }

@@ -214,6 +214,16 @@ impl Config {
                 out.ignore_tables = t.get_ref().iter().map(|s| s.get_ref().clone()).collect();
             }
         }
+        for file in &self.chain {
+            if let Some(v) = file
+                .options
+                .drift
+                .as_ref()
+                .and_then(|d| d.compare_server_default.as_ref())
+            {
+                out.compare_server_default = *v.get_ref();
+            }
+        }
         Ok(out)
     }
 }

@@ -35,6 +35,8 @@ pub struct Options {
     pub database: Option<DatabaseOptions>,
     /// SQLAlchemy model files, for the drift rules (MV2xx).
     pub models: Option<ModelsOptions>,
+    /// What the drift rules (MV201–MV203) compare besides tables and columns.
+    pub drift: Option<DriftOptions>,
     /// Which rules run, and at which level.
     pub rules: Option<RulesOptions>,
     /// Glob (relative to the project root) → rules silenced in matching files.
@@ -136,6 +138,16 @@ pub struct ModelsOptions {
     pub ignore_tables: Option<SpannedList>,
 }
 
+/// What the drift rules compare besides tables, columns, indexes, unique constraints,
+/// foreign keys and comments (always compared).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DriftOptions {
+    /// Compare server defaults, as Alembic's `compare_server_default = True`. Default: false.
+    #[schemars(with = "Option<bool>")]
+    pub compare_server_default: Option<Spanned<bool>>,
+}
+
 /// Which rules run. Rules are named by code (`MV003`), code prefix (`MV0`), name
 /// (`empty-downgrade`) or `ALL`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -194,6 +206,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "migrations",
             "database",
             "models",
+            "drift",
             "rules",
             "per-file-ignores",
             "projects",
@@ -222,6 +235,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("models", &["paths", "ignore_tables"]),
+    ("drift", &["compare-server-default"]),
     (
         "rules",
         &[

@@ -470,7 +470,7 @@ fn mask_interpolated(text: &str, value: &str, bytes: &mut [u8], depth: usize) {
     }
 }
 
-fn dialect_of(scheme: &str) -> Option<Dialect> {
+pub(crate) fn dialect_of(scheme: &str) -> Option<Dialect> {
     let lower = scheme.to_ascii_lowercase();
     let (base, driver) = match lower.split_once('+') {
         Some((b, d)) => (b.to_string(), Some(d.to_string())),

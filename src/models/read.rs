@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
+use super::objects::{ModuleIndex, RawObjects, convention_from_entries};
 use super::{Class, ModelFile, TableNameDecl};
 use crate::diagnostic::Location;
 use crate::migration::{Value, field, kind, read_value, string_literal};
+use crate::schema::objects::{Convention, column_extras};
 use crate::schema::replay::{column_from_call, is_type_expr};
 use crate::schema::{Column, Kind, SqlType, Table, TableName};
 use crate::source::SourceFile;
@@ -32,6 +34,10 @@ fn empty(path: PathBuf) -> ModelFile {
         tables: Vec::new(),
         base_names: Vec::new(),
         problems: Vec::new(),
+        table_objects: Vec::new(),
+        table_vars: Vec::new(),
+        module_indexes: Vec::new(),
+        conventions: Vec::new(),
     }
 }
 
@@ -61,6 +67,7 @@ pub fn read_source(path: PathBuf, bytes: Vec<u8>) -> ModelFile {
     for stmt in root.named_children(&mut cursor) {
         r.module_statement(stmt, &mut out);
     }
+    out.conventions = r.conventions(root);
     out
 }
 
@@ -120,6 +127,11 @@ impl Reader<'_> {
                 }
             }
             "expression_statement" => {
+                // `Index("ix", User.email)` at module level.
+                if let Some(call) = stmt.named_child(0).filter(|n| kind(*n) == "call") {
+                    self.module_index(call, out);
+                    return;
+                }
                 let Some(a) = stmt.named_child(0).filter(|a| kind(*a) == "assignment") else {
                     return;
                 };
@@ -129,6 +141,7 @@ impl Reader<'_> {
                 if kind(right) != "call" {
                     return;
                 }
+                self.module_index(right, out);
                 let func = field(right, "function").map(|f| self.text(f)).unwrap_or("");
                 let last = func.rsplit('.').next().unwrap_or(func);
                 if matches!(last, "declarative_base" | "generate_base")
@@ -138,6 +151,12 @@ impl Reader<'_> {
                 } else if last == "Table"
                     && let Some(t) = self.table_call(right)
                 {
+                    if kind(left) == "identifier" {
+                        out.table_vars
+                            .push((self.text(left).to_string(), t.name.clone()));
+                    }
+                    out.table_objects
+                        .push((t.name.clone(), self.table_raw(right)));
                     out.tables.push(t);
                 }
             }
@@ -200,6 +219,7 @@ impl Reader<'_> {
             abstract_: false,
             columns: Vec::new(),
             table: None,
+            objects: RawObjects::known(),
         };
         let body = field(def, "body")?;
         let mut c = body.walk();
@@ -239,11 +259,17 @@ impl Reader<'_> {
             }
             "__table_args__" => {
                 class.schema = right.and_then(|r| self.schema_of_table_args(r));
+                class.objects.has_table_args = true;
+                match right {
+                    Some(r) => self.table_args_objects(r, &mut class.objects),
+                    None => class.objects.unknown = true,
+                }
                 return;
             }
             "__table__" => {
                 if let Some(r) = right.filter(|r| kind(*r) == "call") {
                     class.table = self.table_call(r);
+                    class.objects = self.table_raw(r);
                 }
                 return;
             }
@@ -251,18 +277,32 @@ impl Reader<'_> {
             _ => {}
         }
         let loc = self.loc(stmt);
+        let mut extras = None;
         let column = match right {
             Some(r) if kind(r) == "call" => {
                 let v = self.value(r);
-                model_column(name, &v, annotation.as_deref(), loc)
+                extras = column_call_args(&v).map(column_extras);
+                model_column(name, &v, annotation.as_deref(), loc.clone())
             }
             Some(_) => None,
             // `x: Mapped[int]` alone is a column in SQLAlchemy 2.0.
             None => annotation
                 .as_deref()
-                .and_then(|a| annotation_column(name, a, loc)),
+                .and_then(|a| annotation_column(name, a, loc.clone())),
         };
         if let Some(col) = column {
+            let mut extras = extras.unwrap_or_else(|| column_extras(&[]));
+            // `Mapped[intpk]`: an `Annotated` alias may carry `index=True` and more.
+            if annotation
+                .as_deref()
+                .and_then(parse_mapped)
+                .is_some_and(|a| a.type_.kind == Kind::Unknown && !a.relationship)
+            {
+                extras.unknown = true;
+                extras.comment = None;
+                extras.server_default = None;
+            }
+            class.objects.columns.push((col.name.clone(), extras, loc));
             class.columns.push(col);
         }
     }
@@ -288,7 +328,11 @@ impl Reader<'_> {
         let body = self.text(def);
         if name == "__tablename__" {
             class.tablename = TableNameDecl::Computed;
-        } else if name == "__table_args__" || name.starts_with("__") {
+        } else if name == "__table_args__" {
+            class.objects.has_table_args = true;
+            class.objects.unknown = true;
+            class.objects.comment = None;
+        } else if name.starts_with("__") {
         } else if (body.contains("Column(") || body.contains("mapped_column("))
             && !body.contains("relationship(")
         {
@@ -298,7 +342,157 @@ impl Reader<'_> {
                 nullable: None,
                 origin: Some(self.loc(def)),
             });
+            // Its index, unique flag and foreign key are not read.
+            class.objects.unknown = true;
         }
+    }
+
+    /// `__table_args__`: its `Index`/`UniqueConstraint`/`ForeignKeyConstraint` items
+    /// and its `comment`.
+    fn table_args_objects(&self, n: Node, raw: &mut RawObjects) {
+        let items: Vec<Node> = match kind(n) {
+            "dictionary" => vec![n],
+            "tuple" | "list" | "parenthesized_expression" => {
+                let mut c = n.walk();
+                n.named_children(&mut c)
+                    .filter(|x| kind(*x) != "comment")
+                    .collect()
+            }
+            _ => {
+                raw.unknown = true;
+                raw.comment = None;
+                return;
+            }
+        };
+        for item in items {
+            match kind(item) {
+                "dictionary" => raw.comment = self.dict_comment(item),
+                "call" => raw.items.push((self.value(item), self.loc(item))),
+                _ => raw.unknown = true,
+            }
+        }
+    }
+
+    /// The `"comment"` of a `__table_args__` dict (unknown when not a literal).
+    fn dict_comment(&self, dict: Node) -> Option<Option<String>> {
+        let mut c = dict.walk();
+        for pair in dict.named_children(&mut c) {
+            if kind(pair) != "pair" {
+                // `**other`: anything may be in it.
+                return None;
+            }
+            let key = field(pair, "key").and_then(|k| string_literal(k, self.text(k)));
+            if key.as_deref() == Some("comment") {
+                let v = field(pair, "value")?;
+                return crate::schema::objects::comment_of(&self.value(v));
+            }
+        }
+        Some(None)
+    }
+
+    /// What a `Table(...)` call declares besides its columns' types.
+    fn table_raw(&self, call: Node) -> RawObjects {
+        let mut raw = RawObjects::known();
+        let Some(args) = field(call, "arguments") else {
+            return raw;
+        };
+        let mut c = args.walk();
+        for a in args.named_children(&mut c) {
+            match kind(a) {
+                "keyword_argument" if field(a, "name").map(|k| self.text(k)) == Some("comment") => {
+                    raw.comment = field(a, "value")
+                        .and_then(|v| crate::schema::objects::comment_of(&self.value(v)));
+                }
+                "call" => {
+                    let v = self.value(a);
+                    if let Value::Call { func, args } = &v
+                        && func.rsplit('.').next() == Some("Column")
+                    {
+                        let name = args
+                            .iter()
+                            .find(|(k, _)| k.is_none())
+                            .and_then(|(_, v)| v.as_str());
+                        if let Some(name) = name {
+                            raw.columns
+                                .push((name.to_string(), column_extras(args), self.loc(a)));
+                        }
+                    } else {
+                        raw.items.push((v, self.loc(a)));
+                    }
+                }
+                "list_splat" | "dictionary_splat" => raw.unknown = true,
+                _ => {}
+            }
+        }
+        raw
+    }
+
+    /// A module-level `Index(...)` call.
+    fn module_index(&self, call: Node, out: &mut ModelFile) {
+        let func = field(call, "function").map(|f| self.text(f)).unwrap_or("");
+        if func.rsplit('.').next() == Some("Index") {
+            out.module_indexes.push(ModuleIndex {
+                call: self.value(call),
+                location: self.loc(call),
+            });
+        }
+    }
+
+    /// Every `MetaData(naming_convention=...)` in the file: a dict literal or a
+    /// module-level name bound to one.
+    fn conventions(&self, root: Node) -> Vec<Option<Convention>> {
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if kind(n) == "call"
+                && let Some(f) = field(n, "function")
+                && self.text(f).rsplit('.').next() == Some("MetaData")
+                && let Some(args) = field(n, "arguments")
+            {
+                let mut c = args.walk();
+                for a in args.named_children(&mut c) {
+                    if kind(a) == "keyword_argument"
+                        && field(a, "name").map(|k| self.text(k)) == Some("naming_convention")
+                    {
+                        out.push(field(a, "value").and_then(|v| self.convention(root, v)));
+                    }
+                }
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+        out
+    }
+
+    fn convention(&self, root: Node, v: Node) -> Option<Convention> {
+        let dict = match kind(v) {
+            "dictionary" => v,
+            "identifier" => {
+                let name = self.text(v);
+                let mut c = root.walk();
+                root.named_children(&mut c)
+                    .filter(|s| kind(*s) == "expression_statement")
+                    .filter_map(|s| s.named_child(0))
+                    .filter(|a| kind(*a) == "assignment")
+                    .filter(|a| field(*a, "left").map(|l| self.text(l)) == Some(name))
+                    .filter_map(|a| field(a, "right"))
+                    .filter(|r| kind(*r) == "dictionary")
+                    .last()?
+            }
+            _ => return None,
+        };
+        let mut entries = Vec::new();
+        let mut c = dict.walk();
+        for pair in dict.named_children(&mut c) {
+            if kind(pair) != "pair" {
+                return None;
+            }
+            let k = field(pair, "key")?;
+            let key = string_literal(k, self.text(k)).unwrap_or_else(|| self.text(k).to_string());
+            let value = field(pair, "value").and_then(|x| string_literal(x, self.text(x)));
+            entries.push((key, value));
+        }
+        convention_from_entries(&entries)
     }
 
     /// `{"schema": "x"}` or `(..., {"schema": "x"})`.
@@ -420,6 +614,21 @@ fn model_column(
         nullable,
         origin: Some(origin),
     })
+}
+
+/// The arguments of a column call: `Column(...)`, `mapped_column(...)`, or the one
+/// inside `deferred(...)` / `column_property(...)`.
+fn column_call_args(v: &Value) -> Option<&[(Option<String>, Value)]> {
+    let Value::Call { func, args } = v else {
+        return None;
+    };
+    match func.rsplit('.').next().unwrap_or(func) {
+        "Column" | "mapped_column" => Some(args),
+        "deferred" | "column_property" => {
+            column_call_args(args.iter().find(|(k, _)| k.is_none()).map(|(_, v)| v)?)
+        }
+        _ => None,
+    }
 }
 
 /// `x: Mapped[int]` with no value.

@@ -229,3 +229,152 @@ fn mapped_annotations() {
         assert_eq!(got, want, "{text}");
     }
 }
+
+/// `kind name (columns)` of each index, unique constraint and foreign key of `table`.
+fn objects_of(m: &Models, table: &str) -> Vec<String> {
+    let t = m
+        .schema
+        .tables
+        .iter()
+        .find(|t| t.name.name == table)
+        .unwrap();
+    let o = &t.objects;
+    let mut out: Vec<String> = Vec::new();
+    for i in &o.indexes {
+        out.push(format!(
+            "ix{} {} {:?}",
+            if i.unique { "u" } else { "" },
+            i.name.as_deref().unwrap_or("-"),
+            i.columns
+        ));
+    }
+    for u in &o.uniques {
+        out.push(format!(
+            "uq {} {:?}",
+            u.name.as_deref().unwrap_or("-"),
+            u.columns
+        ));
+    }
+    for f in &o.foreign_keys {
+        out.push(format!(
+            "fk {:?} -> {}{:?} {}",
+            f.columns,
+            f.referred,
+            f.referred_columns,
+            f.ondelete.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(Some(c)) = &o.comment {
+        out.push(format!("comment {c}"));
+    }
+    for c in &o.columns {
+        if let Some(Some(d)) = &c.server_default {
+            out.push(format!("default {} {d}", c.column));
+        }
+        if let Some(Some(d)) = &c.comment {
+            out.push(format!("comment {} {d}", c.column));
+        }
+    }
+    if o.partial {
+        out.push("partial".into());
+    }
+    out
+}
+
+#[test]
+fn objects_with_a_naming_convention() {
+    let m = models(&[(
+        "models.py",
+        r#"from sqlalchemy import ForeignKey, Index, MetaData, String, UniqueConstraint, func, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=convention)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("first", "last"), {"comment": "people"})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(120), unique=True, index=True)
+    first: Mapped[str] = mapped_column(server_default="x", comment="given name")
+    last: Mapped[str] = mapped_column(server_default=text("'y'"))
+    seen: Mapped[str] = mapped_column(server_default=func.now())
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id, ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+
+
+Index("ix_posts_title_lower", func.lower(Post.title))
+Index("ix_posts_user_title", Post.user_id, Post.title, unique=True)
+"#,
+    )]);
+    assert_eq!(
+        objects_of(&m, "users"),
+        vec![
+            "ixu ix_users_email [\"email\"]",
+            "uq uq_users_first_last [\"first\", \"last\"]",
+            "comment people",
+            "default first 'x'",
+            "comment first given name",
+            "default last 'y'",
+            "default seen now()",
+        ]
+    );
+    assert_eq!(
+        objects_of(&m, "posts"),
+        vec![
+            "ix ix_posts_title_lower []",
+            "ixu ix_posts_user_title [\"user_id\", \"title\"]",
+            "fk [\"user_id\"] -> users[\"id\"] CASCADE",
+        ]
+    );
+    // The expression index is kept, but its columns are not compared.
+    assert!(m.schema.tables[1].objects.indexes[0].expression);
+}
+
+#[test]
+fn objects_not_read_make_the_table_partial() {
+    let m = models(&[(
+        "models.py",
+        r#"from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+class Base(DeclarativeBase):
+    pass
+class Owned:
+    @declared_attr
+    def owner_id(cls):
+        return mapped_column(ForeignKey("users.id"))
+class A(Owned, Base):
+    __tablename__ = "a"
+    id: Mapped[int] = mapped_column(primary_key=True)
+class B(Base):
+    __tablename__ = "b"
+    __table_args__ = make_args()
+    id: Mapped[intpk]
+class C(Base):
+    __tablename__ = "c"
+    id: Mapped[int] = mapped_column(primary_key=True, index=flag)
+class D(Base):
+    __tablename__ = "d"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"#,
+    )]);
+    for t in ["a", "b", "c"] {
+        assert!(objects_of(&m, t).contains(&"partial".to_string()), "{t}");
+    }
+    assert!(objects_of(&m, "d").is_empty());
+    // A computed `__table_args__` leaves the table comment unknown.
+    let b = m.schema.tables.iter().find(|t| t.name.name == "b").unwrap();
+    assert_eq!(b.objects.comment, None);
+}

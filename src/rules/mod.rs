@@ -141,6 +141,8 @@ pub struct Context<'a> {
     pub models: Option<&'a crate::models::Models>,
     /// Tables the drift rules leave out (`[models] ignore_tables`).
     pub ignore_tables: &'a [String],
+    /// How the drift rules compare objects (`[drift]`, the project's dialect).
+    pub drift: crate::schema::objects::DriftOptions,
 }
 
 impl Context<'_> {

@@ -40,6 +40,7 @@ pub fn check_with_db(
             database_origin: origin,
             models: None,
             ignore_tables: &[],
+            drift: Default::default(),
         },
         &mut out,
     );

@@ -514,6 +514,7 @@ mod tests {
                 database_origin: None,
                 models: None,
                 ignore_tables: &[],
+                drift: Default::default(),
             },
             &mut out,
         );
