@@ -158,6 +158,10 @@ pub struct CheckArgs {
     /// Check against a snapshot file (`migverify snapshot`) instead of connecting
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// Never connect to a database or read a snapshot: the database rules are
+    /// reported as skipped (the pre-commit hook's default)
+    #[arg(long, conflicts_with_all = ["database_url", "snapshot"])]
+    pub no_database: bool,
     /// SQLAlchemy model files (a glob relative to the project root; repeatable);
     /// replaces `[models] paths`
     #[arg(long = "models", value_name = "GLOB")]
@@ -458,9 +462,35 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         snapshot: args.snapshot.as_ref().map(|p| cwd.join(p)),
         live_only: false,
     };
-    let database = match crate::db::resolve::resolve(&project, &flags, env_var)? {
-        Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
-        None => None,
+    // A run none of whose rules reads the database never touches one: no
+    // connection, no snapshot file, whatever URL is configured.
+    let needs_database = {
+        let reg = project.registry.as_ref().unwrap_or(registry);
+        project.settings.enabled.iter().any(|&(ri, _)| {
+            reg.get(ri)
+                .meta()
+                .inputs
+                .contains(&crate::rules::Input::Database)
+        })
+    };
+    let mut no_database: Option<(String, String)> = None;
+    let database = if args.no_database {
+        no_database = Some((
+            "no database: --no-database".into(),
+            "not used (--no-database)".into(),
+        ));
+        None
+    } else if !needs_database {
+        None
+    } else {
+        let resolved = crate::db::resolve::resolve_noted(&project, &flags, env_var)?;
+        if let Some(note) = resolved.note {
+            no_database = Some(("no database: see the status block".into(), note));
+        }
+        match resolved.choice {
+            Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
+            None => None,
+        }
     };
     if !args.models.is_empty() {
         project.models.paths = args.models.clone();
@@ -469,7 +499,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     for w in models.iter().flat_map(|m| &m.warnings) {
         eprintln!("warning: {w}");
     }
-    let report = engine::check(
+    let mut report = engine::check(
         &project,
         registry,
         &CheckOptions {
@@ -480,6 +510,15 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
             models,
         },
     );
+    if let Some((reason, note)) = no_database {
+        let no_db = crate::rules::Input::Database.describe();
+        for r in &mut report.summary.skipped_rules {
+            if r.reason == no_db {
+                r.reason.clone_from(&reason);
+            }
+        }
+        report.status.database_note = Some(note);
+    }
 
     let color = args.format == Format::Human
         && !args.no_color

@@ -462,6 +462,8 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         version_locations: project.version_locations.clone(),
         migration_files: migrations.iter().map(|m| m.path.clone()).collect(),
         database: db.map(|d| d.label.clone()),
+        database_source: db.and_then(|d| d.source.clone()),
+        database_note: None,
         current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
         pending: ctx.pending().map(|p| p.len()),
         tables: db.map(|d| d.snapshot.table_names()),

@@ -30,6 +30,12 @@ pub struct SkippedRule {
 pub struct Status {
     /// The database, its URL redacted; `None` when no database is configured.
     pub database: Option<String>,
+    /// Where the URL was named (`DATABASE_URL, read by alembic/env.py`); `None`
+    /// for snapshots and without a database.
+    pub database_source: Option<String>,
+    /// Why no database is used although one may be configured (`--no-database`,
+    /// an `env.py` URL migverify cannot read); `None` otherwise.
+    pub database_note: Option<String>,
     /// Revisions in the version table; `None` without a database.
     pub current_revisions: Option<Vec<String>>,
     pub head_revisions: Vec<String>,

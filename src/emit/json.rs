@@ -72,6 +72,10 @@ struct JsonRelated<'a> {
 struct JsonStatus<'a> {
     /// Redacted URL; `null` when no database is configured.
     database: Option<&'a str>,
+    /// Where the URL was named; `null` for snapshots and without a database.
+    database_source: Option<&'a str>,
+    /// Why no database is used (`--no-database`, an unreadable `env.py` URL).
+    database_note: Option<&'a str>,
     current_revisions: Option<&'a [String]>,
     head_revisions: &'a [String],
     pending: Option<usize>,
@@ -124,6 +128,8 @@ impl Emitter for Json {
                 .collect(),
             status: JsonStatus {
                 database: status.database.as_deref(),
+                database_source: status.database_source.as_deref(),
+                database_note: status.database_note.as_deref(),
                 current_revisions: status.current_revisions.as_deref(),
                 head_revisions: &status.head_revisions,
                 pending: status.pending,
