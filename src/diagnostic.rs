@@ -146,6 +146,41 @@ impl Finding {
     }
 }
 
+/// Related locations one diagnostic lists at most; the others are counted in its
+/// message. 1,000 files declaring one revision id give one small diagnostic, not a
+/// quadratic report.
+pub const MAX_RELATED: usize = 20;
+
+impl Finding {
+    /// Adds the related locations `items`, at most [`MAX_RELATED`]; when there are
+    /// more, the message says how many are not listed.
+    pub fn with_related_bounded(
+        mut self,
+        items: impl ExactSizeIterator<Item = (PathBuf, Option<Span>, String)>,
+    ) -> Self {
+        let total = items.len();
+        for (path, span, message) in items.take(MAX_RELATED) {
+            self = self.with_related(path, span, message);
+        }
+        if total > MAX_RELATED {
+            self.message += &format!(
+                " ({} more related locations not listed)",
+                total - MAX_RELATED
+            );
+        }
+        self
+    }
+}
+
+/// `` `a`, `b`, `c` `` with at most `max` items, then `and N more`.
+pub fn list_bounded<S: std::fmt::Display>(items: &[S], max: usize) -> String {
+    let mut shown: Vec<String> = items.iter().take(max).map(|i| format!("`{i}`")).collect();
+    if items.len() > max {
+        shown.push(format!("and {} more", items.len() - max));
+    }
+    shown.join(", ")
+}
+
 /// A finding of a rule, with the rule's identity and the severity it was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {

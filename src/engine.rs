@@ -427,6 +427,9 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
 
     if let Some(only) = &project.only {
         let only: HashSet<&PathBuf> = only.iter().collect();
+        for d in &mut diagnostics {
+            relocate_into(d, &only);
+        }
         diagnostics.retain(|d| only.contains(&d.location.path));
     }
     diagnostics.sort_by(|a, b| {
@@ -501,6 +504,35 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         summary,
         verbose: opts.verbose,
     }
+}
+
+/// Rules whose one diagnostic per problem stands for every file in it (the files
+/// declaring one revision id, one branch label, the unlabeled bases): linting one of
+/// those files alone (`check FILE`, an editor's `--stdin-filename`) shows the
+/// diagnostic there, located at that file's declaration.
+const ONE_PER_PROBLEM: &[&str] = &["MV001", "MV010", "MV013"];
+
+/// Moves `d` to its related location in `only` when its own location is not there.
+fn relocate_into(d: &mut Diagnostic, only: &HashSet<&PathBuf>) {
+    if only.contains(&d.location.path) || !ONE_PER_PROBLEM.contains(&d.code.as_str()) {
+        return;
+    }
+    let Some(i) = d
+        .related
+        .iter()
+        .position(|r| only.contains(&r.location.path))
+    else {
+        return;
+    };
+    let related = d.related.remove(i);
+    let primary = std::mem::replace(&mut d.location, related.location);
+    d.related.insert(
+        0,
+        crate::diagnostic::Related {
+            location: primary,
+            message: "also declared here".into(),
+        },
+    );
 }
 
 fn ignored_by_config(project: &Project, ri: usize, f: &Finding) -> bool {
