@@ -129,6 +129,17 @@ impl Finding {
         self
     }
 
+    /// [`Finding::with_related`] for each `(path, span, message)`.
+    pub fn with_related_all(
+        mut self,
+        items: impl IntoIterator<Item = (PathBuf, Option<Span>, String)>,
+    ) -> Self {
+        for (path, span, message) in items {
+            self = self.with_related(path, span, message);
+        }
+        self
+    }
+
     pub fn with_related(
         mut self,
         path: impl Into<PathBuf>,
@@ -147,28 +158,19 @@ impl Finding {
 }
 
 /// Related locations one diagnostic lists at most; the others are counted in its
-/// message. 1,000 files declaring one revision id give one small diagnostic, not a
+/// message ([`Diagnostic::bound_related`]). 1,000 files declaring one revision id give one small diagnostic, not a
 /// quadratic report.
 pub const MAX_RELATED: usize = 20;
 
-impl Finding {
-    /// Adds the related locations `items`, at most [`MAX_RELATED`]; when there are
-    /// more, the message says how many are not listed.
-    pub fn with_related_bounded(
-        mut self,
-        items: impl ExactSizeIterator<Item = (PathBuf, Option<Span>, String)>,
-    ) -> Self {
-        let total = items.len();
-        for (path, span, message) in items.take(MAX_RELATED) {
-            self = self.with_related(path, span, message);
+impl Diagnostic {
+    /// Keeps the first [`MAX_RELATED`] related locations; the message says how many
+    /// more there are. The engine applies it to every diagnostic.
+    pub fn bound_related(&mut self) {
+        if self.related.len() > MAX_RELATED {
+            let more = self.related.len() - MAX_RELATED;
+            self.related.truncate(MAX_RELATED);
+            self.message += &format!(" ({more} more related locations not listed)");
         }
-        if total > MAX_RELATED {
-            self.message += &format!(
-                " ({} more related locations not listed)",
-                total - MAX_RELATED
-            );
-        }
-        self
     }
 }
 

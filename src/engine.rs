@@ -432,6 +432,9 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         }
         diagnostics.retain(|d| only.contains(&d.location.path));
     }
+    for d in &mut diagnostics {
+        d.bound_related();
+    }
     diagnostics.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
             let s = d

@@ -75,7 +75,7 @@ impl Rule for DuplicateRevision {
                 format!("revision `{rev}` is declared by {} files", group.len()),
             )
             .with_help("give one of the files a new revision id and point its successors at it")
-            .with_related_bounded(others.into_iter());
+            .with_related_all(others);
             out.push(f);
         }
     }
@@ -102,7 +102,7 @@ mod tests {
     }
 
     #[test]
-    fn related_locations_are_bounded() {
+    fn every_other_file_is_related_and_the_engine_bounds_them() {
         let files: Vec<(String, String)> = (0..30)
             .map(|i| (format!("m{i:02}.py"), mig("same", "None", "op.f()", "pass")))
             .collect();
@@ -110,10 +110,22 @@ mod tests {
             .iter()
             .map(|(p, t)| (p.as_str(), t.as_str()))
             .collect();
+        // The rule lists every other file; the engine keeps the first 20.
         let found = lint_fires(&DuplicateRevision, &refs, 1);
-        assert_eq!(found[0].related.len(), crate::diagnostic::MAX_RELATED);
+        assert_eq!(found[0].related.len(), 29);
+        let mut d = crate::diagnostic::Diagnostic {
+            code: "MV001".into(),
+            name: "duplicate-revision".into(),
+            severity: Severity::Error,
+            message: found[0].message.clone(),
+            location: found[0].location.clone(),
+            related: found[0].related.clone(),
+            help: None,
+        };
+        d.bound_related();
+        assert_eq!(d.related.len(), crate::diagnostic::MAX_RELATED);
         assert_eq!(
-            found[0].message,
+            d.message,
             "revision `same` is declared by 30 files (9 more related locations not listed)"
         );
     }

@@ -111,7 +111,7 @@ impl Rule for MultipleBases {
                 ),
             )
             .with_help("point `down_revision` at the revision this builds on, or give each independent base `branch_labels`")
-            .with_related_bounded(others.into_iter()),
+            .with_related_all(others),
         );
     }
 }

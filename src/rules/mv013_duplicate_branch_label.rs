@@ -102,7 +102,7 @@ impl Rule for DuplicateBranchLabel {
                     ),
                 )
                 .with_help("give each branch its own label; Alembic refuses to load a history with a label used twice")
-                .with_related_bounded(others.into_iter()),
+                .with_related_all(others),
             );
         }
     }
