@@ -517,9 +517,16 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
                 r.reason.clone_from(&reason);
             }
         }
+        for c in &mut report.summary.checks {
+            if c.outcome == crate::checklist::Outcome::Skipped && c.detail.as_deref() == Some(no_db)
+            {
+                c.detail = Some(reason.clone());
+            }
+        }
         report.status.database_note = Some(note);
     }
 
+    report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
     let color = args.format == Format::Human
         && !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

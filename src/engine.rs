@@ -467,11 +467,23 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             .collect(),
         version_locations: project.version_locations.clone(),
         migration_files: migrations.iter().map(|m| m.path.clone()).collect(),
+        migration_messages: migrations.iter().map(|m| m.message.clone()).collect(),
         database: db.map(|d| d.label.clone()),
         database_source: db.and_then(|d| d.source.clone()),
         database_note: None,
         current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
-        pending: ctx.pending().map(|p| p.len()),
+        pending: ctx.pending().map(|p| {
+            p.into_iter()
+                .map(|n| {
+                    let m = &migrations[graph.nodes[n].migration];
+                    crate::report::PendingRevision {
+                        revision: graph.revision(n).to_string(),
+                        path: m.path.clone(),
+                        message: m.message.clone(),
+                    }
+                })
+                .collect()
+        }),
         tables: db.map(|d| d.snapshot.table_names()),
         model_files: opts.models.as_ref().map(|m| m.files.clone()),
         model_tables: opts.models.as_ref().map(|m| {
@@ -480,6 +492,27 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             t
         }),
     };
+    let user_codes: Vec<String> = rules
+        .iter()
+        .map(|r| &r.meta)
+        .filter(|m| matches!(m.source, crate::rules::RuleSource::User { .. }))
+        .map(|m| m.code.to_string())
+        .collect();
+    let database_rule_selected = project.settings.enabled.iter().any(|&(ri, _)| {
+        registry
+            .get(ri)
+            .meta()
+            .inputs
+            .contains(&crate::rules::Input::Database)
+    });
+    summary.checks = crate::checklist::build(
+        &rules,
+        &summary.skipped_rules,
+        &diagnostics,
+        &status,
+        database_rule_selected,
+        &user_codes,
+    );
     let mut sources = if diagnostics.is_empty() {
         HashMap::new()
     } else {

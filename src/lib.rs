@@ -1,6 +1,7 @@
 //! migverify: verifies Alembic migrations statically, against a database, and for drift.
 
 pub mod cache;
+pub mod checklist;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -39,16 +39,40 @@ pub struct Status {
     /// Revisions in the version table; `None` without a database.
     pub current_revisions: Option<Vec<String>>,
     pub head_revisions: Vec<String>,
-    /// Migrations not yet applied; `None` without a database.
-    pub pending: Option<usize>,
+    /// Migrations not yet applied, in apply order; `None` without a database (or
+    /// without a version table Alembic could read).
+    pub pending: Option<Vec<PendingRevision>>,
     pub version_locations: Vec<PathBuf>,
     pub migration_files: Vec<PathBuf>,
+    /// Each migration file's message (docstring's first paragraph), in the order
+    /// of `migration_files`.
+    pub migration_messages: Vec<Option<String>>,
     /// Tables in the database (for `--verbose`); `None` without a database.
     pub tables: Option<Vec<String>>,
     /// The SQLAlchemy model files read; `None` when no models are configured.
     pub model_files: Option<Vec<PathBuf>>,
     /// The tables the models map (for `--verbose`); `None` without models.
     pub model_tables: Option<Vec<String>>,
+}
+
+/// A migration the database has not applied yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PendingRevision {
+    pub revision: String,
+    pub path: PathBuf,
+    /// The docstring's first paragraph (Alembic's `Script.doc`).
+    pub message: Option<String>,
+}
+
+/// The severity at and above which the run fails (`--fail-on`); `None` never fails.
+/// The summary line's mark follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailOn(pub Option<Severity>);
+
+impl Default for FailOn {
+    fn default() -> Self {
+        FailOn(Some(Severity::Error))
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -59,6 +83,22 @@ pub struct Summary {
     /// Migration files checked.
     pub files: usize,
     pub skipped_rules: Vec<SkippedRule>,
+    /// The checklist ([`crate::checklist`]).
+    pub checks: Vec<crate::checklist::Check>,
+    #[serde(skip)]
+    pub fail_on: FailOn,
+}
+
+impl Summary {
+    /// Whether a diagnostic count reaches `fail_on` (what exit 1 means).
+    pub fn fails(&self) -> bool {
+        match self.fail_on.0 {
+            None => false,
+            Some(Severity::Error) => self.errors > 0,
+            Some(Severity::Warning) => self.errors + self.warnings > 0,
+            Some(Severity::Info) => self.errors + self.warnings + self.infos > 0,
+        }
+    }
 }
 
 /// Everything an emitter may show.
