@@ -224,6 +224,10 @@ pub struct GraphArgs {
     /// Mark the revision(s) recorded in this snapshot file (`migverify snapshot`)
     #[arg(long, value_name = "FILE", conflicts_with = "database_url")]
     pub snapshot: Option<PathBuf>,
+    /// Do not read the database the project names (by default `graph` marks its
+    /// current revision(s) when it answers)
+    #[arg(long, conflicts_with_all = ["database_url", "snapshot"])]
+    pub no_database: bool,
 }
 
 #[derive(Args, Debug)]
@@ -314,14 +318,18 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
     let project = discover_one(registry, args.path, args.config.as_deref())?;
     print_warnings(&project);
     let migrations = engine::load_migrations(&project);
-    // The database is read only when asked for: a configured URL alone does not
-    // make `graph` connect.
-    let current = if args.database_url.is_some() || args.snapshot.is_some() {
-        let flags = crate::db::resolve::Flags {
-            database_url: args.database_url,
-            snapshot: args.snapshot.map(|p| cwd.join(p)),
-            live_only: false,
-        };
+    // Explicit flags must work (an unreachable database is an error); a database
+    // the project names (config, environment, env.py, alembic.ini) is marked when
+    // it answers, and a warning says why not otherwise.
+    let explicit = args.database_url.is_some() || args.snapshot.is_some();
+    let flags = crate::db::resolve::Flags {
+        database_url: args.database_url,
+        snapshot: args.snapshot.map(|p| cwd.join(p)),
+        live_only: false,
+    };
+    let current = if args.no_database {
+        None
+    } else if explicit {
         match crate::db::resolve::resolve(&project, &flags, env_var)? {
             Some(choice) => {
                 let loaded = crate::db::resolve::load(&project, choice)?;
@@ -330,7 +338,20 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
             None => None,
         }
     } else {
-        None
+        let resolved = crate::db::resolve::resolve_noted(&project, &flags, env_var)?;
+        if let Some(note) = &resolved.note {
+            eprintln!("warning: no current revision marked: {note}");
+        }
+        match resolved.choice {
+            Some(choice) => match crate::db::resolve::load(&project, choice) {
+                Ok(loaded) => Some(loaded.snapshot.version_table.revisions),
+                Err(e) => {
+                    eprintln!("warning: no current revision marked: {e}");
+                    None
+                }
+            },
+            None => None,
+        }
     };
     let text = match args.format {
         GraphFormat::Json => {

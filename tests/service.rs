@@ -128,6 +128,15 @@ fn runs_needing_no_database_never_connect() {
         let out = run(p, args, &[("MIGVERIFY_DATABASE_URL", DOWN)]);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
     }
+    // `graph` draws the graph all the same, saying why nothing is marked.
+    let out = run(p, &["graph", "--format", "mermaid"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: no current revision marked"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("s3cret"), "{}", text(&out));
     // --no-database and a database flag contradict each other.
     let out = run(p, &["check", "--no-database", "--database-url", DOWN], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -277,6 +286,53 @@ fn sqlite_the_database_env_py_reads() {
     assert_eq!(status["database"], url.as_str());
     assert_eq!(status["database_source"], "APP_DB_URL, read by alembic/env.py");
     assert!(!p.join("decoy.db").exists());
+    // Status data: what is pending, in apply order, with the file and message.
+    assert_eq!(
+        status["pending"],
+        serde_json::json!([{
+            "revision": "r3",
+            "path": "alembic/versions/r3_third.py",
+            "message": "create t_r3"
+        }])
+    );
+    let checks = doc["checks"].as_array().unwrap();
+    let at_head = checks.iter().find(|c| c["name"] == "at head").unwrap();
+    assert_eq!(at_head["outcome"], "warning");
+    assert_eq!(at_head["detail"], "1 pending, 1 warning");
+    let reachable = checks
+        .iter()
+        .find(|c| c["name"] == "database reachable")
+        .unwrap();
+    assert_eq!(reachable["outcome"], "passed");
+
+    // The checklist; a warning below --fail-on prints no red ✗ while exiting 0.
+    let out = run(p, &["check", "--verbose"], &env);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("\n  ⚠ at head (1 pending, 1 warning)\n"), "{log}");
+    assert!(log.contains("\n  ✓ no duplicate revisions\n"), "{log}");
+    assert!(log.contains("\n  ✓ database reachable ("), "{log}");
+    assert!(log.contains("\nChecks: 9/10 passed (2 skipped)\n"), "{log}");
+    assert!(
+        log.contains("\n  - models match migrations: skipped (no models configured)\n"),
+        "{log}"
+    );
+    assert!(
+        log.ends_with("⚠ 1 warning in 3 files (2 rules skipped: no models configured)\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Pending: 1\n  r3 alembic/versions/r3_third.py: create t_r3\n"),
+        "{log}"
+    );
+    assert_eq!(log.matches("r1_first.py").count(), 1, "files listed once: {log}");
+    let out = run(p, &["check", "--fail-on", "warning"], &env);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.ends_with("✗ 1 warning in 3 files (2 rules skipped: no models configured)\n"),
+        "{log}"
+    );
     let out = run(p, &["check"], &env);
     assert!(
         text(&out).contains(&format!(
@@ -285,6 +341,12 @@ fn sqlite_the_database_env_py_reads() {
         "{}",
         text(&out)
     );
+    // `graph` marks the current revision of the database env.py names.
+    let out = run(p, &["graph"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json(&out)["current"], serde_json::json!(["r2"]));
+    let out = run(p, &["graph", "--no-database"], &env);
+    assert!(json(&out)["current"].is_null(), "{}", text(&out));
     // The flag and MIGVERIFY_DATABASE_URL still come first.
     let out = run(
         p,
