@@ -516,6 +516,29 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     if !args.models.is_empty() {
         project.models.paths = args.models.clone();
     }
+    // --check-schema asks for the drift rules: without `[models] paths`, find the
+    // model files as `init` does, and say which; none is an error, not "skipped".
+    let mut models_note = None;
+    if args.check_schema && project.models.paths.is_empty() {
+        let found = crate::init::detect(&project.root)?;
+        if found.models.is_empty() {
+            return Err(crate::Error::Project {
+                message: format!(
+                    "--check-schema: no SQLAlchemy model files found under {} and `[models] paths` is not set",
+                    project.root.display()
+                ),
+                help: Some(
+                    "set `[models] paths` in migverify.toml (e.g. [\"app/models.py\"]) or pass --models GLOB"
+                        .into(),
+                ),
+            });
+        }
+        models_note = Some(format!(
+            "{} (found; set [models] paths to choose)",
+            found.models.join(", ")
+        ));
+        project.models.paths = found.models;
+    }
     let models = crate::models::load_project(&project)?;
     for w in models.iter().flat_map(|m| &m.warnings) {
         eprintln!("warning: {w}");
@@ -548,6 +571,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     }
 
     report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
+    report.status.models_note = models_note;
     let color = args.format == Format::Human
         && !args.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -471,6 +471,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         database: db.map(|d| d.label.clone()),
         database_source: db.and_then(|d| d.source.clone()),
         database_note: None,
+        models_note: None,
         current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
         pending: ctx.pending().map(|p| {
             p.into_iter()

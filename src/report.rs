@@ -51,6 +51,9 @@ pub struct Status {
     pub tables: Option<Vec<String>>,
     /// The SQLAlchemy model files read; `None` when no models are configured.
     pub model_files: Option<Vec<PathBuf>>,
+    /// How the model files were chosen when no config names them (`--check-schema`
+    /// found them): `app/models.py (found; set [models] paths to choose)`.
+    pub models_note: Option<String>,
     /// The tables the models map (for `--verbose`); `None` without models.
     pub model_tables: Option<Vec<String>>,
 }

@@ -468,3 +468,66 @@ fn postgres_async_env_py_with_asyncpg_url() {
     assert!(log.contains("(DATABASE_URL, read by alembic/env.py)"), "{log}");
     assert!(!log.contains("s3cret"), "{log}");
 }
+
+#[test]
+fn check_schema_finds_the_models_or_says_there_are_none() {
+    let dir = project("sqlite:///app.db");
+    let p = dir.path();
+    // No model files anywhere: an error, not "2 rules skipped".
+    let out = run(p, &["check", "--check-schema", "--no-database"], &[]);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("no SQLAlchemy model files found"), "{log}");
+    assert!(log.contains("[models] paths"), "{log}");
+
+    let models: String = ["r1", "r2", "r3"]
+        .iter()
+        .map(|r| {
+            format!(
+                "\n\nclass T{r}(Base):\n    __tablename__ = \"t_{r}\"\n    id = sa.Column(sa.Integer, primary_key=True)\n"
+            )
+        })
+        .collect();
+    write(
+        p,
+        "app/models.py",
+        &format!(
+            "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base(){models}"
+        ),
+    );
+    let out = run(
+        p,
+        &["check", "--check-schema", "--no-database", "--verbose"],
+        &[],
+    );
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("Models: app/models.py (found; set [models] paths to choose)"),
+        "{log}"
+    );
+    // The models were read and compared with the migrations.
+    assert!(log.contains("\n  ✓ models match migrations\n"), "{log}");
+    // A missing table in the models is found through them.
+    let edited = std::fs::read_to_string(p.join("app/models.py"))
+        .unwrap()
+        .replace("t_r3", "t_other");
+    write(p, "app/models.py", &edited);
+    let out = run(
+        p,
+        &["check", "--check-schema", "--no-database", "--format", "json"],
+        &[],
+    );
+    let doc = json(&out);
+    let codes: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"MV203"), "{doc:#}");
+    assert_eq!(
+        doc["status"]["models_note"],
+        "app/models.py (found; set [models] paths to choose)"
+    );
+}

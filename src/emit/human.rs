@@ -271,6 +271,9 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if !report.verbose {
         writeln!(out, "Migration files: {}", status.migration_files.len())?;
     }
+    if let Some(note) = &status.models_note {
+        writeln!(out, "Models: {note}")?;
+    }
     if let (Some(files), Some(tables)) = (&status.model_files, &status.model_tables) {
         writeln!(
             out,

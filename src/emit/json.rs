@@ -98,6 +98,9 @@ struct JsonStatus<'a> {
     model_files: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_tables: Option<&'a [String]>,
+    /// Present only when `--check-schema` found the model files itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    models_note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -171,6 +174,7 @@ impl Emitter for Json {
                     .as_ref()
                     .map(|f| f.iter().map(|p| report.display_path(p)).collect()),
                 model_tables: status.model_tables.as_deref(),
+                models_note: status.models_note.as_deref(),
             },
             checks: &report.summary.checks,
             summary: JsonSummary {
