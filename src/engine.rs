@@ -375,6 +375,22 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         raw.extend(out.into_iter().map(|f| (ri, f)));
     }
 
+    // The safety pack (MV3xx) on history that cannot change: with a database whose
+    // version table is known, only the migrations it has not applied are reported
+    // (`[rules] safety-scope = "pending"`, the default).
+    if project.settings.safety_scope == crate::config::schema::SafetyScope::Pending
+        && let Some(pending) = ctx.pending()
+    {
+        let pending: HashSet<&PathBuf> = pending
+            .iter()
+            .map(|&n| &migrations[graph.nodes[n].migration].path)
+            .collect();
+        raw.retain(|(ri, f)| {
+            let meta = registry.get(*ri).meta();
+            !is_safety_rule(meta) || pending.contains(&f.location.path)
+        });
+    }
+
     // Built only when there is a finding to place.
     let by_path_cell: std::cell::OnceCell<HashMap<&PathBuf, usize>> = std::cell::OnceCell::new();
     let by_path = || {
@@ -541,6 +557,11 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         summary,
         verbose: opts.verbose,
     }
+}
+
+/// The built-in safety pack: migverify's own query rules MV3xx.
+fn is_safety_rule(meta: &crate::rules::RuleMeta) -> bool {
+    matches!(meta.source, crate::rules::RuleSource::Builtin) && meta.code.starts_with("MV3")
 }
 
 /// Rules whose one diagnostic per problem stands for every file in it (the files
