@@ -531,3 +531,63 @@ fn check_schema_finds_the_models_or_says_there_are_none() {
         "app/models.py (found; set [models] paths to choose)"
     );
 }
+
+#[test]
+fn safety_rules_report_only_what_the_database_has_not_applied() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    common::alembic::init(&py, p, "sqlite:///app.db");
+    // Each migration creates its table and drops the previous one's: MV301 in r2, r3.
+    let with_drop = |rev: &str, down: &str| {
+        migration(rev, Some(down)).replace(
+            "def upgrade():\n",
+            &format!("def upgrade():\n    op.drop_table(\"t_{down}\")\n"),
+        )
+    };
+    write(p, "alembic/versions/r1_first.py", &migration("r1", None));
+    write(p, "alembic/versions/r2_second.py", &with_drop("r2", "r1"));
+    write(p, "alembic/versions/r3_third.py", &with_drop("r3", "r2"));
+    alembic_ok(&py, p, &["upgrade", "r2"]);
+    let mv301 = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "check",
+            "--full",
+            "--fail-on",
+            "warning",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(p, &args, &[]);
+        json(&out)["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "MV301")
+            .map(|d| d["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // The database is at r2: only r3's drop is reported.
+    assert_eq!(mv301(&[]), ["alembic/versions/r3_third.py"]);
+    // Without a database, every migration.
+    assert_eq!(
+        mv301(&["--no-database"]),
+        [
+            "alembic/versions/r2_second.py",
+            "alembic/versions/r3_third.py"
+        ]
+    );
+    // At head: nothing left to report, and the old script's `--full --fail-on
+    // warning` passes.
+    alembic_ok(&py, p, &["upgrade", "head"]);
+    assert!(mv301(&[]).is_empty());
+    let out = run(p, &["check", "--full", "--fail-on", "warning"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // `safety-scope = "all"` reports the whole history again.
+    write(p, "migverify.toml", "[rules]\nsafety-scope = \"all\"\n");
+    assert_eq!(mv301(&[]).len(), 2);
+    write(p, "migverify.toml", "[rules]\nsafety-scope = \"some\"\n");
+    let out = run(p, &["check"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
