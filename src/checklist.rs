@@ -91,9 +91,10 @@ pub fn build(
             if !database_rule_selected {
                 continue;
             }
-            let db_skip = skipped
-                .iter()
-                .find(|s| s.reason.starts_with(crate::rules::Input::Database.describe()));
+            let db_skip = skipped.iter().find(|s| {
+                s.reason
+                    .starts_with(crate::rules::Input::Database.describe())
+            });
             out.push(match (&status.database, db_skip) {
                 (Some(db), _) => Check {
                     name: name.into(),
@@ -126,8 +127,7 @@ pub fn build(
             check_of(code, &source) == name
         };
         let ran: Vec<&RuleRun> = rules.iter().filter(|r| belongs(&r.meta.code)).collect();
-        let skipped_here: Vec<&SkippedRule> =
-            skipped.iter().filter(|s| belongs(&s.code)).collect();
+        let skipped_here: Vec<&SkippedRule> = skipped.iter().filter(|s| belongs(&s.code)).collect();
         if ran.is_empty() && skipped_here.is_empty() {
             continue;
         }

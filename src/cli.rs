@@ -461,6 +461,14 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         args.selection.extend_select.push("MV2".into());
     }
     let cwd = current_dir()?;
+    // `--stdin-filename FILE` with no path: the project is found from FILE's
+    // location (as ruff does), not from the working directory.
+    if args.paths.is_empty()
+        && let Some(name) = &args.stdin_filename
+        && let Some(dir) = project_dir_above(&cwd.join(name))
+    {
+        args.paths = vec![dir];
+    }
     let mut project = crate::project::discover(
         &args.paths,
         args.config.as_deref(),
@@ -605,6 +613,19 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The nearest directory above `file` that holds a migverify config, `alembic.ini`,
+/// or a `pyproject.toml` with `[tool.migverify]` or `[tool.alembic]`.
+fn project_dir_above(file: &std::path::Path) -> Option<PathBuf> {
+    file.ancestors().skip(1).find_map(|d| {
+        let marked = ["migverify.toml", ".migverify.toml", "alembic.ini"]
+            .iter()
+            .any(|n| d.join(n).is_file())
+            || std::fs::read_to_string(d.join("pyproject.toml"))
+                .is_ok_and(|t| t.contains("[tool.migverify") || t.contains("[tool.alembic"));
+        marked.then(|| d.to_path_buf())
     })
 }
 

@@ -236,7 +236,11 @@ fn scenario(backend: Backend) {
             .iter()
             .map(|(r, _, m)| format!("{r} ({m})"))
             .collect::<Vec<_>>(),
-        ["c1 (create posts)", "m1 (merge emails and posts)", "d1 (create tags)"]
+        [
+            "c1 (create posts)",
+            "m1 (merge emails and posts)",
+            "d1 (create tags)"
+        ]
     );
     assert_eq!(pending[0].1, "alembic/versions/c1_create_posts.py");
     let d = &r["diagnostics"][0];

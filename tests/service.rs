@@ -79,8 +79,16 @@ fn project(ini_url: &str) -> tempfile::TempDir {
         &format!("[alembic]\nscript_location = %(here)s/alembic\nsqlalchemy.url = {ini_url}\n"),
     );
     write(p, "alembic/versions/r1_first.py", &migration("r1", None));
-    write(p, "alembic/versions/r2_second.py", &migration("r2", Some("r1")));
-    write(p, "alembic/versions/r3_third.py", &migration("r3", Some("r2")));
+    write(
+        p,
+        "alembic/versions/r2_second.py",
+        &migration("r2", Some("r1")),
+    );
+    write(
+        p,
+        "alembic/versions/r3_third.py",
+        &migration("r3", Some("r2")),
+    );
     dir
 }
 
@@ -116,7 +124,11 @@ fn runs_needing_no_database_never_connect() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // A missing snapshot file is not read either.
-    let out = run(p, &["check", "--select", "MV0", "--snapshot", "nope.json"], &[]);
+    let out = run(
+        p,
+        &["check", "--select", "MV0", "--snapshot", "nope.json"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // A selection with no database rule does not connect, whatever URL is configured.
@@ -183,7 +195,13 @@ fn one_id_in_1000_files_is_one_small_sarif_result() {
     // Linting one of the later files alone still reports its duplicate there.
     let out = run(
         dir.path(),
-        &["check", "versions/m0500.py", "--format", "json", "--no-cache"],
+        &[
+            "check",
+            "versions/m0500.py",
+            "--format",
+            "json",
+            "--no-cache",
+        ],
         &[],
     );
     let doc = json(&out);
@@ -284,7 +302,10 @@ fn sqlite_the_database_env_py_reads() {
     let status = &doc["status"];
     assert_eq!(status["current_revisions"], serde_json::json!(["r2"]));
     assert_eq!(status["database"], url.as_str());
-    assert_eq!(status["database_source"], "APP_DB_URL, read by alembic/env.py");
+    assert_eq!(
+        status["database_source"],
+        "APP_DB_URL, read by alembic/env.py"
+    );
     assert!(!p.join("decoy.db").exists());
     // Status data: what is pending, in apply order, with the file and message.
     assert_eq!(
@@ -309,7 +330,10 @@ fn sqlite_the_database_env_py_reads() {
     let out = run(p, &["check", "--verbose"], &env);
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    assert!(log.contains("\n  ⚠ at head (1 pending, 1 warning)\n"), "{log}");
+    assert!(
+        log.contains("\n  ⚠ at head (1 pending, 1 warning)\n"),
+        "{log}"
+    );
     assert!(log.contains("\n  ✓ no duplicate revisions\n"), "{log}");
     assert!(log.contains("\n  ✓ database reachable ("), "{log}");
     assert!(log.contains("\nChecks: 9/10 passed (2 skipped)\n"), "{log}");
@@ -325,7 +349,11 @@ fn sqlite_the_database_env_py_reads() {
         log.contains("Pending: 1\n  r3 alembic/versions/r3_third.py: create t_r3\n"),
         "{log}"
     );
-    assert_eq!(log.matches("r1_first.py").count(), 1, "files listed once: {log}");
+    assert_eq!(
+        log.matches("r1_first.py").count(),
+        1,
+        "files listed once: {log}"
+    );
     let out = run(p, &["check", "--fail-on", "warning"], &env);
     let log = text(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");
@@ -356,7 +384,10 @@ fn sqlite_the_database_env_py_reads() {
             ("MIGVERIFY_DATABASE_URL", &url),
         ],
     );
-    assert_eq!(json(&out)["status"]["database_source"], "MIGVERIFY_DATABASE_URL");
+    assert_eq!(
+        json(&out)["status"]["database_source"],
+        "MIGVERIFY_DATABASE_URL"
+    );
 
     // The variable unset: Alembic would fail; migverify says why it checks no
     // database, and never falls back to alembic.ini's decoy.
@@ -369,7 +400,10 @@ fn sqlite_the_database_env_py_reads() {
         ),
         "{log}"
     );
-    assert!(log.contains("skipped (no database: see the status block)"), "{log}");
+    assert!(
+        log.contains("skipped (no database: see the status block)"),
+        "{log}"
+    );
     assert!(!p.join("decoy.db").exists());
 }
 
@@ -391,7 +425,10 @@ fn sqlite_dotenv_and_unreadable_env_py() {
     assert!(p.join("app.db").exists());
     let out = run(p, &["check", "--format", "json"], &[]);
     let doc = json(&out);
-    assert_eq!(doc["status"]["current_revisions"], serde_json::json!(["r1"]));
+    assert_eq!(
+        doc["status"]["current_revisions"],
+        serde_json::json!(["r1"])
+    );
     assert_eq!(
         doc["status"]["database_source"],
         "APP_DB_URL from .env, read by alembic/env.py"
@@ -406,7 +443,10 @@ fn sqlite_dotenv_and_unreadable_env_py() {
         &[("APP_DB_URL", &other_url)],
     );
     let doc = json(&out);
-    assert_eq!(doc["status"]["current_revisions"], serde_json::json!(["r3"]));
+    assert_eq!(
+        doc["status"]["current_revisions"],
+        serde_json::json!(["r3"])
+    );
 
     // A URL built in a way that cannot be read statically: said, with the line.
     let env = std::fs::read_to_string(p.join("alembic/env.py")).unwrap();
@@ -457,7 +497,10 @@ fn postgres_async_env_py_with_asyncpg_url() {
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(!log.contains("s3cret"), "{log}");
     let doc = json(&out);
-    assert_eq!(doc["status"]["current_revisions"], serde_json::json!(["r1"]));
+    assert_eq!(
+        doc["status"]["current_revisions"],
+        serde_json::json!(["r1"])
+    );
     assert_eq!(
         doc["status"]["database_source"],
         "DATABASE_URL, read by alembic/env.py"
@@ -465,7 +508,10 @@ fn postgres_async_env_py_with_asyncpg_url() {
     let out = run(p, &["check"], &env);
     let log = text(&out);
     assert!(log.contains(":***@"), "{log}");
-    assert!(log.contains("(DATABASE_URL, read by alembic/env.py)"), "{log}");
+    assert!(
+        log.contains("(DATABASE_URL, read by alembic/env.py)"),
+        "{log}"
+    );
     assert!(!log.contains("s3cret"), "{log}");
 }
 
@@ -515,7 +561,13 @@ fn check_schema_finds_the_models_or_says_there_are_none() {
     write(p, "app/models.py", &edited);
     let out = run(
         p,
-        &["check", "--check-schema", "--no-database", "--format", "json"],
+        &[
+            "check",
+            "--check-schema",
+            "--no-database",
+            "--format",
+            "json",
+        ],
         &[],
     );
     let doc = json(&out);
@@ -590,4 +642,44 @@ fn safety_rules_report_only_what_the_database_has_not_applied() {
     write(p, "migverify.toml", "[rules]\nsafety-scope = \"some\"\n");
     let out = run(p, &["check"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn messages_stdin_filename_and_a_missing_snapshot() {
+    let dir = project("sqlite:///app.db");
+    let p = dir.path();
+    // `--stdin-filename FILE` with no path: the project is found from FILE, not from
+    // the working directory (here an unrelated directory).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = p.join("alembic/versions/r2_second.py");
+    let buffer = migration("r1", None);
+    let mut cmd = Command::cargo_bin("migverify").unwrap();
+    let out = cmd
+        .args([
+            "check",
+            "--no-database",
+            "--format",
+            "concise",
+            "--stdin-filename",
+        ])
+        .arg(&file)
+        .current_dir(elsewhere.path())
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        .write_stdin(buffer)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let log = text(&out);
+    // The buffer declares r1 again: a duplicate of the project's r1_first.py.
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("r2_second.py") && log.contains("MV001"),
+        "{log}"
+    );
+
+    // A missing snapshot file: said once.
+    let out = run(p, &["check", "--snapshot", "missing.json"], &[]);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert_eq!(log.matches("No such file or directory").count(), 1, "{log}");
 }

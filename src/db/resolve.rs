@@ -188,7 +188,10 @@ pub fn resolve_noted(
 
 /// What `env.py` makes of the URL.
 enum EnvPyUrl {
-    Url { raw: String, origin: Origin },
+    Url {
+        raw: String,
+        origin: Origin,
+    },
     /// `env.py` names a database that cannot be used: why.
     Unusable(String),
     /// `env.py` uses `alembic.ini`'s URL (or there is no `env.py`).

@@ -233,7 +233,11 @@ impl miette::Diagnostic for MietteDiagnostic {
 /// The status block, as the Python verification script printed it.
 fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let status = &report.status;
-    match (&status.database, &status.database_source, &status.database_note) {
+    match (
+        &status.database,
+        &status.database_source,
+        &status.database_note,
+    ) {
         (Some(db), Some(source), _) => writeln!(out, "Database: {db} ({source})")?,
         (Some(db), None, _) => writeln!(out, "Database: {db}")?,
         (None, _, Some(note)) => writeln!(out, "Database: {note}")?,

@@ -372,7 +372,8 @@ impl<'t> Reader<'t> {
         // `x.replace("postgres://", "postgresql://")` (Heroku-style URLs).
         if kind(func) == "attribute"
             && field(func, "attribute").is_some_and(|a| self.text(a) == "replace")
-            && let (Some(obj), Some(from), Some(to)) = (field(func, "object"), literal(0), literal(1))
+            && let (Some(obj), Some(from), Some(to)) =
+                (field(func, "object"), literal(0), literal(1))
         {
             return match self.value(obj, depth + 1) {
                 Value::Source(UrlSource::Literal { url, span }) => {
@@ -525,15 +526,24 @@ def run_migrations_online():
             "u = str(os.environ['DATABASE_URL']).replace('postgres://', 'postgresql://')\nconfig.set_main_option('sqlalchemy.url', u)",
         ];
         for c in cases {
-            assert_eq!(vars(c), (vec!["DATABASE_URL".into()], Fallback::None), "{c}");
+            assert_eq!(
+                vars(c),
+                (vec!["DATABASE_URL".into()], Fallback::None),
+                "{c}"
+            );
         }
     }
 
     #[test]
     fn fallbacks_and_several_variables() {
         assert_eq!(
-            vars("config.set_main_option('sqlalchemy.url', os.environ.get('DB', 'sqlite:///x.db'))"),
-            (vec!["DB".into()], Fallback::Literal("sqlite:///x.db".into()))
+            vars(
+                "config.set_main_option('sqlalchemy.url', os.environ.get('DB', 'sqlite:///x.db'))"
+            ),
+            (
+                vec!["DB".into()],
+                Fallback::Literal("sqlite:///x.db".into())
+            )
         );
         assert_eq!(
             vars(
