@@ -392,10 +392,9 @@ impl<'t> Reader<'t> {
         if kind(func) == "identifier"
             && args.is_empty()
             && let Some(&body) = self.functions.get(ftext)
+            && let Some(ret) = first_return(body)
         {
-            if let Some(ret) = first_return(body) {
-                return self.value(ret, depth + 1);
-            }
+            return self.value(ret, depth + 1);
         }
         self.unreadable(n)
     }
