@@ -217,6 +217,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "severity",
             "custom",
             "dirs",
+            "safety-scope",
         ],
     ),
 ];
