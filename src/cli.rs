@@ -162,6 +162,10 @@ pub struct CheckArgs {
     /// Check against a snapshot file (`migverify snapshot`) instead of connecting
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// Never connect to a database or read a snapshot: the database rules are
+    /// reported as skipped (the pre-commit hook's default)
+    #[arg(long, conflicts_with_all = ["database_url", "snapshot"])]
+    pub no_database: bool,
     /// SQLAlchemy model files (a glob relative to the project root; repeatable);
     /// replaces `[models] paths`
     #[arg(long = "models", value_name = "GLOB")]
@@ -228,6 +232,10 @@ pub struct GraphArgs {
     /// Mark the revision(s) recorded in this snapshot file (`migverify snapshot`)
     #[arg(long, value_name = "FILE", conflicts_with = "database_url")]
     pub snapshot: Option<PathBuf>,
+    /// Do not read the database the project names (by default `graph` marks its
+    /// current revision(s) when it answers)
+    #[arg(long, conflicts_with_all = ["database_url", "snapshot"])]
+    pub no_database: bool,
 }
 
 #[derive(Args, Debug)]
@@ -347,14 +355,18 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
     let (_, project) = found.projects.pop().expect("one project");
     print_warnings(&project);
     let migrations = engine::load_migrations(&project);
-    // The database is read only when asked for: a configured URL alone does not
-    // make `graph` connect.
-    let current = if args.database_url.is_some() || args.snapshot.is_some() {
-        let flags = crate::db::resolve::Flags {
-            database_url: args.database_url,
-            snapshot: args.snapshot.map(|p| cwd.join(p)),
-            live_only: false,
-        };
+    // Explicit flags must work (an unreachable database is an error); a database
+    // the project names (config, environment, env.py, alembic.ini) is marked when
+    // it answers, and a warning says why not otherwise.
+    let explicit = args.database_url.is_some() || args.snapshot.is_some();
+    let flags = crate::db::resolve::Flags {
+        database_url: args.database_url,
+        snapshot: args.snapshot.map(|p| cwd.join(p)),
+        live_only: false,
+    };
+    let current = if args.no_database {
+        None
+    } else if explicit {
         match crate::db::resolve::resolve(&project, &flags, env_var)? {
             Some(choice) => {
                 let loaded = crate::db::resolve::load(&project, choice)?;
@@ -363,7 +375,20 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
             None => None,
         }
     } else {
-        None
+        let resolved = crate::db::resolve::resolve_noted(&project, &flags, env_var)?;
+        if let Some(note) = &resolved.note {
+            eprintln!("warning: no current revision marked: {note}");
+        }
+        match resolved.choice {
+            Some(choice) => match crate::db::resolve::load(&project, choice) {
+                Ok(loaded) => Some(loaded.snapshot.version_table.revisions),
+                Err(e) => {
+                    eprintln!("warning: no current revision marked: {e}");
+                    None
+                }
+            },
+            None => None,
+        }
     };
     let text = match args.format {
         GraphFormat::Json => {
@@ -485,6 +510,14 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         args.selection.extend_select.push("MV2".into());
     }
     let cwd = current_dir()?;
+    // `--stdin-filename FILE` with no path: the project is found from FILE's
+    // location (as ruff does), not from the working directory.
+    if args.paths.is_empty()
+        && let Some(name) = &args.stdin_filename
+        && let Some(dir) = project_dir_above(&cwd.join(name))
+    {
+        args.paths = vec![dir];
+    }
     let found = crate::project::discover_environments(
         &args.paths,
         args.config.as_deref(),
@@ -508,11 +541,12 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         let report = check_project(registry, &args, project, &cwd)?;
         reports.push((name, report));
     }
-    let report = if several {
+    let mut report = if several {
         crate::report::merge(reports, cwd.clone())
     } else {
         reports.pop().expect("one project").1
     };
+    report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
 
     let color = args.format == Format::Human
         && !args.no_color
@@ -548,7 +582,8 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     })
 }
 
-/// `check` of one project: its database, models and rules.
+/// One Alembic environment's check: database, models, the engine; the report
+/// before it is emitted.
 fn check_project(
     registry: &Registry,
     args: &CheckArgs,
@@ -571,18 +606,67 @@ fn check_project(
         snapshot: args.snapshot.as_ref().map(|p| cwd.join(p)),
         live_only: false,
     };
-    let database = match crate::db::resolve::resolve(&project, &flags, env_var)? {
-        Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
-        None => None,
+    // A run none of whose rules reads the database never touches one: no
+    // connection, no snapshot file, whatever URL is configured.
+    let needs_database = {
+        let reg = project.registry.as_ref().unwrap_or(registry);
+        project.settings.enabled.iter().any(|&(ri, _)| {
+            reg.get(ri)
+                .meta()
+                .inputs
+                .contains(&crate::rules::Input::Database)
+        })
+    };
+    let mut no_database: Option<(String, String)> = None;
+    let database = if args.no_database {
+        no_database = Some((
+            "no database: --no-database".into(),
+            "not used (--no-database)".into(),
+        ));
+        None
+    } else if !needs_database {
+        None
+    } else {
+        let resolved = crate::db::resolve::resolve_noted(&project, &flags, env_var)?;
+        if let Some(note) = resolved.note {
+            no_database = Some(("no database: see the status block".into(), note));
+        }
+        match resolved.choice {
+            Some(choice) => Some(crate::db::resolve::load(&project, choice)?),
+            None => None,
+        }
     };
     if !args.models.is_empty() {
         project.models.paths = args.models.clone();
+    }
+    // --check-schema asks for the drift rules: without `[models] paths`, find the
+    // model files as `init` does, and say which; none is an error, not "skipped".
+    let mut models_note = None;
+    if args.check_schema && project.models.paths.is_empty() {
+        let found = crate::init::detect(&project.root)?;
+        if found.models.is_empty() {
+            return Err(crate::Error::Project {
+                message: format!(
+                    "--check-schema: no SQLAlchemy model files found under {} and `[models] paths` is not set",
+                    project.root.display()
+                ),
+                help: Some(
+                    "set `[models] paths` in migverify.toml (e.g. [\"app/models.py\"]) or pass --models GLOB"
+                        .into(),
+                ),
+            });
+        }
+        models_note = Some(format!(
+            "{} (found; set [models] paths to choose)",
+            found.models.join(", ")
+        ));
+        project.models.paths = found.models;
     }
     let models = crate::models::load_project(&project)?;
     for w in models.iter().flat_map(|m| &m.warnings) {
         eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
-    let report = engine::check(
+    let mut report = engine::check(
         &project,
         registry,
         &CheckOptions {
@@ -593,7 +677,36 @@ fn check_project(
             models,
         },
     );
+    if let Some((reason, note)) = no_database {
+        let no_db = crate::rules::Input::Database.describe();
+        for r in &mut report.summary.skipped_rules {
+            if r.reason == no_db {
+                r.reason.clone_from(&reason);
+            }
+        }
+        for c in &mut report.summary.checks {
+            if c.outcome == crate::checklist::Outcome::Skipped && c.detail.as_deref() == Some(no_db)
+            {
+                c.detail = Some(reason.clone());
+            }
+        }
+        report.status.database_note = Some(note);
+    }
+    report.status.models_note = models_note;
     Ok(report)
+}
+
+/// The nearest directory above `file` that holds a migverify config, `alembic.ini`,
+/// or a `pyproject.toml` with `[tool.migverify]` or `[tool.alembic]`.
+fn project_dir_above(file: &std::path::Path) -> Option<PathBuf> {
+    file.ancestors().skip(1).find_map(|d| {
+        let marked = ["migverify.toml", ".migverify.toml", "alembic.ini"]
+            .iter()
+            .any(|n| d.join(n).is_file())
+            || std::fs::read_to_string(d.join("pyproject.toml"))
+                .is_ok_and(|t| t.contains("[tool.migverify") || t.contains("[tool.alembic"));
+        marked.then(|| d.to_path_buf())
+    })
 }
 
 /// The project at `path` (default: here) with the default rule selection: what

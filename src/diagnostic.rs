@@ -129,6 +129,17 @@ impl Finding {
         self
     }
 
+    /// [`Finding::with_related`] for each `(path, span, message)`.
+    pub fn with_related_all(
+        mut self,
+        items: impl IntoIterator<Item = (PathBuf, Option<Span>, String)>,
+    ) -> Self {
+        for (path, span, message) in items {
+            self = self.with_related(path, span, message);
+        }
+        self
+    }
+
     pub fn with_related(
         mut self,
         path: impl Into<PathBuf>,
@@ -144,6 +155,32 @@ impl Finding {
         });
         self
     }
+}
+
+/// Related locations one diagnostic lists at most; the others are counted in its
+/// message ([`Diagnostic::bound_related`]). 1,000 files declaring one revision id give one small diagnostic, not a
+/// quadratic report.
+pub const MAX_RELATED: usize = 20;
+
+impl Diagnostic {
+    /// Keeps the first [`MAX_RELATED`] related locations; the message says how many
+    /// more there are. The engine applies it to every diagnostic.
+    pub fn bound_related(&mut self) {
+        if self.related.len() > MAX_RELATED {
+            let more = self.related.len() - MAX_RELATED;
+            self.related.truncate(MAX_RELATED);
+            self.message += &format!(" ({more} more related locations not listed)");
+        }
+    }
+}
+
+/// `` `a`, `b`, `c` `` with at most `max` items, then `and N more`.
+pub fn list_bounded<S: std::fmt::Display>(items: &[S], max: usize) -> String {
+    let mut shown: Vec<String> = items.iter().take(max).map(|i| format!("`{i}`")).collect();
+    if items.len() > max {
+        shown.push(format!("and {} more", items.len() - max));
+    }
+    shown.join(", ")
 }
 
 /// A finding of a rule, with the rule's identity and the severity it was given.

@@ -422,6 +422,22 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         raw.extend(out.into_iter().map(|f| (ri, f)));
     }
 
+    // The safety pack (MV3xx) on history that cannot change: with a database whose
+    // version table is known, only the migrations it has not applied are reported
+    // (`[rules] safety-scope = "pending"`, the default).
+    if project.settings.safety_scope == crate::config::schema::SafetyScope::Pending
+        && let Some(pending) = ctx.pending()
+    {
+        let pending: HashSet<&PathBuf> = pending
+            .iter()
+            .map(|&n| &migrations[graph.nodes[n].migration].path)
+            .collect();
+        raw.retain(|(ri, f)| {
+            let meta = registry.get(*ri).meta();
+            !is_safety_rule(meta) || pending.contains(&f.location.path)
+        });
+    }
+
     // Built only when there is a finding to place.
     let by_path_cell: std::cell::OnceCell<HashMap<&PathBuf, usize>> = std::cell::OnceCell::new();
     let by_path = || {
@@ -485,7 +501,13 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
 
     if let Some(only) = &project.only {
         let only: HashSet<&PathBuf> = only.iter().collect();
+        for d in &mut diagnostics {
+            relocate_into(d, &only);
+        }
         diagnostics.retain(|d| only.contains(&d.location.path));
+    }
+    for d in &mut diagnostics {
+        d.bound_related();
     }
     diagnostics.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
@@ -519,9 +541,24 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             .collect(),
         version_locations: project.version_locations.clone(),
         migration_files: migrations.iter().map(|m| m.path.clone()).collect(),
+        migration_messages: migrations.iter().map(|m| m.message.clone()).collect(),
         database: db.map(|d| d.label.clone()),
+        database_source: db.and_then(|d| d.source.clone()),
+        database_note: None,
+        models_note: None,
         current_revisions: db.map(|d| d.snapshot.version_revisions().to_vec()),
-        pending: ctx.pending().map(|p| p.len()),
+        pending: ctx.pending().map(|p| {
+            p.into_iter()
+                .map(|n| {
+                    let m = &migrations[graph.nodes[n].migration];
+                    crate::report::PendingRevision {
+                        revision: graph.revision(n).to_string(),
+                        path: m.path.clone(),
+                        message: m.message.clone(),
+                    }
+                })
+                .collect()
+        }),
         tables: db.map(|d| d.snapshot.table_names()),
         model_files: opts.models.as_ref().map(|m| m.files.clone()),
         model_tables: opts.models.as_ref().map(|m| {
@@ -531,6 +568,27 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         }),
         environments: Vec::new(),
     };
+    let user_codes: Vec<String> = rules
+        .iter()
+        .map(|r| &r.meta)
+        .filter(|m| matches!(m.source, crate::rules::RuleSource::User { .. }))
+        .map(|m| m.code.to_string())
+        .collect();
+    let database_rule_selected = project.settings.enabled.iter().any(|&(ri, _)| {
+        registry
+            .get(ri)
+            .meta()
+            .inputs
+            .contains(&crate::rules::Input::Database)
+    });
+    summary.checks = crate::checklist::build(
+        &rules,
+        &summary.skipped_rules,
+        &diagnostics,
+        &status,
+        database_rule_selected,
+        &user_codes,
+    );
     let mut sources = if diagnostics.is_empty() {
         HashMap::new()
     } else {
@@ -564,6 +622,40 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         summary,
         verbose: opts.verbose,
     }
+}
+
+/// The built-in safety pack: migverify's own query rules MV3xx.
+fn is_safety_rule(meta: &crate::rules::RuleMeta) -> bool {
+    matches!(meta.source, crate::rules::RuleSource::Builtin) && meta.code.starts_with("MV3")
+}
+
+/// Rules whose one diagnostic per problem stands for every file in it (the files
+/// declaring one revision id, one branch label, the unlabeled bases): linting one of
+/// those files alone (`check FILE`, an editor's `--stdin-filename`) shows the
+/// diagnostic there, located at that file's declaration.
+const ONE_PER_PROBLEM: &[&str] = &["MV001", "MV010", "MV013"];
+
+/// Moves `d` to its related location in `only` when its own location is not there.
+fn relocate_into(d: &mut Diagnostic, only: &HashSet<&PathBuf>) {
+    if only.contains(&d.location.path) || !ONE_PER_PROBLEM.contains(&d.code.as_str()) {
+        return;
+    }
+    let Some(i) = d
+        .related
+        .iter()
+        .position(|r| only.contains(&r.location.path))
+    else {
+        return;
+    };
+    let related = d.related.remove(i);
+    let primary = std::mem::replace(&mut d.location, related.location);
+    d.related.insert(
+        0,
+        crate::diagnostic::Related {
+            location: primary,
+            message: "also declared here".into(),
+        },
+    );
 }
 
 fn ignored_by_config(project: &Project, ri: usize, f: &Finding) -> bool {

@@ -2,6 +2,7 @@
 
 pub mod bounded;
 pub mod cache;
+pub mod checklist;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -30,17 +30,30 @@ pub struct SkippedRule {
 pub struct Status {
     /// The database, its URL redacted; `None` when no database is configured.
     pub database: Option<String>,
+    /// Where the URL was named (`DATABASE_URL, read by alembic/env.py`); `None`
+    /// for snapshots and without a database.
+    pub database_source: Option<String>,
+    /// Why no database is used although one may be configured (`--no-database`,
+    /// an `env.py` URL migverify cannot read); `None` otherwise.
+    pub database_note: Option<String>,
     /// Revisions in the version table; `None` without a database.
     pub current_revisions: Option<Vec<String>>,
     pub head_revisions: Vec<String>,
-    /// Migrations not yet applied; `None` without a database.
-    pub pending: Option<usize>,
+    /// Migrations not yet applied, in apply order; `None` without a database (or
+    /// without a version table Alembic could read).
+    pub pending: Option<Vec<PendingRevision>>,
     pub version_locations: Vec<PathBuf>,
     pub migration_files: Vec<PathBuf>,
+    /// Each migration file's message (docstring's first paragraph), in the order
+    /// of `migration_files`.
+    pub migration_messages: Vec<Option<String>>,
     /// Tables in the database (for `--verbose`); `None` without a database.
     pub tables: Option<Vec<String>>,
     /// The SQLAlchemy model files read; `None` when no models are configured.
     pub model_files: Option<Vec<PathBuf>>,
+    /// How the model files were chosen when no config names them (`--check-schema`
+    /// found them): `app/models.py (found; set [models] paths to choose)`.
+    pub models_note: Option<String>,
     /// The tables the models map (for `--verbose`); `None` without models.
     pub model_tables: Option<Vec<String>>,
     /// A run over several Alembic environments: each one's own status (the fields
@@ -63,6 +76,26 @@ pub struct EnvironmentStatus {
     pub migration_files: usize,
 }
 
+/// A migration the database has not applied yet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PendingRevision {
+    pub revision: String,
+    pub path: PathBuf,
+    /// The docstring's first paragraph (Alembic's `Script.doc`).
+    pub message: Option<String>,
+}
+
+/// The severity at and above which the run fails (`--fail-on`); `None` never fails.
+/// The summary line's mark follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailOn(pub Option<Severity>);
+
+impl Default for FailOn {
+    fn default() -> Self {
+        FailOn(Some(Severity::Error))
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
     pub errors: usize,
@@ -71,6 +104,22 @@ pub struct Summary {
     /// Migration files checked.
     pub files: usize,
     pub skipped_rules: Vec<SkippedRule>,
+    /// The checklist ([`crate::checklist`]).
+    pub checks: Vec<crate::checklist::Check>,
+    #[serde(skip)]
+    pub fail_on: FailOn,
+}
+
+impl Summary {
+    /// Whether a diagnostic count reaches `fail_on` (what exit 1 means).
+    pub fn fails(&self) -> bool {
+        match self.fail_on.0 {
+            None => false,
+            Some(Severity::Error) => self.errors > 0,
+            Some(Severity::Warning) => self.errors + self.warnings > 0,
+            Some(Severity::Info) => self.errors + self.warnings + self.infos > 0,
+        }
+    }
 }
 
 /// Everything an emitter may show.
@@ -136,7 +185,7 @@ pub fn merge(reports: Vec<(Option<String>, Report)>, cwd: PathBuf) -> Report {
             database: s.database.clone(),
             current_revisions: s.current_revisions.clone(),
             head_revisions: s.head_revisions.clone(),
-            pending: s.pending,
+            pending: s.pending.as_ref().map(Vec::len),
             migration_files: s.migration_files.len(),
         });
         status.head_revisions.extend(s.head_revisions);
@@ -158,6 +207,23 @@ pub fn merge(reports: Vec<(Option<String>, Report)>, cwd: PathBuf) -> Report {
         summary.warnings += report.summary.warnings;
         summary.infos += report.summary.infos;
         summary.files += report.summary.files;
+        // A check passes only where it passed in every environment: keep the worst.
+        for c in report.summary.checks {
+            let rank = |o: &crate::checklist::Outcome| {
+                use crate::checklist::Outcome::*;
+                match o {
+                    Skipped => 0,
+                    Passed => 1,
+                    Warning => 2,
+                    Failed => 3,
+                }
+            };
+            match summary.checks.iter_mut().find(|k| k.name == c.name) {
+                Some(k) if rank(&c.outcome) > rank(&k.outcome) => *k = c,
+                Some(_) => {}
+                None => summary.checks.push(c),
+            }
+        }
         for skipped in report.summary.skipped_rules {
             if !summary.skipped_rules.iter().any(|k| k.code == skipped.code) {
                 summary.skipped_rules.push(skipped);

@@ -56,6 +56,14 @@ fn project() -> TempDir {
         "[migrations]\nversion_locations = [\"versions\"]\n",
     )
     .unwrap();
+    // `--check-schema` needs models (it finds this file; none would be exit 2).
+    std::fs::write(
+        tmp.path().join("models.py"),
+        "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\n\
+         Base = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    \
+         id = sa.Column(sa.Integer, primary_key=True)\n",
+    )
+    .unwrap();
     tmp
 }
 

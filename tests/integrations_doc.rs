@@ -33,4 +33,9 @@ fn the_page_quotes_the_hook() {
     assert!(hooks.contains("\n- id: migverify\n"));
     assert!(hooks.contains("\n  language: rust\n"));
     assert!(hooks.contains("\n  entry: migverify check\n"));
+    // The hook never needs a database by default (issue 15), and the page says how
+    // to turn database checks on.
+    assert!(hooks.contains("\n  args: [--no-database]\n"));
+    assert!(page.contains("`args: [--no-database]`"));
+    assert!(page.contains("args: []"));
 }

@@ -104,7 +104,7 @@ fn concise() {
 fn json() {
     let out = run("json", &[]);
     let v: Value = serde_json::from_str(&out).expect("valid JSON");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     for d in v["diagnostics"].as_array().unwrap() {
         for key in [
             "code", "name", "severity", "message", "path", "span", "related", "help",

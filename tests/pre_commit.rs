@@ -5,6 +5,10 @@
 //! Then, installed from a `.pre-commit-config.yaml` as users do, `pre-commit run`
 //! skips the hook for a change outside the version directories and fails it for a
 //! change to a migration that has no finding of its own (the whole graph is checked).
+//! The project's `alembic.ini` names a PostgreSQL server that is down (nothing
+//! listens on its port): the hook runs without a database by default
+//! (`args: [--no-database]`), so it passes all the same, while `migverify check`
+//! without the flag fails with exit 2 on the same project.
 //!
 //! The hook repository is a snapshot of this checkout's working tree (tracked and
 //! untracked, not ignored, files) committed to a temporary git repository: pre-commit
@@ -204,11 +208,12 @@ fn try_repo_passes_on_a_clean_history_and_fails_on_a_fork() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let p = project.path();
+    // A developer's local database that is down: nothing listens on port 9.
     write(
         p,
         "alembic.ini",
         "[alembic]\nscript_location = %(here)s/alembic\n\
-         sqlalchemy.url = driver://user:pass@localhost/dbname\n",
+         sqlalchemy.url = postgresql://app:s3cret@127.0.0.1:9/app\n",
     );
     write(p, "alembic/versions/aaa_base.py", &migration("aaa", None));
     write(
@@ -221,11 +226,20 @@ fn try_repo_passes_on_a_clean_history_and_fails_on_a_fork() {
     git(p, &["add", "."]);
     git(p, &["commit", "-q", "-m", "init"]);
 
-    // Clean history: the hook runs and passes.
+    // Clean history: the hook runs and passes, the database server being down.
     let out = try_repo(&python, hooks, p, home.path(), &["--all-files"]);
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(log.contains("migverify") && log.contains("Passed"), "{log}");
+    // Without --no-database the same project needs the server, and it is down.
+    let direct = Command::new(env!("CARGO_BIN_EXE_migverify"))
+        .current_dir(p)
+        .arg("check")
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(direct.status.code(), Some(2), "{}", text(&direct));
+    assert!(!text(&direct).contains("s3cret"), "{}", text(&direct));
 
     // A second head (a fork no merge joins): the hook fails and names the rule.
     write(
@@ -280,7 +294,7 @@ fn try_repo_passes_on_a_clean_history_and_fails_on_a_fork() {
     // file's diagnostics, and there are none:
     let alone = Command::new(env!("CARGO_BIN_EXE_migverify"))
         .current_dir(p)
-        .args(["check", "alembic/versions/aaa_base.py"])
+        .args(["check", "--no-database", "alembic/versions/aaa_base.py"])
         .env_remove("MIGVERIFY_DATABASE_URL")
         .output()
         .unwrap();

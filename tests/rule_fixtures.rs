@@ -287,6 +287,7 @@ fn actual(p: &Prepared) -> Vec<(Key, String)> {
         Loaded {
             snapshot: Snapshot::from_path(&path).expect("a valid snapshot"),
             label: format!("snapshot {s}"),
+            source: None,
             origin: None,
         }
     });

@@ -41,6 +41,8 @@ pub struct Settings {
     /// Enabled rules (registry index, severity), in registry order.
     pub enabled: Vec<(usize, Severity)>,
     pub per_file_ignores: Vec<PerFileIgnore>,
+    /// `[rules] safety-scope`.
+    pub safety_scope: schema::SafetyScope,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
                 .map(|(i, r)| (i, r.meta().severity))
                 .collect(),
             per_file_ignores: Vec::new(),
+            safety_scope: schema::SafetyScope::default(),
         }
     }
 

@@ -109,9 +109,16 @@ impl Config {
             per_file_ignores.extend(per_file_ignores_of(file, registry)?);
         }
         state.apply(&cli_layer(cli)?, registry)?;
+        let safety_scope = self
+            .chain
+            .iter()
+            .rev()
+            .find_map(|f| f.options.rules.as_ref()?.safety_scope)
+            .unwrap_or_default();
         Ok(Settings {
             enabled: state.enabled(),
             per_file_ignores,
+            safety_scope,
         })
     }
 

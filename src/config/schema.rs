@@ -170,6 +170,22 @@ pub struct RulesOptions {
     /// Directories, files or globs of rule files (relative to the project root).
     #[schemars(with = "Option<Vec<String>>")]
     pub dirs: Option<SpannedList>,
+    /// Which migrations the safety rules (MV3xx) report when a database is known:
+    /// `pending` (default: only those the database has not applied yet; history that
+    /// ran in production cannot change) or `all`.
+    pub safety_scope: Option<SafetyScope>,
+}
+
+/// See `[rules] safety-scope`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SafetyScope {
+    /// Only migrations the database has not applied (every migration without a
+    /// database).
+    #[default]
+    Pending,
+    /// Every migration.
+    All,
 }
 
 // For the schema only: the loader checks the strings itself.
@@ -245,6 +261,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "severity",
             "custom",
             "dirs",
+            "safety-scope",
         ],
     ),
 ];

@@ -75,7 +75,12 @@ pub enum DbError {
     },
 
     #[error("{what} timed out after {seconds} s ({url})")]
-    #[diagnostic(code(migverify::db::timeout))]
+    #[diagnostic(
+        code(migverify::db::timeout),
+        help(
+            "the server answered but the query did not finish: is the database locked or under load?"
+        )
+    )]
     QueryTimeout {
         url: String,
         what: String,
@@ -83,14 +88,21 @@ pub enum DbError {
     },
 
     #[error("authentication failed ({url}): {message}")]
-    #[diagnostic(
-        code(migverify::db::auth),
-        help("check the user name and password in the database URL")
-    )]
-    Auth { url: String, message: String },
+    #[diagnostic(code(migverify::db::auth))]
+    Auth {
+        url: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
 
     #[error("database does not exist ({url}): {message}")]
-    #[diagnostic(code(migverify::db::missing_database))]
+    #[diagnostic(
+        code(migverify::db::missing_database),
+        help(
+            "check the database name in the URL, or create the database (`alembic upgrade` does not create it; migverify never does)"
+        )
+    )]
     MissingDatabase { url: String, message: String },
 
     #[error("SQLite database file {path} does not exist ({url})")]
@@ -112,7 +124,68 @@ pub enum DbError {
 
     #[error("cannot connect ({url}): {message}")]
     #[diagnostic(code(migverify::db::connect))]
-    Connect { url: String, message: String },
+    Connect {
+        url: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+}
+
+/// A driver's message as people should read it: without sqlx's "error returned from
+/// database: " prefix, the server's source-line suffix (`... at line 768`) and
+/// internal module paths (`sqlx_postgres::connection::tls`).
+pub fn tidy_message(message: &str) -> String {
+    let mut m = message.trim();
+    for prefix in [
+        "error returned from database: ",
+        "error communicating with database: ",
+    ] {
+        if let Some(rest) = m.strip_prefix(prefix) {
+            m = rest;
+        }
+    }
+    let mut out = m.to_string();
+    // ` at line 768` (PostgreSQL's source position) at the end.
+    if let Some(i) = out.rfind(" at line ")
+        && !out[i + " at line ".len()..].is_empty()
+        && out[i + " at line ".len()..]
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
+        out.truncate(i);
+    }
+    // Rust module paths (`sqlx_postgres::connection::tls: `).
+    let words: Vec<&str> = out.split(' ').collect();
+    let kept: Vec<&str> = words
+        .into_iter()
+        .filter(|w| {
+            let w = w.trim_end_matches([':', ',']);
+            !(w.contains("::")
+                && w.split("::").count() > 1
+                && w.split("::").all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                }))
+        })
+        .collect();
+    kept.join(" ").trim().to_string()
+}
+
+/// The help for a failed login: a missing role, TLS demanded by the server, or a
+/// wrong user name or password.
+fn auth_help(message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("role") && lower.contains("does not exist") {
+        "the user (role) named in the URL does not exist on this server: fix the user name, or create the role".into()
+    } else if lower.contains("ssl") || lower.contains("tls") || lower.contains("encryption") {
+        tls_help()
+    } else {
+        "check the user name and password in the database URL".into()
+    }
+}
+
+fn tls_help() -> String {
+    "the server and migverify disagree about TLS: add `?sslmode=require` to the URL when the server requires TLS (PostgreSQL; MySQL: `?ssl-mode=REQUIRED`), `?sslmode=disable` when it does not offer it".into()
 }
 
 /// What every query helper needs: the URL (for messages) and the options.
@@ -154,7 +227,7 @@ impl Ctx<'_> {
     /// Turns a driver error into a [`DbError`], scrubbing the password from its text.
     pub fn classify(&self, err: sqlx::Error, what: &str) -> DbError {
         let url = self.redacted();
-        let message = self.url.scrub(&err.to_string());
+        let message = tidy_message(&self.url.scrub(&err.to_string()));
         match &err {
             sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 DbError::Refused {
@@ -172,16 +245,22 @@ impl Ctx<'_> {
                 address: self.address(),
                 seconds: self.opts.connect_timeout.as_secs_f64(),
             },
-            sqlx::Error::Tls(_) => DbError::Connect { url, message },
+            sqlx::Error::Tls(_) => DbError::Connect {
+                url,
+                message,
+                help: Some(tls_help()),
+            },
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
                 let number = db
                     .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                     .map(|e| e.number());
                 match (code.as_str(), number) {
-                    (_, Some(1045 | 1044 | 1698)) | ("28P01" | "28000", None) => {
-                        DbError::Auth { url, message }
-                    }
+                    (_, Some(1045 | 1044 | 1698)) | ("28P01" | "28000", None) => DbError::Auth {
+                        help: Some(auth_help(&message)),
+                        url,
+                        message,
+                    },
                     (_, Some(1049)) | ("3D000", None) => DbError::MissingDatabase { url, message },
                     (_, Some(3024 | 1969)) | ("57014", None) => DbError::QueryTimeout {
                         url,
@@ -227,7 +306,11 @@ impl Ctx<'_> {
         match tokio::time::timeout(self.opts.connect_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(match self.classify(e, "connecting") {
-                DbError::Query { url, message, .. } => DbError::Connect { url, message },
+                DbError::Query { url, message, .. } => DbError::Connect {
+                    help: message.to_ascii_lowercase().contains("ssl").then(tls_help),
+                    url,
+                    message,
+                },
                 other => other,
             }),
             Err(_) => Err(DbError::ConnectTimeout {
@@ -386,6 +469,7 @@ fn runtime(url: &DbUrl) -> Result<tokio::runtime::Runtime, DbError> {
         .enable_all()
         .build()
         .map_err(|e| DbError::Connect {
+            help: None,
             url: url.redacted().to_string(),
             message: format!("cannot start the async runtime: {e}"),
         })
@@ -423,4 +507,33 @@ pub fn execute_in_capture_session_blocking(
 pub(super) fn quote(ident: &str, q: char) -> String {
     let doubled = format!("{q}{q}");
     format!("{q}{}{q}", ident.replace(q, &doubled))
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn driver_messages_lose_prefixes_source_lines_and_module_paths() {
+        assert_eq!(
+            tidy_message(
+                "error returned from database: role \"nobody\" does not exist at line 768"
+            ),
+            "role \"nobody\" does not exist"
+        );
+        assert_eq!(
+            tidy_message(
+                "error communicating with database: sqlx_postgres::connection::tls: server does not support TLS"
+            ),
+            "server does not support TLS"
+        );
+        // A line number that is part of the text stays.
+        assert_eq!(
+            tidy_message("syntax error at line 3 near x"),
+            "syntax error at line 3 near x"
+        );
+        assert!(auth_help("role \"x\" does not exist").contains("does not exist"));
+        assert!(auth_help("no pg_hba.conf entry for host, SSL off").contains("sslmode"));
+        assert!(auth_help("password authentication failed").contains("password"));
+    }
 }

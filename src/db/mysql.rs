@@ -34,6 +34,7 @@ fn connect_options(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<MySqlConnectOpti
     if let Some(mode) = ssl {
         let mode = mode.to_ascii_lowercase().replace('-', "_");
         let parsed: MySqlSslMode = mode.parse().map_err(|_| DbError::Connect {
+            help: None,
             url: ctx.redacted(),
             message: format!(
                 "unknown ssl_mode `{mode}` (expected disabled, preferred, required, verify_ca or verify_identity)"
@@ -116,6 +117,7 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
             None => {
                 let _ = c1.close().await;
                 return Err(DbError::Connect {
+                    help: None,
                     url: ctx.redacted(),
                     message: "the URL names no database; add `/<database>` to it".to_string(),
                 });

@@ -37,6 +37,7 @@ fn connect_options(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<PgConnectOptions
             m => m.to_string(),
         };
         let parsed: PgSslMode = mode.parse().map_err(|_| DbError::Connect {
+            help: None,
             url: ctx.redacted(),
             message: format!(
                 "unknown sslmode `{mode}` (expected disable, allow, prefer, require, verify-ca or verify-full)"

@@ -3,8 +3,14 @@
 //! Precedence, first that is set wins:
 //! 1. `--snapshot FILE`, 2. `--database-url URL`, 3. `MIGVERIFY_DATABASE_URL`,
 //! 4. `[database] snapshot`, 5. `[database] url` (`${VAR}` interpolated),
-//! 6. `sqlalchemy.url` of `alembic.ini` (ignored when it is Alembic's `driver://`
+//! 6. what Alembic's `env.py` reads (an environment variable, from the process or,
+//!    when `env.py` calls `load_dotenv()`, a `.env` file; [`crate::project::env_py`]),
+//! 7. `sqlalchemy.url` of `alembic.ini` (ignored when it is Alembic's `driver://`
 //!    placeholder). Relative SQLite paths resolve against the project root.
+//!
+//! When `env.py` builds the URL in a way migverify cannot read, or reads it from a
+//! variable that is not set, no database is used and the resolution carries a note
+//! saying so (never `alembic.ini`'s URL, which is not the database Alembic uses).
 //!
 //! `migverify snapshot` ignores the snapshot sources: it always connects.
 
@@ -38,6 +44,51 @@ pub enum Origin {
     },
     /// `sqlalchemy.url` in `alembic.ini`.
     AlembicIni { path: PathBuf },
+    /// What Alembic's `env.py` reads: `var` (`None` for a URL written in `env.py`),
+    /// `span` the byte range of the read in `env.py`, `dotenv` the `.env` file the
+    /// value came from (else the process environment).
+    EnvPy {
+        path: PathBuf,
+        span: (usize, usize),
+        var: Option<String>,
+        dotenv: Option<PathBuf>,
+    },
+}
+
+impl Origin {
+    /// Where the URL came from, for the status block: `DATABASE_URL, read by
+    /// alembic/env.py`, `--database-url`, `sqlalchemy.url in alembic.ini`.
+    pub fn label(&self, root: &Path) -> String {
+        match self {
+            Origin::Flag => "--database-url".into(),
+            Origin::Env => ENV_VAR.into(),
+            Origin::Config { path, .. } => {
+                format!("[database] url in {}", display(path, root))
+            }
+            Origin::AlembicIni { path } => format!("sqlalchemy.url in {}", display(path, root)),
+            Origin::EnvPy {
+                path, var, dotenv, ..
+            } => match (var, dotenv) {
+                (Some(v), None) => format!("{v}, read by {}", display(path, root)),
+                (Some(v), Some(d)) => format!(
+                    "{v} from {}, read by {}",
+                    display(d, root),
+                    display(path, root)
+                ),
+                (None, _) => format!("written in {}", display(path, root)),
+            },
+        }
+    }
+}
+
+/// The database a run would use, and why there is none when `env.py` names one
+/// that cannot be used.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub choice: Option<Choice>,
+    /// Why no database is used although `env.py` configures one (for the status
+    /// block and the skipped rules).
+    pub note: Option<String>,
 }
 
 /// The database a run uses.
@@ -62,23 +113,33 @@ pub fn resolve(
     flags: &Flags,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<Choice>, Error> {
+    Ok(resolve_noted(project, flags, env)?.choice)
+}
+
+/// [`resolve`], with a note when `env.py` names a database that cannot be used.
+pub fn resolve_noted(
+    project: &Project,
+    flags: &Flags,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Resolved, Error> {
     let root = &project.root;
-    let parse = |raw: &str, origin: Origin| -> Result<Option<Choice>, Error> {
+    let found = |choice| Resolved { choice, note: None };
+    let parse = |raw: &str, origin: Origin| -> Result<Resolved, Error> {
         let url = DbUrl::parse_with_env(raw, root, &env).map_err(|e| Error::Database {
             message: format!("invalid database URL: {e}"),
             help: Some(describe(&origin)),
         })?;
-        Ok(Some(Choice::Url { url, origin }))
+        Ok(found(Some(Choice::Url { url, origin })))
     };
     if !flags.live_only
         && let Some(p) = &flags.snapshot
     {
         // A snapshot of the project's own database: findings go where the project
         // names it, so `check --snapshot` reports exactly what the live check does.
-        return Ok(Some(Choice::Snapshot {
+        return Ok(found(Some(Choice::Snapshot {
             path: p.clone(),
             origin: configured_origin(project).unwrap_or(Origin::Flag),
-        }));
+        })));
     }
     if let Some(u) = &flags.database_url {
         return parse(u, Origin::Flag);
@@ -93,13 +154,23 @@ pub fn resolve(
     if !flags.live_only
         && let Some(s) = &project.database.snapshot
     {
-        return Ok(Some(Choice::Snapshot {
+        return Ok(found(Some(Choice::Snapshot {
             path: s.get_ref().clone(),
             origin: config_origin(s.span()),
-        }));
+        })));
     }
     if let Some(u) = &project.database.url {
         return parse(u.get_ref(), config_origin(u.span()));
+    }
+    match from_env_py(project, &env) {
+        EnvPyUrl::Url { raw, origin } => return parse(&raw, origin),
+        EnvPyUrl::Unusable(note) => {
+            return Ok(Resolved {
+                choice: None,
+                note: Some(note),
+            });
+        }
+        EnvPyUrl::Ini => {}
     }
     if let Some(u) = project.sqlalchemy_url().map(str::trim)
         && !u.is_empty()
@@ -112,7 +183,104 @@ pub fn resolve(
             .unwrap_or_default();
         return parse(u, Origin::AlembicIni { path });
     }
-    Ok(None)
+    Ok(found(None))
+}
+
+/// What `env.py` makes of the URL.
+enum EnvPyUrl {
+    Url {
+        raw: String,
+        origin: Origin,
+    },
+    /// `env.py` names a database that cannot be used: why.
+    Unusable(String),
+    /// `env.py` uses `alembic.ini`'s URL (or there is no `env.py`).
+    Ini,
+}
+
+fn from_env_py(project: &Project, env: &impl Fn(&str) -> Option<String>) -> EnvPyUrl {
+    use crate::project::env_py::{self, Fallback, UrlSource};
+    let Some(path) = project.env_py_path() else {
+        return EnvPyUrl::Ini;
+    };
+    let Some(read) = env_py::read(&path) else {
+        return EnvPyUrl::Ini;
+    };
+    let shown = display(&path, &project.root);
+    match read.url {
+        None => EnvPyUrl::Ini,
+        Some(UrlSource::Unreadable { line, text }) => EnvPyUrl::Unusable(format!(
+            "{shown}:{line} builds the database URL in a way migverify cannot read (`{text}`); \
+             pass --database-url or set {ENV_VAR}"
+        )),
+        Some(UrlSource::Literal { url, span }) => EnvPyUrl::Url {
+            raw: url,
+            origin: Origin::EnvPy {
+                path,
+                span,
+                var: None,
+                dotenv: None,
+            },
+        },
+        Some(UrlSource::Env {
+            vars,
+            fallback,
+            span,
+        }) => {
+            let dotenv = read
+                .loads_dotenv
+                .then(|| env_py::find_dotenv(&path, &project.root))
+                .flatten();
+            let dotenv_values = dotenv
+                .as_ref()
+                .and_then(|p| std::fs::read(p).ok())
+                .map(|b| env_py::read_dotenv(&String::from_utf8_lossy(&b)))
+                .unwrap_or_default();
+            for var in &vars {
+                // python-dotenv does not override what the process already has.
+                if let Some(v) = env(var).filter(|v| !v.trim().is_empty()) {
+                    return EnvPyUrl::Url {
+                        raw: v,
+                        origin: Origin::EnvPy {
+                            path,
+                            span,
+                            var: Some(var.clone()),
+                            dotenv: None,
+                        },
+                    };
+                }
+                if let Some(v) = dotenv_values.get(var).filter(|v| !v.trim().is_empty()) {
+                    return EnvPyUrl::Url {
+                        raw: v.clone(),
+                        origin: Origin::EnvPy {
+                            path,
+                            span,
+                            var: Some(var.clone()),
+                            dotenv: dotenv.clone(),
+                        },
+                    };
+                }
+            }
+            match fallback {
+                Fallback::Ini => EnvPyUrl::Ini,
+                Fallback::Literal(url) => EnvPyUrl::Url {
+                    raw: url,
+                    origin: Origin::EnvPy {
+                        path,
+                        span,
+                        var: None,
+                        dotenv: None,
+                    },
+                },
+                Fallback::None => EnvPyUrl::Unusable(format!(
+                    "{} {} not set ({shown} reads the database URL from {})",
+                    vars.join(", "),
+                    if vars.len() == 1 { "is" } else { "are" },
+                    if vars.len() == 1 { "it" } else { "them" },
+                )),
+            }
+        }
+    }
 }
 
 /// Where the project's config names its database (`[database] url`, else a real
@@ -140,6 +308,10 @@ fn describe(origin: &Origin) -> String {
         Origin::Env => format!("given by {ENV_VAR}"),
         Origin::Config { path, .. } => format!("`[database] url` in {}", path.display()),
         Origin::AlembicIni { path } => format!("`sqlalchemy.url` in {}", path.display()),
+        Origin::EnvPy { path, var, .. } => match var {
+            Some(v) => format!("`{v}`, read by {}", path.display()),
+            None => format!("written in {}", path.display()),
+        },
     }
 }
 
@@ -150,6 +322,7 @@ pub fn origin_location(origin: &Origin) -> Option<(Location, Arc<SourceFile>)> {
         Origin::Flag | Origin::Env => return None,
         Origin::Config { path, span } => (path, *span),
         Origin::AlembicIni { path } => (path, None),
+        Origin::EnvPy { path, span, .. } => (path, Some(*span)),
     };
     let bytes =
         crate::bounded::read(path, crate::bounded::CONFIG_LIMIT, "a configuration file").ok()?;
@@ -159,7 +332,9 @@ pub fn origin_location(origin: &Origin) -> Option<(Location, Arc<SourceFile>)> {
     src.text = super::url::mask_passwords(&src.text);
     let src = Arc::new(src);
     let span = match (origin, span) {
-        (Origin::Config { .. }, Some((s, e))) if e <= src.text.len() => Some(src.span(s, e)),
+        (Origin::Config { .. } | Origin::EnvPy { .. }, Some((s, e))) if e <= src.text.len() => {
+            Some(src.span(s, e))
+        }
         (Origin::AlembicIni { .. }, _) => sqlalchemy_url_line(&src),
         _ => None,
     };
@@ -189,6 +364,8 @@ pub struct Loaded {
     pub snapshot: Snapshot,
     /// For the status block: the redacted URL, or `snapshot <path>`.
     pub label: String,
+    /// Where the URL (or snapshot) was named: [`Origin::label`].
+    pub source: Option<String>,
     pub origin: Option<(Location, Arc<SourceFile>)>,
 }
 
@@ -214,6 +391,7 @@ pub fn load(project: &Project, choice: Choice) -> Result<Loaded, Error> {
             Ok(Loaded {
                 snapshot,
                 label: format!("snapshot {}", display(&path, &project.root)),
+                source: None,
                 origin: origin_location(&origin),
             })
         }
@@ -222,6 +400,7 @@ pub fn load(project: &Project, choice: Choice) -> Result<Loaded, Error> {
             Ok(Loaded {
                 snapshot,
                 label: url.redacted().to_string(),
+                source: Some(origin.label(&project.root)),
                 origin: origin_location(&origin),
             })
         }

@@ -144,7 +144,8 @@ pub struct UniqueConstraint {
 /// A snapshot file that cannot be used.
 #[derive(Debug, Error, Diagnostic)]
 pub enum SnapshotError {
-    #[error("cannot read snapshot {}: {source}", path.display())]
+    // The cause is shown once, by miette, under the message.
+    #[error("cannot read snapshot {}", path.display())]
     #[diagnostic(code(migverify::snapshot::io))]
     Io {
         path: PathBuf,

@@ -35,6 +35,7 @@ impl Emitter for Human {
             return Ok(());
         }
         write_status(report, out)?;
+        write_checks(report, out)?;
         writeln!(out)?;
         writeln!(out, "{}", summary_line(&report.summary, opts.color))
     }
@@ -324,11 +325,16 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     // Revision ids, paths and table names come from files and the database.
     let e = |s: &str| escape_controls(s).into_owned();
-    writeln!(
-        out,
-        "Database: {}",
-        e(status.database.as_deref().unwrap_or("not configured"))
-    )?;
+    match (
+        &status.database,
+        &status.database_source,
+        &status.database_note,
+    ) {
+        (Some(db), Some(source), _) => writeln!(out, "Database: {} ({})", e(db), e(source))?,
+        (Some(db), None, _) => writeln!(out, "Database: {}", e(db))?,
+        (None, _, Some(note)) => writeln!(out, "Database: {}", e(note))?,
+        (None, _, None) => writeln!(out, "Database: not configured")?,
+    }
     if let Some(current) = &status.current_revisions {
         writeln!(
             out,
@@ -343,10 +349,29 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             status.head_revisions.iter().map(String::as_str)
         ))
     )?;
-    if let Some(pending) = status.pending {
-        writeln!(out, "Pending: {pending}")?;
+    if let Some(pending) = &status.pending {
+        writeln!(out, "Pending: {}", pending.len())?;
+        if report.verbose {
+            for p in pending {
+                writeln!(
+                    out,
+                    "  {} {}{}",
+                    p.revision,
+                    report.display_path(&p.path),
+                    p.message
+                        .as_deref()
+                        .map(|m| format!(": {}", first_line(m)))
+                        .unwrap_or_default()
+                )?;
+            }
+        }
     }
-    writeln!(out, "Migration files: {}", status.migration_files.len())?;
+    if !report.verbose {
+        writeln!(out, "Migration files: {}", status.migration_files.len())?;
+    }
+    if let Some(note) = &status.models_note {
+        writeln!(out, "Models: {note}")?;
+    }
     if let (Some(files), Some(tables)) = (&status.model_files, &status.model_tables) {
         writeln!(
             out,
@@ -363,9 +388,15 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for loc in &status.version_locations {
         writeln!(out, "  {}", e(&report.display_path(loc)))?;
     }
-    writeln!(out, "Migration files:")?;
-    for file in &status.migration_files {
-        writeln!(out, "  {}", e(&report.display_path(file)))?;
+    writeln!(out, "Migration files: {}", status.migration_files.len())?;
+    for (i, file) in status.migration_files.iter().enumerate() {
+        let message = status
+            .migration_messages
+            .get(i)
+            .and_then(Option::as_deref)
+            .map(|m| format!(": {}", first_line(m)))
+            .unwrap_or_default();
+        writeln!(out, "  {}{}", e(&report.display_path(file)), e(&message))?;
     }
     if let Some(tables) = &status.model_tables {
         writeln!(out, "Model tables:")?;
@@ -390,6 +421,50 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A message's first line, cut to 100 characters.
+fn first_line(message: &str) -> String {
+    crate::text::truncate(message.lines().next().unwrap_or_default().trim(), 100)
+}
+
+/// The checklist, as the Python script ended: one line per check, then the tally.
+fn write_checks(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    use crate::checklist::Outcome;
+    let checks = &report.summary.checks;
+    if checks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for c in checks {
+        let detail = c.detail.as_deref();
+        match c.outcome {
+            Outcome::Skipped => writeln!(
+                out,
+                "  - {}: skipped ({})",
+                c.name,
+                detail.unwrap_or("not run")
+            )?,
+            outcome => {
+                let mark = match outcome {
+                    Outcome::Passed => "✓",
+                    Outcome::Warning => "⚠",
+                    _ => "✗",
+                };
+                match detail {
+                    Some(d) => writeln!(out, "  {mark} {} ({d})", c.name)?,
+                    None => writeln!(out, "  {mark} {}", c.name)?,
+                }
+            }
+        }
+    }
+    let (passed, run) = crate::checklist::tally(checks);
+    let skipped = checks.len() - run;
+    if skipped > 0 {
+        writeln!(out, "Checks: {passed}/{run} passed ({skipped} skipped)")
+    } else {
+        writeln!(out, "Checks: {passed}/{run} passed")
+    }
 }
 
 fn list_or_none<'a>(items: impl Iterator<Item = &'a str>) -> String {
@@ -417,12 +492,19 @@ pub(crate) fn summary_line(summary: &Summary, color: bool) -> String {
         let line = format!("✓ All checks passed{skipped}");
         return paint(&line, "32", color);
     }
+    // The mark follows --fail-on: a run that exits 0 does not print a red ✗.
+    let (mark, code) = if summary.fails() {
+        ("✗", if summary.errors > 0 { "31" } else { "33" })
+    } else if summary.errors + summary.warnings > 0 {
+        ("⚠", "33")
+    } else {
+        ("✓", "32")
+    };
     let line = format!(
-        "✗ {} in {}{skipped}",
+        "{mark} {} in {}{skipped}",
         counts.join(", "),
         plural(summary.files, "file", "files")
     );
-    let code = if summary.errors > 0 { "31" } else { "33" };
     paint(&line, code, color)
 }
 
@@ -591,6 +673,7 @@ mod tests {
                 skipped("MV102", "no database"),
                 skipped("MV103", "no database"),
             ],
+            ..Summary::default()
         };
         assert_eq!(
             summary_line(&s, false),
@@ -612,6 +695,27 @@ mod tests {
             files: 2,
             ..Summary::default()
         };
-        assert_eq!(summary_line(&s, false), "✗ 2 warnings, 3 infos in 2 files");
+        // Warnings do not fail the default --fail-on error: no ✗.
+        assert_eq!(summary_line(&s, false), "⚠ 2 warnings, 3 infos in 2 files");
+        let failing = Summary {
+            fail_on: crate::report::FailOn(Some(Severity::Warning)),
+            ..s.clone()
+        };
+        assert_eq!(
+            summary_line(&failing, false),
+            "✗ 2 warnings, 3 infos in 2 files"
+        );
+        let never = Summary {
+            errors: 1,
+            fail_on: crate::report::FailOn(None),
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&never, false), "⚠ 1 error in 0 files");
+        let infos = Summary {
+            infos: 1,
+            files: 1,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&infos, false), "✓ 1 info in 1 file");
     }
 }

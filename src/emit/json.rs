@@ -16,8 +16,9 @@ use super::{EmitOptions, Emitter};
 use crate::diagnostic::{Location, Severity, Span};
 use crate::report::{Report, SkippedRule};
 
-/// The JSON format's version.
-pub const VERSION: u32 = 1;
+/// The JSON format's version. 2: `status.pending` is the list of pending
+/// revisions (it was a count).
+pub const VERSION: u32 = 2;
 
 pub struct Json;
 
@@ -26,7 +27,16 @@ struct Document<'a> {
     version: u32,
     diagnostics: Vec<JsonDiagnostic<'a>>,
     status: JsonStatus<'a>,
+    /// The checklist: one entry per check, as the human format's.
+    checks: &'a [crate::checklist::Check],
     summary: JsonSummary<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonPending<'a> {
+    revision: &'a str,
+    path: String,
+    message: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -72,9 +82,14 @@ struct JsonRelated<'a> {
 struct JsonStatus<'a> {
     /// Redacted URL; `null` when no database is configured.
     database: Option<&'a str>,
+    /// Where the URL was named; `null` for snapshots and without a database.
+    database_source: Option<&'a str>,
+    /// Why no database is used (`--no-database`, an unreadable `env.py` URL).
+    database_note: Option<&'a str>,
     current_revisions: Option<&'a [String]>,
     head_revisions: &'a [String],
-    pending: Option<usize>,
+    /// Pending revisions in apply order; `null` without a database.
+    pending: Option<Vec<JsonPending<'a>>>,
     version_locations: Vec<String>,
     migration_files: Vec<String>,
     tables: Option<&'a [String]>,
@@ -86,6 +101,9 @@ struct JsonStatus<'a> {
     /// Present only for a run over several Alembic environments: each one's status.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     environments: &'a [crate::report::EnvironmentStatus],
+    /// Present only when `--check-schema` found the model files itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    models_note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +113,9 @@ struct JsonSummary<'a> {
     infos: usize,
     files: usize,
     skipped_rules: &'a [SkippedRule],
+    /// Checks that passed, and checks that ran (not skipped).
+    checks_passed: usize,
+    checks_run: usize,
 }
 
 impl Emitter for Json {
@@ -127,9 +148,19 @@ impl Emitter for Json {
                 .collect(),
             status: JsonStatus {
                 database: status.database.as_deref(),
+                database_source: status.database_source.as_deref(),
+                database_note: status.database_note.as_deref(),
                 current_revisions: status.current_revisions.as_deref(),
                 head_revisions: &status.head_revisions,
-                pending: status.pending,
+                pending: status.pending.as_ref().map(|p| {
+                    p.iter()
+                        .map(|p| JsonPending {
+                            revision: &p.revision,
+                            path: report.display_path(&p.path),
+                            message: p.message.as_deref(),
+                        })
+                        .collect()
+                }),
                 version_locations: status
                     .version_locations
                     .iter()
@@ -147,8 +178,12 @@ impl Emitter for Json {
                     .map(|f| f.iter().map(|p| report.display_path(p)).collect()),
                 model_tables: status.model_tables.as_deref(),
                 environments: &status.environments,
+                models_note: status.models_note.as_deref(),
             },
+            checks: &report.summary.checks,
             summary: JsonSummary {
+                checks_passed: crate::checklist::tally(&report.summary.checks).0,
+                checks_run: crate::checklist::tally(&report.summary.checks).1,
                 errors: report.summary.errors,
                 warnings: report.summary.warnings,
                 infos: report.summary.infos,

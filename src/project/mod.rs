@@ -13,6 +13,7 @@
 
 pub mod alembic;
 pub mod environments;
+pub mod env_py;
 pub mod files;
 
 use std::path::{Component, Path, PathBuf};
@@ -151,6 +152,20 @@ impl Project {
     /// placeholder).
     pub fn sqlalchemy_url(&self) -> Option<&str> {
         self.alembic.as_ref()?.sqlalchemy_url.as_deref()
+    }
+
+    /// Alembic's `env.py`: `<script_location>/env.py`, from `[migrations]
+    /// script_location` or Alembic's config; `None` when neither names one or the
+    /// file does not exist.
+    pub fn env_py_path(&self) -> Option<PathBuf> {
+        let dir = if let Some(s) = &self.migrations.script_location {
+            self.root.join(s.get_ref())
+        } else {
+            let a = self.alembic.as_ref()?;
+            a.resolve(a.script_location.as_ref()?)
+        };
+        let path = dir.join("env.py");
+        path.is_file().then_some(path)
     }
 
     /// `config_path` relative to the root, when there is one.

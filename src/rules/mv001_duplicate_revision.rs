@@ -14,8 +14,9 @@ static META: RuleMeta = RuleMeta {
     summary: Cow::Borrowed("Two or more migration files declare the same revision id"),
     doc: Cow::Borrowed(
         r#"## What it does
-Finds migration files that declare the same `revision` identifier. Each file gets a
-diagnostic, with the other files as related locations.
+Finds migration files that declare the same `revision` identifier. One diagnostic
+per duplicated id, at the first of the files (in path order), with the other files
+as related locations (the first 20; the message counts the rest).
 
 ## Why is this bad?
 Alembic keys its revision map by id: it warns "Revision X is present more than once"
@@ -52,28 +53,30 @@ impl Rule for DuplicateRevision {
     }
 
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        // One problem, one diagnostic: at the first file, the others related.
         for group in &ctx.graph.duplicates {
-            for &i in group {
-                let m = &ctx.migrations[i];
-                let rev = m.revision_id().unwrap_or_default();
-                let mut f = Finding::new(
-                    &m.path,
-                    m.anchor(),
-                    format!("revision `{rev}` is declared by {} files", group.len()),
+            let Some(&first) = group.iter().min_by_key(|&&i| &ctx.migrations[i].path) else {
+                continue;
+            };
+            let m = &ctx.migrations[first];
+            let rev = m.revision_id().unwrap_or_default();
+            let others = group.iter().filter(|&&j| j != first).map(|&j| {
+                let other = &ctx.migrations[j];
+                (
+                    other.path.clone(),
+                    other.anchor(),
+                    format!("`{rev}` is also declared here"),
                 )
-                .with_help(
-                    "give one of the files a new revision id and point its successors at it",
-                );
-                for &j in group.iter().filter(|&&j| j != i) {
-                    let other = &ctx.migrations[j];
-                    f = f.with_related(
-                        &other.path,
-                        other.anchor(),
-                        format!("`{rev}` is also declared here"),
-                    );
-                }
-                out.push(f);
-            }
+            });
+            let others: Vec<_> = others.collect();
+            let f = Finding::new(
+                &m.path,
+                m.anchor(),
+                format!("revision `{rev}` is declared by {} files", group.len()),
+            )
+            .with_help("give one of the files a new revision id and point its successors at it")
+            .with_related_all(others);
+            out.push(f);
         }
     }
 }
@@ -84,12 +87,47 @@ mod tests {
     use crate::rules::testing::{lint_fires, lint_ok, mig};
 
     #[test]
-    fn fires_once_per_file_with_related() {
+    fn fires_once_per_duplicated_id_with_the_other_files_related() {
         let a = mig("abc", "None", "op.f()", "pass");
         let b = mig("abc", "None", "op.g()", "pass");
-        let found = lint_fires(&DuplicateRevision, &[("a.py", &a), ("b.py", &b)], 2);
-        assert_eq!(found[0].related.len(), 1);
-        assert!(found[0].message.contains("`abc`"));
+        let c = mig("abc", "None", "op.h()", "pass");
+        let found = lint_fires(
+            &DuplicateRevision,
+            &[("b.py", &b), ("a.py", &a), ("c.py", &c)],
+            1,
+        );
+        assert!(found[0].location.path.ends_with("a.py"));
+        assert_eq!(found[0].related.len(), 2);
+        assert_eq!(found[0].message, "revision `abc` is declared by 3 files");
+    }
+
+    #[test]
+    fn every_other_file_is_related_and_the_engine_bounds_them() {
+        let files: Vec<(String, String)> = (0..30)
+            .map(|i| (format!("m{i:02}.py"), mig("same", "None", "op.f()", "pass")))
+            .collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        // The rule lists every other file; the engine keeps the first 20.
+        let found = lint_fires(&DuplicateRevision, &refs, 1);
+        assert_eq!(found[0].related.len(), 29);
+        let mut d = crate::diagnostic::Diagnostic {
+            code: "MV001".into(),
+            name: "duplicate-revision".into(),
+            severity: Severity::Error,
+            message: found[0].message.clone(),
+            location: found[0].location.clone(),
+            related: found[0].related.clone(),
+            help: None,
+        };
+        d.bound_related();
+        assert_eq!(d.related.len(), crate::diagnostic::MAX_RELATED);
+        assert_eq!(
+            d.message,
+            "revision `same` is declared by 30 files (9 more related locations not listed)"
+        );
     }
 
     #[test]

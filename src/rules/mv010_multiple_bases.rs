@@ -15,7 +15,8 @@ static META: RuleMeta = RuleMeta {
     doc: Cow::Borrowed(
         r#"## What it does
 Finds histories with more than one base (`down_revision = None`) where at least one base
-carries no `branch_labels`. One diagnostic per unlabeled base.
+carries no `branch_labels`. One diagnostic per history: at the first unlabeled base,
+with the other bases as related locations (the first 20; the message counts the rest).
 
 ## Why is this bad?
 Several bases are legitimate only as Alembic's "multiple bases" layout: independent
@@ -56,34 +57,62 @@ impl Rule for MultipleBases {
         if g.bases.len() < 2 {
             return;
         }
-        let names: Vec<String> = g
+        let unlabeled: Vec<usize> = g
             .bases
             .iter()
-            .map(|&b| format!("`{}`", g.revision(b)))
+            .copied()
+            .filter(|&b| {
+                ctx.migrations[g.nodes[b].migration]
+                    .branch_labels()
+                    .next()
+                    .is_none()
+            })
             .collect();
-        for &b in &g.bases {
-            let m = &ctx.migrations[g.nodes[b].migration];
-            if m.branch_labels().next().is_some() {
-                continue;
-            }
-            let span = m.down_revision.as_ref().map(|d| d.statement).or(m.anchor());
-            let mut f = Finding::new(
+        // One problem (a history with unlabeled extra bases), one diagnostic.
+        let Some(&b) = unlabeled
+            .iter()
+            .min_by_key(|&&b| &ctx.migrations[g.nodes[b].migration].path)
+        else {
+            return;
+        };
+        let names: Vec<&str> = g.bases.iter().map(|&o| g.revision(o)).collect();
+        let m = &ctx.migrations[g.nodes[b].migration];
+        let span = m.down_revision.as_ref().map(|d| d.statement).or(m.anchor());
+        let without = if unlabeled.len() == 1 {
+            format!("`{}` has no branch_labels", g.revision(b))
+        } else {
+            let ids: Vec<&str> = unlabeled.iter().map(|&u| g.revision(u)).collect();
+            format!(
+                "{} have no branch_labels",
+                crate::diagnostic::list_bounded(&ids, crate::diagnostic::MAX_RELATED)
+            )
+        };
+        let others: Vec<_> = g
+            .bases
+            .iter()
+            .filter(|&&o| o != b)
+            .map(|&o| {
+                let om = &ctx.migrations[g.nodes[o].migration];
+                (
+                    om.path.clone(),
+                    om.anchor(),
+                    format!("base `{}`", g.revision(o)),
+                )
+            })
+            .collect();
+        out.push(
+            Finding::new(
                 &m.path,
                 span,
                 format!(
-                    "{} bases ({}); `{}` has no branch_labels",
+                    "{} bases ({}); {without}",
                     g.bases.len(),
-                    names.join(", "),
-                    g.revision(b)
+                    crate::diagnostic::list_bounded(&names, crate::diagnostic::MAX_RELATED),
                 ),
             )
-            .with_help("point `down_revision` at the revision this builds on, or give each independent base `branch_labels`");
-            for &o in g.bases.iter().filter(|&&o| o != b) {
-                let om = &ctx.migrations[g.nodes[o].migration];
-                f = f.with_related(&om.path, om.anchor(), format!("base `{}`", g.revision(o)));
-            }
-            out.push(f);
-        }
+            .with_help("point `down_revision` at the revision this builds on, or give each independent base `branch_labels`")
+            .with_related_all(others),
+        );
     }
 }
 
@@ -96,7 +125,12 @@ mod tests {
     fn fires_for_unlabeled_bases() {
         let a = mig("a", "None", "op.f()", "op.g()");
         let b = mig("b", "None", "op.f()", "op.g()");
-        lint_fires(&MultipleBases, &[("a.py", &a), ("b.py", &b)], 2);
+        let found = lint_fires(&MultipleBases, &[("a.py", &a), ("b.py", &b)], 1);
+        assert_eq!(
+            found[0].message,
+            "2 bases (`a`, `b`); `a`, `b` have no branch_labels"
+        );
+        assert_eq!(found[0].related.len(), 1);
         let c = mig("c", "None", "op.f()", "op.g()")
             .replace("branch_labels = None", "branch_labels = 'c'");
         lint_fires(&MultipleBases, &[("a.py", &a), ("c.py", &c)], 1);

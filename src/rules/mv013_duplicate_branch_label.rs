@@ -67,32 +67,43 @@ impl Rule for DuplicateBranchLabel {
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
         for (label, nodes) in &g.duplicate_labels {
-            let revisions: Vec<String> = nodes
+            let revisions: Vec<&str> = nodes.iter().map(|&n| g.revision(n)).collect();
+            // One problem (a label used twice), one diagnostic: at the first file.
+            let Some(&n) = nodes
                 .iter()
-                .map(|&n| format!("`{}`", g.revision(n)))
+                .min_by_key(|&&n| &ctx.migrations[g.nodes[n].migration].path)
+            else {
+                continue;
+            };
+            let m = &ctx.migrations[g.nodes[n].migration];
+            let others: Vec<_> = nodes
+                .iter()
+                .filter(|&&o| o != n)
+                .map(|&o| {
+                    let om = &ctx.migrations[g.nodes[o].migration];
+                    (
+                        om.path.clone(),
+                        label_span(om, label),
+                        format!("`{}` declares `{label}` too", g.revision(o)),
+                    )
+                })
                 .collect();
-            for &n in nodes {
-                let m = &ctx.migrations[g.nodes[n].migration];
-                let mut f = Finding::new(
+            out.push(
+                Finding::new(
                     &m.path,
                     label_span(m, label),
                     format!(
                         "branch label `{label}` is declared by {} revisions: {}",
                         nodes.len(),
-                        revisions.join(", ")
+                        crate::diagnostic::list_bounded(
+                            &revisions,
+                            crate::diagnostic::MAX_RELATED
+                        )
                     ),
                 )
-                .with_help("give each branch its own label; Alembic refuses to load a history with a label used twice");
-                for &o in nodes.iter().filter(|&&o| o != n) {
-                    let om = &ctx.migrations[g.nodes[o].migration];
-                    f = f.with_related(
-                        &om.path,
-                        label_span(om, label),
-                        format!("`{}` declares `{label}` too", g.revision(o)),
-                    );
-                }
-                out.push(f);
-            }
+                .with_help("give each branch its own label; Alembic refuses to load a history with a label used twice")
+                .with_related_all(others),
+            );
         }
     }
 }
@@ -108,14 +119,14 @@ mod tests {
     }
 
     #[test]
-    fn fires_per_revision_at_the_label() {
+    fn fires_once_per_label_at_the_first_file() {
         let a = mig("a", "None", "op.f()", "op.g()");
         let c = labeled("c", "'a'", "('billing',)");
         let d = labeled("d", "'a'", "['reports', 'billing']");
         let found = lint_fires(
             &DuplicateBranchLabel,
             &[("a.py", &a), ("c.py", &c), ("d.py", &d)],
-            2,
+            1,
         );
         assert_eq!(
             found[0].message,
@@ -128,9 +139,10 @@ mod tests {
             .position(|l| l.starts_with("branch_labels"))
             .unwrap()
             + 1;
-        let span = found[1].location.span.unwrap();
+        let span = found[0].related[0].location.span.unwrap();
         assert_eq!(span.start_line, line);
-        assert_eq!(&d[span.start..span.end], "'billing'");
+        assert!(found[0].related[0].location.path.ends_with("d.py"));
+        assert!(found[0].location.path.ends_with("c.py"));
     }
 
     #[test]
