@@ -90,6 +90,23 @@ pub fn load(
     keep: Keep,
     queries: &QuerySet,
 ) -> LoadedMigrations {
+    load_with(project, cache_dir, verbose, keep, queries, &Buffers::new())
+}
+
+/// Unsaved editor buffers: a file's text to check instead of what is on disk
+/// (the language server's open documents), by path as [`Project::files`] spells it.
+pub type Buffers = HashMap<PathBuf, String>;
+
+/// [`load`], reading the files `buffers` holds from there (their sources are kept,
+/// as standard input's are). Their cache entries stay as the disk content left them.
+fn load_with(
+    project: &Project,
+    cache_dir: Option<&Path>,
+    verbose: bool,
+    keep: Keep,
+    queries: &QuerySet,
+    buffers: &Buffers,
+) -> LoadedMigrations {
     // `Project::files` is already deduplicated by real path (discovery and
     // `Project::for_files` both do it) and sorted, so a file is parsed once.
     let cache = cache_dir.map(|d| {
@@ -109,6 +126,20 @@ pub fn load(
         .enumerate()
         .map(|(i, path)| match (&project.stdin, &cache) {
             (Some((stdin_path, text)), _) if stdin_path == path => {
+                let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
+                LoadedFile::plain(
+                    strip(
+                        m,
+                        Keep {
+                            sources: true,
+                            ..keep
+                        },
+                    ),
+                    None,
+                )
+            }
+            _ if buffers.contains_key(path) => {
+                let text = &buffers[path];
                 let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
                 LoadedFile::plain(
                     strip(
@@ -144,8 +175,10 @@ pub fn load(
         // The on-disk file's entry stays valid while its buffer is linted from stdin.
         let carried = project
             .stdin
-            .as_ref()
-            .and_then(|(p, _)| {
+            .iter()
+            .map(|(p, _)| p)
+            .chain(buffers.keys().filter(|p| project.files.contains(p)))
+            .filter_map(|p| {
                 let hint = project.files.iter().position(|f| f == p).unwrap_or(0);
                 cache.lookup(p, hint)
             })
@@ -317,6 +350,18 @@ fn sources_for(
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
+    check_buffers(project, registry, opts, &Buffers::new())
+}
+
+/// [`check`] with some files' text taken from `buffers` instead of the disk (the
+/// language server's unsaved documents); every other file comes from the disk and
+/// the cache, so graph rules see the buffers among the whole project.
+pub fn check_buffers(
+    project: &Project,
+    registry: &Registry,
+    opts: &CheckOptions,
+    buffers: &Buffers,
+) -> Report {
     // A project with its own query rules resolved its settings against its registry.
     let registry = project.registry.as_ref().unwrap_or(registry);
     let db = opts.database.as_ref();
@@ -340,8 +385,14 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         sources: false,
     };
     let queries = QuerySet::enabled(registry, &project.settings);
-    let LoadedMigrations { migrations, hashes } =
-        load(project, opts.cache.as_deref(), opts.verbose, keep, &queries);
+    let LoadedMigrations { migrations, hashes } = load_with(
+        project,
+        opts.cache.as_deref(),
+        opts.verbose,
+        keep,
+        &queries,
+        buffers,
+    );
     let graph = RevisionGraph::build(&migrations);
     let ctx = Context {
         migrations: &migrations,
