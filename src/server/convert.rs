@@ -208,7 +208,7 @@ mod tests {
             "x = '😀".len()
         );
         assert_eq!(
-            offset(text, Position::new(0, 6), Columns::Utf32),
+            offset(text, Position::new(0, 7), Columns::Utf32),
             "x = '😀é".len()
         );
         assert_eq!(
