@@ -181,6 +181,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "database",
             "models",
             "rules",
+            "server",
             "per-file-ignores",
         ],
     ),
@@ -216,6 +217,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "dirs",
         ],
     ),
+    ("server", &["database"]),
 ];
 
 #[cfg(test)]
