@@ -101,20 +101,26 @@ fn main() {
         serde_json::from_slice(&body).unwrap()
     };
 
-    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "processId": null, "rootUri": format!("file://{}", root.display()), "capabilities": {}}}));
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "processId": null, "rootUri": format!("file://{}", root.display()), "capabilities": {}}}),
+    );
     while recv().get("id") != Some(&json!(1)) {}
     send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
-    send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": original}}}));
+    send(
+        json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+        "textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": original}}}),
+    );
 
     let mut version = 1;
     let mut edit = |text: &str, send: &mut dyn FnMut(Value), recv: &mut dyn FnMut() -> Value| {
         version += 1;
         let start = Instant::now();
-        send(json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+        send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
             "textDocument": {"uri": uri, "version": version},
-            "contentChanges": [{"text": text}]}}));
+            "contentChanges": [{"text": text}]}}),
+        );
         loop {
             let m = recv();
             if m["method"] == "textDocument/publishDiagnostics"

@@ -368,7 +368,12 @@ fn watched_files_and_configuration_changes_are_picked_up() {
     // The server asks to watch the migrations and the configuration files.
     let reg = c.wait(|m| m["method"] == "client/registerCapability");
     let watchers = reg["params"]["registrations"][0]["registerOptions"]["watchers"].to_string();
-    for g in ["**/*.py", "**/migverify.toml", "**/alembic.ini", "**/pyproject.toml"] {
+    for g in [
+        "**/*.py",
+        "**/migverify.toml",
+        "**/alembic.ini",
+        "**/pyproject.toml",
+    ] {
         assert!(watchers.contains(g), "{watchers}");
     }
     let id = reg["id"].clone();
@@ -547,7 +552,11 @@ fn database_rules_are_off_unless_the_server_section_turns_them_on() {
     };
     let mut c = Client::start(&[t.path()], json!({}));
     c.open(&a2);
-    c.change(&a2, 2, &migration("a2", "a1").replace("create_table", "create_table "));
+    c.change(
+        &a2,
+        2,
+        &migration("a2", "a1").replace("create_table", "create_table "),
+    );
     assert!(c.diagnostics_until(&a2, |_| true).is_empty());
     let _ = c.request("shutdown", Value::Null);
     assert!(!c.backlog.iter().any(has_mv101), "{:#?}", c.backlog);
@@ -579,7 +588,10 @@ fn exit_without_shutdown_is_status_1_and_a_vanished_client_ends_the_server() {
     let mut c = Client::start(&[t.path()], json!({}));
     let r = c.request("shutdown", Value::Null);
     assert!(r["result"].is_null());
-    let again = c.request("textDocument/hover", json!({"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}}));
+    let again = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": "file:///x.py"}, "position": {"line": 0, "character": 0}}),
+    );
     assert!(again["error"].is_object(), "{again}");
     c.notify("exit", Value::Null);
     assert!(c.wait_exit().success());

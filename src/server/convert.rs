@@ -134,10 +134,10 @@ pub fn contains(range: &Range, pos: Position) -> bool {
 /// A migverify diagnostic as the protocol's. `text_of` gives a file's text (the
 /// open buffer, or what the check read) for column conversion; `uri_of` the URI to
 /// name a related file by. `spanned` goes into `data` for the code actions.
-pub fn diagnostic(
+pub fn diagnostic<'t>(
     d: &Diagnostic,
     help_uri: Option<String>,
-    text_of: &dyn Fn(&Path) -> Option<String>,
+    text_of: &dyn Fn(&Path) -> Option<&'t str>,
     uri_of: &dyn Fn(&Path) -> Option<Uri>,
     columns: Columns,
 ) -> lsp_types::Diagnostic {
@@ -149,7 +149,7 @@ pub fn diagnostic(
             let uri = uri_of(&r.location.path)?;
             let text = text_of(&r.location.path);
             Some(DiagnosticRelatedInformation {
-                location: Location::new(uri, range(text.as_deref(), r.location.span, columns)),
+                location: Location::new(uri, range(text, r.location.span, columns)),
                 message: r.message.clone(),
             })
         })
@@ -160,7 +160,7 @@ pub fn diagnostic(
         message.push_str(help);
     }
     lsp_types::Diagnostic {
-        range: range(text.as_deref(), d.location.span, columns),
+        range: range(text, d.location.span, columns),
         severity: Some(match d.severity {
             Severity::Error => DiagnosticSeverity::ERROR,
             Severity::Warning => DiagnosticSeverity::WARNING,

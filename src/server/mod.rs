@@ -510,7 +510,7 @@ impl Server<'_> {
             && path.extension().is_some_and(|e| e == "py")
             && let Some(dir) = path.parent()
         {
-            self.add_env(dir.to_path_buf(), false);
+            self.add_env(dir.to_path_buf(), true);
         }
         self.edited(path);
     }
@@ -828,11 +828,11 @@ impl Server<'_> {
         }
         let report = engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers);
         let registry = env.project.registry.as_ref().unwrap_or(&self.registry);
-        let text_of = |p: &Path| -> Option<String> {
+        let text_of = |p: &Path| -> Option<&str> {
             buffers
                 .get(p)
-                .cloned()
-                .or_else(|| report.sources.get(p).map(|s| s.text.clone()))
+                .map(String::as_str)
+                .or_else(|| report.sources.get(p).map(|s| s.text.as_str()))
         };
         let mut out: HashMap<PathBuf, Vec<lsp_types::Diagnostic>> = HashMap::new();
         for d in &report.diagnostics {
