@@ -275,7 +275,7 @@ impl Server<'_> {
                     Err(_) => return Ok(ExitCode::from(1)),
                 },
                 recv(db_rx) -> r => match r {
-                    Ok(r) => Event::Database(r),
+                    Ok(r) => Event::Database(Box::new(r)),
                     Err(_) => continue,
                 },
             };
@@ -290,14 +290,14 @@ impl Server<'_> {
                         });
                     }
                     Event::Message(m) => self.handle(m)?,
-                    Event::Database(r) => self.database_read(r),
+                    Event::Database(r) => self.database_read(*r),
                 }
                 next = self
                     .conn
                     .receiver
                     .try_recv()
                     .map(Event::Message)
-                    .or_else(|_| db_rx.try_recv().map(Event::Database))
+                    .or_else(|_| db_rx.try_recv().map(|r| Event::Database(Box::new(r))))
                     .ok();
             }
             self.flush()?;
@@ -461,13 +461,12 @@ impl Server<'_> {
             notif::DidCloseTextDocument::METHOD => {
                 if let Ok(p) = n.extract::<lsp_types::DidCloseTextDocumentParams>(
                     notif::DidCloseTextDocument::METHOD,
-                ) {
-                    if let Some(path) = convert::uri_to_path(&p.text_document.uri) {
-                        // Its file's content on disk counts again.
-                        self.edited(&path);
-                        self.touched.remove(&path);
-                        self.docs.remove(&path);
-                    }
+                ) && let Some(path) = convert::uri_to_path(&p.text_document.uri)
+                {
+                    // Its file's content on disk counts again.
+                    self.edited(&path);
+                    self.touched.remove(&path);
+                    self.docs.remove(&path);
                 }
             }
             notif::DidSaveTextDocument::METHOD => {}
@@ -893,7 +892,7 @@ impl Server<'_> {
 
 enum Event {
     Message(Message),
-    Database(DatabaseRead),
+    Database(Box<DatabaseRead>),
 }
 
 fn invalid(id: RequestId, e: serde_json::Error) -> Response {
