@@ -778,6 +778,49 @@ mod tests {
         assert!(sources.is_empty());
     }
 
+    #[test]
+    fn buffers_replace_their_files_among_the_others_and_leave_the_cache_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mig = |rev: &str, down: &str| {
+            format!(
+                "revision = '{rev}'\ndown_revision = {down}\ndef upgrade():\n    op.f()\ndef downgrade():\n    op.g()\n"
+            )
+        };
+        let (a1, a2) = (tmp.path().join("a1.py"), tmp.path().join("a2.py"));
+        std::fs::write(&a1, mig("a1", "None")).unwrap();
+        std::fs::write(&a2, mig("a2", "'a1'")).unwrap();
+        let registry = Registry::builtin();
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![tmp.path().to_path_buf()],
+            vec![a1.clone(), a2.clone()],
+            crate::config::Settings::recommended(&registry),
+        );
+        let opts = CheckOptions {
+            verbose: false,
+            cwd: tmp.path().to_path_buf(),
+            cache: Some(tmp.path().join("cache")),
+            database: None,
+            models: None,
+        };
+        assert!(check(&project, &registry, &opts).diagnostics.is_empty());
+        // The unsaved buffer of a2 declares a1 again: both files are marked, and
+        // the diagnostic in the buffer comes with the buffer's text.
+        let buffers: Buffers = [(a2.clone(), mig("a1", "None"))].into();
+        let report = check_buffers(&project, &registry, &opts, &buffers);
+        let mut at: Vec<(&str, &Path)> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "MV001")
+            .map(|d| (d.code.as_str(), d.location.path.as_path()))
+            .collect();
+        at.sort();
+        assert_eq!(at, [("MV001", a1.as_path()), ("MV001", a2.as_path())]);
+        assert!(report.sources[&a2].text.starts_with("revision = 'a1'"));
+        // The disk is what a plain check sees, from the cache as before.
+        assert!(check(&project, &registry, &opts).diagnostics.is_empty());
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_file_reached_through_a_symlinked_location_is_read_once() {
