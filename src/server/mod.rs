@@ -825,7 +825,22 @@ impl Server<'_> {
                 buffers.insert(file, doc.text.clone());
             }
         }
-        let report = engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers);
+        // A bug in a rule must not take the editor's server down with it.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers)
+        }));
+        let report = match run {
+            Ok(report) => report,
+            Err(_) => {
+                let root = env.project.root.display().to_string();
+                self.log(
+                    MessageType::ERROR,
+                    format!("{root}: the check failed (a migverify bug; please report it)"),
+                );
+                return;
+            }
+        };
+        let env = &mut self.envs[i];
         let registry = env.project.registry.as_ref().unwrap_or(&self.registry);
         let text_of = |p: &Path| -> Option<&str> {
             buffers
