@@ -3,7 +3,7 @@
 //! `benches/common/corpus.rs`, with an `alembic.ini`).
 //!
 //! ```sh
-//! scripts/bench-lsp                       # release build, 1,000 files, 60 edits
+//! scripts/bench-lsp                       # release server, 1,000 files, 60 edits
 //! scripts/bench-lsp --files 10000 --edits 40
 //! ```
 //!
