@@ -41,6 +41,8 @@ pub enum Command {
     Init(InitArgs),
     /// Print a file's syntax tree as query rules see it (`-` reads standard input)
     Tree(TreeArgs),
+    /// Run the language server: LSP over standard input/output, for editors
+    Server,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -309,6 +311,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
             print_out(&crate::tree_dump::render(&source, args.all))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Server => crate::server::run(),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -90,6 +90,23 @@ pub fn load(
     keep: Keep,
     queries: &QuerySet,
 ) -> LoadedMigrations {
+    load_with(project, cache_dir, verbose, keep, queries, &Buffers::new())
+}
+
+/// Unsaved editor buffers: a file's text to check instead of what is on disk
+/// (the language server's open documents), by path as [`Project::files`] spells it.
+pub type Buffers = HashMap<PathBuf, String>;
+
+/// [`load`], reading the files `buffers` holds from there (their sources are kept,
+/// as standard input's are). Their cache entries stay as the disk content left them.
+fn load_with(
+    project: &Project,
+    cache_dir: Option<&Path>,
+    verbose: bool,
+    keep: Keep,
+    queries: &QuerySet,
+    buffers: &Buffers,
+) -> LoadedMigrations {
     // `Project::files` is already deduplicated by real path (discovery and
     // `Project::for_files` both do it) and sorted, so a file is parsed once.
     let cache = cache_dir.map(|d| {
@@ -115,6 +132,20 @@ pub fn load(
                     let m = migration::unreadable(path, &err);
                     return LoadedFile::plain(m, None);
                 }
+                let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
+                LoadedFile::plain(
+                    strip(
+                        m,
+                        Keep {
+                            sources: true,
+                            ..keep
+                        },
+                    ),
+                    None,
+                )
+            }
+            _ if buffers.contains_key(path) => {
+                let text = &buffers[path];
                 let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
                 LoadedFile::plain(
                     strip(
@@ -161,8 +192,10 @@ pub fn load(
         // The on-disk file's entry stays valid while its buffer is linted from stdin.
         let carried = project
             .stdin
-            .as_ref()
-            .and_then(|(p, _)| {
+            .iter()
+            .map(|(p, _)| p)
+            .chain(buffers.keys().filter(|p| project.files.contains(p)))
+            .filter_map(|p| {
                 let hint = project.files.iter().position(|f| f == p).unwrap_or(0);
                 cache.lookup(p, hint)
             })
@@ -358,6 +391,18 @@ fn project_dialect(project: &Project) -> Option<crate::db::snapshot::Dialect> {
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
+    check_buffers(project, registry, opts, &Buffers::new())
+}
+
+/// [`check`] with some files' text taken from `buffers` instead of the disk (the
+/// language server's unsaved documents); every other file comes from the disk and
+/// the cache, so graph rules see the buffers among the whole project.
+pub fn check_buffers(
+    project: &Project,
+    registry: &Registry,
+    opts: &CheckOptions,
+    buffers: &Buffers,
+) -> Report {
     // A project with its own query rules resolved its settings against its registry.
     let registry = project.registry.as_ref().unwrap_or(registry);
     let db = opts.database.as_ref();
@@ -381,8 +426,14 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         sources: false,
     };
     let queries = QuerySet::enabled(registry, &project.settings);
-    let LoadedMigrations { migrations, hashes } =
-        load(project, opts.cache.as_deref(), opts.verbose, keep, &queries);
+    let LoadedMigrations { migrations, hashes } = load_with(
+        project,
+        opts.cache.as_deref(),
+        opts.verbose,
+        keep,
+        &queries,
+        buffers,
+    );
     let graph = RevisionGraph::build(&migrations);
     let ctx = Context {
         migrations: &migrations,
@@ -976,6 +1027,49 @@ mod tests {
             crate::bounded::DEFAULT_SOURCE_LIMIT,
         );
         assert!(sources.is_empty());
+    }
+
+    #[test]
+    fn buffers_replace_their_files_among_the_others_and_leave_the_cache_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mig = |rev: &str, down: &str| {
+            format!(
+                "revision = '{rev}'\ndown_revision = {down}\ndef upgrade():\n    op.f()\ndef downgrade():\n    op.g()\n"
+            )
+        };
+        let (a1, a2) = (tmp.path().join("a1.py"), tmp.path().join("a2.py"));
+        std::fs::write(&a1, mig("a1", "None")).unwrap();
+        std::fs::write(&a2, mig("a2", "'a1'")).unwrap();
+        let registry = Registry::builtin();
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![tmp.path().to_path_buf()],
+            vec![a1.clone(), a2.clone()],
+            crate::config::Settings::recommended(&registry),
+        );
+        let opts = CheckOptions {
+            verbose: false,
+            cwd: tmp.path().to_path_buf(),
+            cache: Some(tmp.path().join("cache")),
+            database: None,
+            models: None,
+        };
+        assert!(check(&project, &registry, &opts).diagnostics.is_empty());
+        // The unsaved buffer of a2 declares a1 again: both files are marked, and
+        // the diagnostic in the buffer comes with the buffer's text.
+        let buffers: Buffers = [(a2.clone(), mig("a1", "None"))].into();
+        let report = check_buffers(&project, &registry, &opts, &buffers);
+        let mut at: Vec<(&str, &Path)> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "MV001")
+            .map(|d| (d.code.as_str(), d.location.path.as_path()))
+            .collect();
+        at.sort();
+        assert_eq!(at, [("MV001", a1.as_path()), ("MV001", a2.as_path())]);
+        assert!(report.sources[&a2].text.starts_with("revision = 'a1'"));
+        // The disk is what a plain check sees, from the cache as before.
+        assert!(check(&project, &registry, &opts).diagnostics.is_empty());
     }
 
     #[cfg(unix)]

@@ -20,6 +20,7 @@ pub mod project;
 pub mod report;
 pub mod rules;
 pub mod schema;
+pub mod server;
 pub mod source;
 pub mod suppression;
 pub mod text;

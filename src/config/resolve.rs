@@ -166,6 +166,15 @@ impl Config {
     }
 
     /// `[database]`; the snapshot path is resolved against `root`.
+    /// `[server] database`: whether the language server runs the database rules.
+    pub fn server_database(&self) -> bool {
+        self.chain
+            .iter()
+            .rev()
+            .find_map(|f| f.options.server.as_ref()?.database.as_ref())
+            .is_some_and(|d| *d.get_ref())
+    }
+
     pub fn database(&self, root: &Path) -> Result<DatabaseConfig, Error> {
         let mut out = DatabaseConfig::default();
         for file in &self.chain {

@@ -39,6 +39,8 @@ pub struct Options {
     pub drift: Option<DriftOptions>,
     /// Which rules run, and at which level.
     pub rules: Option<RulesOptions>,
+    /// The language server (`migverify server`).
+    pub server: Option<ServerOptions>,
     /// Glob (relative to the project root) → rules silenced in matching files.
     #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     pub per_file_ignores: Option<BTreeMap<Spanned<String>, SpannedList>>,
@@ -71,6 +73,17 @@ enum Preset {
     Recommended,
     /// Every rule; warnings raised to errors.
     Strict,
+}
+
+/// The language server (`migverify server`); see docs/integrations.md.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerOptions {
+    /// Run the database rules (MV1xx, MV2xx needing a database) in the editor, against
+    /// `[database]` (default false). The database is read in the background, never
+    /// while you type.
+    #[schemars(with = "Option<bool>")]
+    pub database: Option<Spanned<bool>>,
 }
 
 /// Where the migration files are; each key overrides Alembic's own setting.
@@ -224,6 +237,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "models",
             "drift",
             "rules",
+            "server",
             "per-file-ignores",
             "projects",
         ],
@@ -264,6 +278,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "safety-scope",
         ],
     ),
+    ("server", &["database"]),
 ];
 
 #[cfg(test)]
