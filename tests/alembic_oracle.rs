@@ -965,7 +965,6 @@ fn python_path_finds_helpers_elsewhere() {
     assert!(lines_with(&report, "MV014").is_empty(), "{report}");
 }
 
-
 /// Runs in the project: for every declared branch label, whether
 /// `alembic upgrade <label>@head` succeeds on a fresh SQLite database; whether a bare
 /// `alembic upgrade head` does; and each revision's `Script.branch_labels`, its

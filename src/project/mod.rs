@@ -12,8 +12,8 @@
 //! 5. Files ([`files`]): as Alembic lists them, minus `exclude`, each real file once.
 
 pub mod alembic;
-pub mod environments;
 pub mod env_py;
+pub mod environments;
 pub mod files;
 
 use std::path::{Component, Path, PathBuf};
