@@ -861,6 +861,41 @@ impl Server<'_> {
                 self.columns,
             );
             out.entry(d.location.path.clone()).or_default().push(lsp);
+            // A duplicate (id or branch label) is one problem with one diagnostic;
+            // in an editor every file that declares it is marked, each pointing at
+            // the others, so typing a duplicate into one buffer marks both.
+            if matches!(d.code.as_str(), "MV001" | "MV013") {
+                let mut seen = vec![d.location.path.clone()];
+                for r in &d.related {
+                    if seen.contains(&r.location.path) {
+                        continue;
+                    }
+                    seen.push(r.location.path.clone());
+                    let mut copy = d.clone();
+                    copy.location = r.location.clone();
+                    copy.related = std::iter::once(crate::diagnostic::Related {
+                        location: d.location.clone(),
+                        message: "declared here too".into(),
+                    })
+                    .chain(
+                        d.related
+                            .iter()
+                            .filter(|o| o.location.path != r.location.path)
+                            .cloned(),
+                    )
+                    .collect();
+                    let lsp = convert::diagnostic(
+                        &copy,
+                        registry
+                            .find(&d.code)
+                            .and_then(|ri| registry.get(ri).meta().help_uri()),
+                        &text_of,
+                        &|p| convert::path_to_uri(p),
+                        self.columns,
+                    );
+                    out.entry(r.location.path.clone()).or_default().push(lsp);
+                }
+            }
         }
         env.diagnostics = out;
     }
