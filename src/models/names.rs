@@ -487,7 +487,7 @@ mod tests {
     #[test]
     fn common_forms() {
         let cases = [
-            ("def t(cls):\n    return cls.__name__.lower()\n", "user_account"),
+            ("def t(cls):\n    return cls.__name__.lower()\n", "useraccount"),
             ("def t(cls):\n    return f\"{cls.__name__.lower()}s\"\n", "useraccounts"),
             ("def t(cls):\n    return 'app_' + cls.__name__.lower()\n", "app_useraccount"),
             (
