@@ -580,8 +580,8 @@ const STYLES: &[Style] = &[
             (
                 "drop model",
                 "app/models.py",
-                "class BlogPost(db.Model):",
-                "class BlogPost(db.Model):\n    __bind_key__ = \"audit\"",
+                "class APIClient(UserAccount):",
+                "class APIClient:",
             ),
         ],
     },
@@ -626,8 +626,8 @@ const STYLES: &[Style] = &[
             (
                 "table=False drops it",
                 "app/models.py",
-                "class Team(TeamBase, table=True):",
-                "class Team(TeamBase):",
+                "class Hero(SQLModel, table=True):",
+                "class Hero(SQLModel):",
             ),
         ],
     },
