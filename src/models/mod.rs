@@ -4,15 +4,17 @@
 //!
 //! Understood: `DeclarativeBase` subclasses, `declarative_base()` /
 //! `registry().generate_base()` / `@as_declarative` / `@registry.mapped` bases,
-//! `__tablename__`, `__table_args__` with a `schema`, `__abstract__`, mixins and base
-//! classes resolved by name across all model files, single-table inheritance (a
-//! mapped subclass without `__tablename__` adds its columns to its parent's table)
-//! and joined inheritance (with one, it has its own table), `Column(...)`,
-//! `mapped_column(...)`, `Mapped[...]` annotations (nullability from `Optional[...]`,
-//! `X | None` and `nullable=`; primary keys; explicit column names; `ForeignKey`),
-//! `deferred(Column(...))`, `@declared_attr` columns on mixins (name only), and
-//! `Table("name", metadata, Column(...), schema=...)`. A table name computed at run
-//! time is recorded as [`Opaque`].
+//! Flask-SQLAlchemy's `db.Model` (automatic `camel_to_snake_case` table names, its
+//! inheritance rules, `__bind_key__`), SQLModel's `table=True` classes and fields,
+//! `__tablename__` (literal, or a `@declared_attr` evaluated by [`names`]),
+//! `__table_args__` with a `schema`, `__abstract__`, mixins and base classes resolved
+//! by name across all model files, single-table and joined inheritance,
+//! `Column(...)`, `mapped_column(...)`, `Mapped[...]` annotations, `deferred(...)`,
+//! `@declared_attr` columns on mixins, `Table("name", metadata, Column(...))`; and
+//! the types SQLAlchemy infers: `type_annotation_map`, `Annotated` aliases, and an
+//! untyped `ForeignKey` column taking the referenced column's type. A table name
+//! that cannot be read is recorded as [`Opaque`], and so is a base class that is not
+//! among the files (its columns are unknown).
 
 pub mod names;
 mod read;

@@ -603,7 +603,8 @@ fn is_flask_model(base: &str) -> bool {
     parts.next() == Some("Model")
         && parts
             .next()
-            .is_some_and(|p| !matches!(p, "sa" | "sqlalchemy" | "orm" | "sqlalchemy.orm"))
+            // Django's `models.Model` is not a SQLAlchemy model.
+            .is_some_and(|p| !matches!(p, "sa" | "sqlalchemy" | "orm" | "sqlalchemy.orm" | "models"))
 }
 
 /// The target of a `ForeignKey("users.id")` among a column's arguments.

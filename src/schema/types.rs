@@ -318,4 +318,37 @@ mod tests {
         let e = sa("sa.Enum", vec![(None, Value::Str("a".into()))]);
         assert!(!e.differs(&SqlType::from_database("status_enum", pg), Some(pg)));
     }
+
+    #[test]
+    fn jsonb_arrays_and_autostring() {
+        let pg = Dialect::Postgresql;
+        let json = SqlType::from_sqlalchemy(&Value::Name("sa.JSON".into()));
+        let jsonb = SqlType::from_sqlalchemy(&Value::Name("postgresql.JSONB".into()));
+        assert!(json.differs(&jsonb, None));
+        assert!(jsonb.differs(&SqlType::from_database("json", pg), Some(pg)));
+        assert!(!jsonb.differs(&SqlType::from_database("jsonb", pg), Some(pg)));
+        let arr = |item: Value| {
+            sa("postgresql.ARRAY", vec![(None, item)])
+        };
+        let s20 = arr(Value::Call {
+            func: "sa.String".into(),
+            args: vec![(Some("length".into()), Value::Int(20))],
+        });
+        let ints = arr(Value::Name("sa.Integer".into()));
+        assert!(s20.differs(&ints, None));
+        assert!(!s20.differs(
+            &SqlType::from_database("character varying(20)[]", pg),
+            Some(pg)
+        ));
+        assert!(s20.differs(
+            &SqlType::from_database("character varying(40)[]", pg),
+            Some(pg)
+        ));
+        assert!(!ints.differs(&SqlType::from_database("integer[]", pg), Some(pg)));
+        let auto = sa(
+            "sqlmodel.sql.sqltypes.AutoString",
+            vec![(Some("length"), Value::Int(50))],
+        );
+        assert_eq!(auto.kind, Kind::String(Some(50)));
+    }
 }
