@@ -865,6 +865,10 @@ fn is_plain_python_base(name: &str) -> bool {
             | "TypedDict"
             | "NamedTuple"
             | "BaseModel"
+            // Mixins of methods only: Flask-Login, SQLAlchemy-serializer.
+            | "UserMixin"
+            | "AnonymousUserMixin"
+            | "SerializerMixin"
     )
 }
 

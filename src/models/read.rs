@@ -767,12 +767,8 @@ fn sqlmodel_field(
             .map(|(_, v)| v)
     };
     if let Some(col) = kw("sa_column") {
-        let (mut c, h) = model_column(attr, col, None, origin)?;
-        // The column is used as given, its name included.
-        if c.name.is_empty() {
-            c.name = attr.to_string();
-        }
-        return Some((c, h));
+        // The column as given (its name, else the attribute's).
+        return model_column(attr, col, None, origin);
     }
     let primary = kw("primary_key").and_then(Value::as_bool) == Some(true);
     let int_kw = |k: &str| match kw(k) {
