@@ -277,6 +277,9 @@ pub fn build(files: &[ModelFile]) -> Models {
         aliases: &aliases,
         registries: &registries,
         depth: std::cell::Cell::new(0),
+        memo: std::cell::RefCell::new(HashMap::new()),
+        cut: std::cell::Cell::new(false),
+        steps: std::cell::Cell::new(0),
     };
     let mut schema = Schema::default();
     let mut warnings = Vec::new();
@@ -340,7 +343,9 @@ pub fn build(files: &[ModelFile]) -> Models {
                     }
                     schema.opaque.push(Opaque {
                         table: Some(table_name.name.clone()),
-                        what: format!("base class `{name}` ({UNKNOWN_BASE}: its columns are unknown)"),
+                        what: format!(
+                            "base class `{name}` ({UNKNOWN_BASE}: its columns are unknown)"
+                        ),
                         location: Location {
                             path: f.path.clone(),
                             span: Some(c.name_span),
@@ -446,10 +451,19 @@ struct Resolver<'a> {
     registries: &'a HashMap<&'a str, &'a TypeMap>,
     /// Recursion guard for class hierarchies with cycles.
     depth: std::cell::Cell<usize>,
+    /// Each class's ancestry, computed once (a long inheritance chain would otherwise
+    /// be walked again from every class below it).
+    memo: std::cell::RefCell<HashMap<*const Class, Ancestry<'a>>>,
+    /// Set when a walk was cut short (by the depth guard or the step budget): its
+    /// result is not remembered.
+    cut: std::cell::Cell<bool>,
+    /// Walks so far: a hostile hierarchy (cycles through mapped classes) gives up
+    /// instead of taking exponential time.
+    steps: std::cell::Cell<usize>,
 }
 
 /// What walking a class's ancestors found.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Ancestry<'a> {
     reaches_base: bool,
     unresolved: bool,
@@ -468,11 +482,30 @@ struct Ancestry<'a> {
 impl<'a> Resolver<'a> {
     /// Ancestors of `c`, iteratively (depth-first, left to right, each once).
     fn ancestry(&self, c: &'a Class) -> Ancestry<'a> {
-        let mut out = Ancestry::default();
-        let depth = self.depth.get();
-        if depth > 32 {
-            return out;
+        if let Some(a) = self.memo.borrow().get(&(c as *const Class)) {
+            return a.clone();
         }
+        let depth = self.depth.get();
+        self.steps.set(self.steps.get() + 1);
+        if depth > 32 || self.steps.get() > 200_000 {
+            self.cut.set(true);
+            return Ancestry::default();
+        }
+        let outer_cut = self.cut.replace(false);
+        let out = self.walk_ancestry(c, depth);
+        let was_cut = self.cut.get();
+        if !was_cut {
+            // Only complete walks are remembered (a cut-off one is not the answer).
+            self.memo
+                .borrow_mut()
+                .insert(c as *const Class, out.clone());
+        }
+        self.cut.set(outer_cut || was_cut);
+        out
+    }
+
+    fn walk_ancestry(&self, c: &'a Class, depth: usize) -> Ancestry<'a> {
+        let mut out = Ancestry::default();
         self.depth.set(depth + 1);
         let mut seen: HashSet<&str> = HashSet::new();
         seen.insert(c.name.as_str());

@@ -95,8 +95,8 @@ pub fn camel_to_snake_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let after_lower_or_digit = i > 0
-                && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let after_lower_or_digit =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let before_lower = i > 0 && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             if after_lower_or_digit || before_lower {
                 out.push('_');
@@ -202,6 +202,7 @@ pub fn tablename_function(def: Node, src: &str, module: &Module) -> Option<(Name
         module,
         cls: &cls,
         depth: 0,
+        steps: 0,
     };
     let body = field(def, "body")?;
     let mut c = body.walk();
@@ -234,6 +235,9 @@ struct Eval<'a, 't> {
     module: &'a Module<'t>,
     cls: &'a str,
     depth: usize,
+    /// Expressions read so far: helpers that call each other twice per call would
+    /// otherwise take exponential time.
+    steps: usize,
 }
 
 impl Eval<'_, '_> {
@@ -271,7 +275,9 @@ impl Eval<'_, '_> {
 
     fn expr(&mut self, n: Node, env: &HashMap<String, NameExpr>) -> Option<NameExpr> {
         self.depth += 1;
-        if self.depth > 64 {
+        self.steps += 1;
+        if self.depth > 64 || self.steps > 10_000 {
+            self.depth -= 1;
             return None;
         }
         let out = self.expr_inner(n, env);
@@ -335,7 +341,8 @@ impl Eval<'_, '_> {
                     parts.push(NameExpr::Lit(t.to_string()));
                 }
                 "interpolation" => {
-                    if field(ch, "type_conversion").is_some() || field(ch, "format_specifier").is_some()
+                    if field(ch, "type_conversion").is_some()
+                        || field(ch, "format_specifier").is_some()
                     {
                         return None;
                     }
@@ -487,9 +494,18 @@ mod tests {
     #[test]
     fn common_forms() {
         let cases = [
-            ("def t(cls):\n    return cls.__name__.lower()\n", "useraccount"),
-            ("def t(cls):\n    return f\"{cls.__name__.lower()}s\"\n", "useraccounts"),
-            ("def t(cls):\n    return 'app_' + cls.__name__.lower()\n", "app_useraccount"),
+            (
+                "def t(cls):\n    return cls.__name__.lower()\n",
+                "useraccount",
+            ),
+            (
+                "def t(cls):\n    return f\"{cls.__name__.lower()}s\"\n",
+                "useraccounts",
+            ),
+            (
+                "def t(cls):\n    return 'app_' + cls.__name__.lower()\n",
+                "app_useraccount",
+            ),
             (
                 "import re\ndef snake(name):\n    return re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()\ndef t(cls):\n    return snake(cls.__name__)\n",
                 "user_account",
@@ -504,12 +520,30 @@ mod tests {
             ),
         ];
         for (src, want) in cases {
-            assert_eq!(tablename(src, "UserAccount").as_deref(), Some(want), "{src}");
+            assert_eq!(
+                tablename(src, "UserAccount").as_deref(),
+                Some(want),
+                "{src}"
+            );
         }
-        // Not read: a call into something else, a loop.
-        assert_eq!(tablename("def t(cls):\n    return inflect(cls.__name__)\n", "A"), None);
+        // Helpers calling each other give up quickly.
         assert_eq!(
-            tablename("def t(cls):\n    return ''.join(c for c in cls.__name__)\n", "A"),
+            tablename(
+                "def a(n):\n    return b(n) + b(n)\ndef b(n):\n    return a(n) + a(n)\ndef t(cls):\n    return a(cls.__name__)\n",
+                "A"
+            ),
+            None
+        );
+        // Not read: a call into something else, a loop.
+        assert_eq!(
+            tablename("def t(cls):\n    return inflect(cls.__name__)\n", "A"),
+            None
+        );
+        assert_eq!(
+            tablename(
+                "def t(cls):\n    return ''.join(c for c in cls.__name__)\n",
+                "A"
+            ),
             None
         );
     }

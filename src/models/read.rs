@@ -262,10 +262,7 @@ impl Reader<'_> {
             bind_key: None,
             type_map: None,
             registry: None,
-            lines: (
-                def.start_position().row + 1,
-                def.end_position().row + 1,
-            ),
+            lines: (def.start_position().row + 1, def.end_position().row + 1),
         };
         let body = field(def, "body")?;
         let mut c = body.walk();
@@ -395,9 +392,7 @@ impl Reader<'_> {
             return None;
         }
         let mut c = sub.walk();
-        let items: Vec<Node> = sub
-            .children_by_field_name("subscript", &mut c)
-            .collect();
+        let items: Vec<Node> = sub.children_by_field_name("subscript", &mut c).collect();
         let pytype: String = self.text(*items.first()?).split_whitespace().collect();
         let mut alias = Alias {
             name: name.to_string(),
@@ -454,8 +449,7 @@ impl Reader<'_> {
             return;
         };
         if name == "__tablename__" {
-            class.tablename = match names::tablename_function(def, &self.src.text, self.module)
-            {
+            class.tablename = match names::tablename_function(def, &self.src.text, self.module) {
                 Some((expr, unless_inherited)) => TableNameDecl::Derived {
                     expr,
                     unless_inherited,
@@ -491,9 +485,9 @@ impl Reader<'_> {
                 _ => None,
             }
         });
-        let read = returned
-            .filter(|r| kind(*r) == "call")
-            .and_then(|r| model_column(&name, &self.value(r), annotation.as_deref(), self.loc(def)));
+        let read = returned.filter(|r| kind(*r) == "call").and_then(|r| {
+            model_column(&name, &self.value(r), annotation.as_deref(), self.loc(def))
+        });
         match read {
             Some((col, hint)) => {
                 class.columns.push(col);
@@ -576,8 +570,7 @@ impl Reader<'_> {
                         if let Value::Call { args, .. } = &v
                             && col.type_.kind == Kind::Unknown
                             && !args.iter().skip(1).any(|(k, v)| {
-                                k.as_deref() == Some("type_")
-                                    || (k.is_none() && is_type_expr(v))
+                                k.as_deref() == Some("type_") || (k.is_none() && is_type_expr(v))
                             })
                             && let Some(target) = foreign_key(args)
                         {
@@ -604,7 +597,9 @@ fn is_flask_model(base: &str) -> bool {
         && parts
             .next()
             // Django's `models.Model` is not a SQLAlchemy model.
-            .is_some_and(|p| !matches!(p, "sa" | "sqlalchemy" | "orm" | "sqlalchemy.orm" | "models"))
+            .is_some_and(|p| {
+                !matches!(p, "sa" | "sqlalchemy" | "orm" | "sqlalchemy.orm" | "models")
+            })
 }
 
 /// The target of a `ForeignKey("users.id")` among a column's arguments.

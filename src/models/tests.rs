@@ -479,6 +479,30 @@ fn suppressions_cover_the_line_and_the_class() {
     )]);
     let s = &m.suppressions[&PathBuf::from("m.py")];
     assert_eq!(s.rules_at(Some(6)), vec![&["MV203".to_string()][..]]);
-    assert_eq!(s.rules_at(Some(9)), vec![&["model-db-drift".to_string()][..]]);
+    assert_eq!(
+        s.rules_at(Some(9)),
+        vec![&["model-db-drift".to_string()][..]]
+    );
     assert!(s.rules_at(Some(10)).is_empty());
+}
+
+#[test]
+fn long_and_cyclic_hierarchies_finish() {
+    // A chain of 300 mapped classes, and mapped classes that inherit from each other.
+    let mut src = String::from(
+        "from sqlalchemy.orm import DeclarativeBase\nclass Base(DeclarativeBase):\n    pass\nclass C0(Base):\n    __tablename__ = 't'\n",
+    );
+    for i in 1..300 {
+        src.push_str(&format!("class C{i}(C{}):\n    pass\n", i - 1));
+    }
+    for i in 0..40 {
+        src.push_str(&format!(
+            "class X{i}(X{}, Y{i}, Base):\n    pass\nclass Y{i}(X{i}, Base):\n    pass\n",
+            (i + 1) % 40
+        ));
+    }
+    let start = std::time::Instant::now();
+    let m = models(&[("m.py", &src)]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    assert!(m.schema.tables.iter().any(|t| t.name.name == "t"));
 }

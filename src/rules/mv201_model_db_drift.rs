@@ -26,7 +26,9 @@ then, for columns both have, nullability and type. Types compare through a docum
 normalisation per dialect (`sa.String(50)` ≡ `character varying(50)` ≡ `varchar(50)`,
 `sa.Boolean` ≡ MySQL `tinyint(1)`); a type migverify cannot normalise (a custom type, an
 `Enum`) is never reported. Names compare the way the dialect stores them. The version
-table and `[models] ignore_tables` are skipped.
+table and `[models] ignore_tables` are skipped. When the database is behind head, it is
+compared as its pending migrations will leave it (they are replayed over it): what a
+pending migration will do is not drift (MV101 lists the pending migrations).
 
 ## Why is this bad?
 The application's idea of the schema is not the schema: queries fail at run time on a
@@ -82,10 +84,7 @@ impl Rule for ModelDbDrift {
                 schema: &models.schema,
                 label: "the models",
             },
-            Named {
-                schema: &db,
-                label,
-            },
+            Named { schema: &db, label },
             Some(snapshot.dialect),
             &Helps {
                 left_only_table: "create it: `alembic revision --autogenerate -m \"add table\"`, then \

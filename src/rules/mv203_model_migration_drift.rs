@@ -25,7 +25,8 @@ models: tables and columns both ways, nullability, and types (SQLAlchemy type to
 SQLAlchemy type, e.g. `sa.String(50)` ≢ `String(80)`; types it cannot normalise are not
 compared). No database and no Python needed: this is what `alembic check` reports,
 found in milliseconds. Where a migration runs raw SQL (`op.execute`) that could explain a
-difference, the message says so instead of asserting.
+difference, the message says so instead of asserting. A finding in a model file is
+silenced by `# migverify: ignore[MV203]` on its line, or on the line of its `class`.
 
 ## Why is this bad?
 A model change without a migration ships code that expects a column that production

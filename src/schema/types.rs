@@ -327,9 +327,7 @@ mod tests {
         assert!(json.differs(&jsonb, None));
         assert!(jsonb.differs(&SqlType::from_database("json", pg), Some(pg)));
         assert!(!jsonb.differs(&SqlType::from_database("jsonb", pg), Some(pg)));
-        let arr = |item: Value| {
-            sa("postgresql.ARRAY", vec![(None, item)])
-        };
+        let arr = |item: Value| sa("postgresql.ARRAY", vec![(None, item)]);
         let s20 = arr(Value::Call {
             func: "sa.String".into(),
             args: vec![(Some("length".into()), Value::Int(20))],
