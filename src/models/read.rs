@@ -552,11 +552,8 @@ impl Reader<'_> {
                         Some("schema") => {
                             schema = v.and_then(|v| string_literal(v, self.text(v)));
                         }
-                        Some("bind_key") => {
-                            if v.is_some_and(|v| kind(v) != "none") {
-                                return None;
-                            }
-                        }
+                        // Another bind's table is not the project's.
+                        Some("bind_key") if v.is_some_and(|v| kind(v) != "none") => return None,
                         _ => {}
                     }
                 }
