@@ -506,3 +506,28 @@ fn long_and_cyclic_hierarchies_finish() {
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
     assert!(m.schema.tables.iter().any(|t| t.name.name == "t"));
 }
+
+#[test]
+fn type_annotation_map_on_a_registry() {
+    let m = models(&[(
+        "m.py",
+        r#"
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+reg = registry(type_annotation_map={int: BigInteger, str: String(40)})
+
+class Base(DeclarativeBase):
+    registry = reg
+
+class Mid(Base):
+    __abstract__ = True
+
+class User(Mid):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+"#,
+    )]);
+    assert_eq!(describe(&m), vec!["users: id:BigInteger name:String(Some(40))"]);
+}
