@@ -487,7 +487,7 @@ impl<'a> Resolver<'a> {
         }
         let depth = self.depth.get();
         self.steps.set(self.steps.get() + 1);
-        if depth > 32 || self.steps.get() > 200_000 {
+        if depth > 32 || self.steps.get() > 50_000 {
             self.cut.set(true);
             return Ancestry::default();
         }
@@ -541,11 +541,11 @@ impl<'a> Resolver<'a> {
                 }
                 continue;
             };
-            if self.is_mapped(parent) {
+            let pa = self.ancestry(parent);
+            if self.is_mapped_with(parent, &pa) {
                 out.reaches_base = true;
                 if out.mapped_parent.is_none() {
                     out.mapped_parent = Some((f, parent));
-                    let pa = self.ancestry(parent);
                     out.flask |= pa.flask;
                     out.sqlmodel |= pa.sqlmodel;
                 }
@@ -565,7 +565,17 @@ impl<'a> Resolver<'a> {
         if c.decorated_mapped {
             return true;
         }
-        let a = self.ancestry(c);
+        self.is_mapped_with(c, &self.ancestry(c))
+    }
+
+    /// [`Self::is_mapped`] with `c`'s ancestry at hand.
+    fn is_mapped_with(&self, c: &'a Class, a: &Ancestry<'a>) -> bool {
+        if c.abstract_ || c.is_base || self.base_names.contains(c.name.as_str()) {
+            return false;
+        }
+        if c.decorated_mapped {
+            return true;
+        }
         if a.sqlmodel {
             return c.keywords.iter().any(|(k, v)| k == "table" && v == "True");
         }

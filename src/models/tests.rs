@@ -529,5 +529,8 @@ class User(Mid):
     name: Mapped[str]
 "#,
     )]);
-    assert_eq!(describe(&m), vec!["users: id:BigInteger name:String(Some(40))"]);
+    assert_eq!(
+        describe(&m),
+        vec!["users: id:BigInteger name:String(Some(40))"]
+    );
 }
