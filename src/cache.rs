@@ -3,8 +3,9 @@
 //!
 //! One file per project and set of version locations:
 //! `<cache dir>/<tool version>/<xxh3 of root and locations>.bin`: a header (magic,
-//! [`CACHE_FORMAT`], tool version, the length of the ops section and xxh3-128
-//! checksums of both sections), the ops section, then the index section. Each
+//! [`BUILD_KEY`], the length of the ops section, its xxh3-128 checksum, and an
+//! HMAC-SHA-256 of the header and the index section made with the machine's
+//! secret key, [`machine_secret`]), the ops section, then the index section. Each
 //! file has two blobs: the [`Migration`] without its path, source and `ops`
 //! (small, in the index section after the bincode index of paths, stamps, hashes
 //! and blob places), and its `ops` (the argument trees of every `op.*` call, most
@@ -27,9 +28,22 @@
 //! Configuration does not affect extraction, so it is not part of the key, except
 //! for the enabled query rules, whose matches are extracted with the rest: each set
 //! of them (its fingerprint) has its own file, and with none enabled the file is the
-//! one it always was. A cache file that is missing, truncated, corrupt or from another version is
-//! ignored; one that cannot be written is skipped. Writes go through a temporary
-//! file and a rename, so concurrent runs never see half a file.
+//! one it always was. A cache file that is missing, truncated, corrupt, from
+//! another build or not written on this machine (its MAC does not match) is
+//! ignored and rewritten; one that cannot be written is skipped. Writes go
+//! through a temporary file and a rename, so concurrent runs never see half a
+//! file.
+//!
+//! **Trust.** A repository may hold a `.migverify_cache` (a pull request can
+//! commit one). A cache file counts only with a MAC made with this machine's
+//! key, kept outside the project, so a committed or copied cache is at worst
+//! ignored, never believed. The ops section is bound through its checksum in the
+//! MAC'd header. The cache is never written through a symlink: the directories
+//! must be real directories owned by the user, `.gitignore` is created with
+//! `O_EXCL`, the cache file is replaced by a rename and read with `O_NOFOLLOW`
+//! and `O_NONBLOCK` (a named pipe is not a cache file). Temporary files of
+//! interrupted writes are removed on SIGINT/SIGTERM/SIGHUP, and by a later write
+//! once older than ten minutes.
 //! `--stdin-filename` content and unreadable files are never stored.
 
 use std::borrow::Cow;
@@ -44,10 +58,11 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use crate::migration::{Migration, OpCall};
 
-/// Bump when the layout of the cache file or of the cached model changes, or when
-/// extraction reads the same file differently (5: TabError problems; 6: bracket
-/// and line-break problems).
-pub const CACHE_FORMAT: u32 = 6;
+/// The build's cache key (see `build.rs`): the crate version and a hash of the
+/// sources and `Cargo.lock`. A cache file written by any other build is ignored
+/// and rewritten, so a change to extraction can never be answered by a stale
+/// entry, and nobody has to remember to bump a format number.
+pub const BUILD_KEY: &str = env!("MIGVERIFY_BUILD_KEY");
 
 /// The default cache directory name, under the project root.
 pub const DEFAULT_DIR: &str = ".migverify_cache";
@@ -58,7 +73,7 @@ pub const DEFAULT_DIR: &str = ".migverify_cache";
 /// network file system of a second.
 pub const RACY_NS: i128 = 3_000_000_000;
 
-const MAGIC: &[u8; 8] = b"MVCACHE\0";
+const MAGIC: &[u8; 8] = b"MVCACHE\x01";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The first line of the `.gitignore` written in the cache directory; `clean`
 /// removes only directories that hold it.
@@ -165,9 +180,128 @@ pub fn encode_ops(m: &Migration) -> Vec<u8> {
     bincode::serde::encode_to_vec(&m.ops, bincode::config::standard()).expect("ops serialize")
 }
 
-/// The fixed part of the header after the version: ops section length, ops
-/// section checksum, index section checksum.
-const HEADER_TAIL: usize = 8 + 16 + 16;
+/// The fixed part of the header after the build key: ops section length, ops
+/// section checksum, and the MAC of the header and the index section.
+const HEADER_TAIL: usize = 8 + 16 + 32;
+
+/// The largest index section read (it is read whole at every run).
+const MAX_INDEX: u64 = 1 << 30;
+
+/// The machine's secret cache key: a cache file is trusted only when it carries a
+/// MAC made with it, so a cache file committed to a repository (or copied from
+/// another machine) is ignored and can never change a verdict. Kept in
+/// `$XDG_CACHE_HOME/migverify/key` (else `~/.cache/migverify/key`), created on
+/// first use; with no such directory, or none writable, a key for this process
+/// only (caches are then written but never reused).
+pub fn machine_secret() -> &'static Secret {
+    static SECRET: OnceLock<Secret> = OnceLock::new();
+    SECRET.get_or_init(|| match user_cache_home() {
+        Some(home) => load_secret(&home),
+        None => Secret(random_key()),
+    })
+}
+
+/// A 32-byte key for the cache MAC.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Secret([u8; 32]);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+fn user_cache_home() -> Option<PathBuf> {
+    let nonempty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(nonempty)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(nonempty)
+                .map(|h| h.join(".cache"))
+        })
+}
+
+/// The key kept in `<cache_home>/migverify/key`, created (mode 0600) when absent.
+pub fn load_secret(cache_home: &Path) -> Secret {
+    let dir = cache_home.join("migverify");
+    let file = dir.join("key");
+    if let Some(key) = read_key(&file) {
+        return Secret(key);
+    }
+    let key = random_key();
+    let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let stored = std::fs::create_dir_all(&dir).is_ok()
+        && tempfile::Builder::new()
+            .prefix(".key")
+            .tempfile_in(&dir)
+            .and_then(|mut tmp| {
+                tmp.write_all(text.as_bytes())?;
+                // Another process may have created it meanwhile: keep theirs.
+                tmp.persist_noclobber(&file).map_err(|e| e.error)?;
+                Ok(())
+            })
+            .is_ok();
+    match read_key(&file) {
+        Some(k) => Secret(k),
+        None => {
+            let _ = stored;
+            Secret(key)
+        }
+    }
+}
+
+fn read_key(file: &Path) -> Option<[u8; 32]> {
+    let meta = std::fs::symlink_metadata(file).ok()?;
+    if !meta.is_file() || meta.len() != 64 {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .is_ok();
+    if !from_os {
+        // No /dev/urandom (Windows): std's hasher keys come from the OS.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in key.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(now_ns() as u128);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    key
+}
+
+/// HMAC-SHA-256 (RFC 2104) of the concatenated `parts`.
+fn mac(key: &Secret, parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.0.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
+    }
+    let mut inner = Sha256::new();
+    inner.update(ipad);
+    for p in parts {
+        inner.update(p);
+    }
+    let inner = inner.finalize();
+    let mut outer = Sha256::new();
+    outer.update(opad);
+    outer.update(inner);
+    outer.finalize().into()
+}
 
 /// A project's cache, as loaded at the start of a run.
 ///
@@ -181,6 +315,10 @@ pub struct Cache {
     file: PathBuf,
     dir: PathBuf,
     verbose: bool,
+    secret: Secret,
+    build: &'static str,
+    /// Why the cache file was ignored, when it was.
+    ignored: Option<String>,
     /// The open cache file (its ops section is read from it on demand: a
     /// concurrent run that replaces the file does not change what this one reads).
     handle: Option<Mutex<std::fs::File>>,
@@ -213,6 +351,31 @@ impl Cache {
         queries: u64,
         verbose: bool,
     ) -> Cache {
+        Cache::open_keyed(dir, root, locations, queries, *machine_secret(), verbose)
+    }
+
+    /// [`Cache::open_for`] with the MAC key `secret` instead of the machine's (a
+    /// test stands for another machine with it).
+    pub fn open_keyed(
+        dir: &Path,
+        root: &Path,
+        locations: &[PathBuf],
+        queries: u64,
+        secret: Secret,
+        verbose: bool,
+    ) -> Cache {
+        Cache::open_with(dir, root, locations, queries, secret, BUILD_KEY, verbose)
+    }
+
+    fn open_with(
+        dir: &Path,
+        root: &Path,
+        locations: &[PathBuf],
+        queries: u64,
+        secret: Secret,
+        build: &'static str,
+        verbose: bool,
+    ) -> Cache {
         let mut id = root.as_os_str().as_encoded_bytes().to_vec();
         for l in locations {
             id.push(0);
@@ -227,6 +390,9 @@ impl Cache {
             file,
             dir: dir.to_path_buf(),
             verbose,
+            secret,
+            build,
+            ignored: None,
             handle: None,
             ops_at: 0,
             ops_len: 0,
@@ -237,7 +403,7 @@ impl Cache {
             entries: Vec::new(),
             by_path: OnceLock::new(),
         };
-        match std::fs::File::open(&cache.file) {
+        match open_no_follow(&cache.file) {
             Ok(handle) => {
                 if let Err(why) = cache.load(handle) {
                     note(
@@ -246,6 +412,7 @@ impl Cache {
                     );
                     cache.entries.clear();
                     cache.handle = None;
+                    cache.ignored = Some(why);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -257,40 +424,50 @@ impl Cache {
         cache
     }
 
-    /// Reads the header and the index section of an open cache file.
+    /// Reads the header and the index section of an open cache file, and checks
+    /// its MAC.
     fn load(&mut self, mut handle: std::fs::File) -> Result<(), String> {
-        let size = handle.metadata().map_err(|e| e.to_string())?.len();
-        let mut head =
-            vec![0u8; (MAGIC.len() + 8 + VERSION.len() + HEADER_TAIL).min(size as usize)];
+        let meta = handle.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a regular file".into());
+        }
+        let size = meta.len();
+        let head_len = MAGIC.len() + 4 + self.build.len() + HEADER_TAIL;
+        let mut head = vec![0u8; head_len.min(size as usize)];
         handle.read_exact(&mut head).map_err(|e| e.to_string())?;
         let rest = head
             .strip_prefix(MAGIC)
-            .ok_or("not a migverify cache file")?;
-        let (format, rest) = take_u32(rest)?;
-        if format != CACHE_FORMAT {
-            return Err(format!("cache format {format}, expected {CACHE_FORMAT}"));
-        }
+            .ok_or("not a migverify cache file of this format")?;
         let (len, rest) = take_u32(rest)?;
         let len = len as usize;
-        if rest.len() < len + HEADER_TAIL || &rest[..len] != VERSION.as_bytes() {
-            return Err("written by another version".into());
+        if rest.len() < len + HEADER_TAIL || &rest[..len] != self.build.as_bytes() {
+            return Err("written by another build of migverify".into());
         }
         let tail = &rest[len..];
         let ops_len = u64::from_le_bytes(tail[..8].try_into().expect("8 bytes"));
         let ops_checksum = u128::from_le_bytes(tail[8..24].try_into().expect("16 bytes"));
-        let index_checksum = u128::from_le_bytes(tail[24..40].try_into().expect("16 bytes"));
+        let index_mac: [u8; 32] = tail[24..56].try_into().expect("32 bytes");
         let ops_at = head.len() as u64;
         let index_at = ops_at.checked_add(ops_len).ok_or("truncated")?;
         if index_at > size {
             return Err("truncated".into());
+        }
+        // Read whole: bounded (a million files take about 300 MB).
+        if size - index_at > MAX_INDEX {
+            return Err("index section too large".into());
         }
         let mut index = vec![0u8; (size - index_at) as usize];
         handle
             .seek(SeekFrom::Start(index_at))
             .and_then(|_| handle.read_exact(&mut index))
             .map_err(|e| e.to_string())?;
-        if xxh3_128(&index) != index_checksum {
-            return Err("checksum mismatch (truncated or corrupt)".into());
+        // The MAC covers the header (with the ops section's checksum) and the
+        // index section: only this machine's runs can have written it.
+        if mac(&self.secret, &[&head[..head.len() - 32], &index]) != index_mac {
+            return Err(
+                "not written on this machine, or truncated or corrupt (its MAC does not match)"
+                    .into(),
+            );
         }
         let (entries, read): (Vec<Entry>, usize) =
             bincode::serde::decode_from_slice(&index, bincode::config::standard())
@@ -337,6 +514,12 @@ impl Cache {
                 Some(bytes)
             })
             .as_deref()
+    }
+
+    /// Why the cache file there was ignored (another build, not written on this
+    /// machine, corrupt, ...), if it was.
+    pub fn ignored(&self) -> Option<String> {
+        self.ignored.clone()
     }
 
     /// The path of the cache file.
@@ -494,24 +677,37 @@ impl Cache {
             .map_err(|e| e.to_string())?;
         section.extend_from_slice(&cores);
         drop(cores);
-        let mut header = Vec::with_capacity(96);
+        let mut header = Vec::with_capacity(128);
         header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&CACHE_FORMAT.to_le_bytes());
-        header.extend_from_slice(&(VERSION.len() as u32).to_le_bytes());
-        header.extend_from_slice(VERSION.as_bytes());
+        header.extend_from_slice(&(self.build.len() as u32).to_le_bytes());
+        header.extend_from_slice(self.build.as_bytes());
         header.extend_from_slice(&ops_len.to_le_bytes());
         header.extend_from_slice(&ops_hash.digest128().to_le_bytes());
-        header.extend_from_slice(&xxh3_128(&section).to_le_bytes());
+        let index_mac = mac(&self.secret, &[&header, &section]);
+        header.extend_from_slice(&index_mac);
 
         let parent = self.file.parent().expect("cache file has a directory");
-        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        let gitignore = self.dir.join(".gitignore");
-        if !gitignore.exists() {
-            std::fs::write(&gitignore, GITIGNORE).map_err(|e| e.to_string())?;
+        real_dir(&self.dir, true)?;
+        real_dir(parent, false)?;
+        // `create_new` never follows a symlink (O_EXCL): a planted dangling
+        // `.gitignore` link cannot create its target.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.dir.join(".gitignore"))
+        {
+            Ok(mut f) => f
+                .write_all(GITIGNORE.as_bytes())
+                .map_err(|e| e.to_string())?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.to_string()),
         }
+        remove_stale_temporaries(parent);
         // No fsync: a cache file lost or torn by a crash fails its checksum and
-        // is ignored.
+        // is ignored. The temporary file is created with O_EXCL and renamed over
+        // the cache file (a rename replaces a symlink, never follows it).
         let tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| e.to_string())?;
+        let _guard = crate::fsutil::remove_on_signal(tmp.path());
         let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
         out.write_all(&header).map_err(|e| e.to_string())?;
         for b in ops {
@@ -521,6 +717,86 @@ impl Cache {
         let tmp = out.into_inner().map_err(|e| e.error().to_string())?;
         tmp.persist(&self.file).map_err(|e| e.error.to_string())?;
         Ok(())
+    }
+}
+
+/// Opens a cache file for reading without following a symlink and without
+/// blocking on a named pipe (the caller checks it is a regular file).
+fn open_no_follow(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("a symlink"));
+    }
+    o.open(path)
+}
+
+/// Makes sure `dir` is a real directory (not a symlink) owned by this user,
+/// creating it (and, when `parents`, its missing parents) if absent. The cache
+/// is never written through a symlink a repository may hold.
+fn real_dir(dir: &Path, parents: bool) -> Result<(), String> {
+    if std::fs::symlink_metadata(dir).is_err() {
+        if parents && let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(p).map_err(|e| e.to_string())?;
+        }
+        // mkdir does not follow a dangling symlink: it fails with "exists".
+        if let Err(e) = std::fs::create_dir(dir)
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(e.to_string());
+        }
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Err(format!(
+            "{} is not a directory (a symlink?): not writing through it",
+            dir.display()
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(format!(
+                "{} belongs to another user: not writing there",
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How old a temporary file in the cache directory must be to be taken for one
+/// an interrupted run left (a write takes well under a second).
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes temporary files (`.tmp*`) that interrupted runs left in `dir`.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for e in entries.flatten() {
+        if !e.file_name().as_encoded_bytes().starts_with(b".tmp") {
+            continue;
+        }
+        let Ok(meta) = e.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if meta.is_file() && old {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -552,7 +828,16 @@ pub fn clean(dir: &Path) -> Result<Cleaned, crate::Error> {
     if !dir.exists() {
         return Ok(Cleaned::Absent);
     }
-    let marker = std::fs::read_to_string(dir.join(".gitignore")).unwrap_or_default();
+    // Not following a symlink, not blocking on a pipe, reading a line at most.
+    let marker = open_no_follow(&dir.join(".gitignore"))
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
+        .and_then(|f| {
+            let mut text = String::new();
+            f.take(256).read_to_string(&mut text).ok()?;
+            Some(text)
+        })
+        .unwrap_or_default();
     if !marker.starts_with(GITIGNORE.lines().next().expect("a line")) {
         return Err(crate::Error::Project {
             message: format!("{} is not a migverify cache directory", dir.display()),
@@ -567,4 +852,82 @@ pub fn clean(dir: &Path) -> Result<Cleaned, crate::Error> {
         source,
     })?;
     Ok(Cleaned::Removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(path: &Path, text: &str) -> Stored<'static> {
+        let m = crate::migration::parse_source(path.to_path_buf(), text.as_bytes().to_vec());
+        Stored {
+            path: path.to_path_buf(),
+            stat: Stat::default(),
+            hash: xxh3_128(text.as_bytes()),
+            checked_ns: 0,
+            core: Cow::Owned(encode_core(&m)),
+            ops: OpsBlob::New(encode_ops(&m)),
+        }
+    }
+
+    /// Issue 19: the cache key comes from the build. A file written by another
+    /// build (another key) is ignored, and the next write replaces it.
+    #[test]
+    fn a_cache_written_under_another_build_key_is_ignored_and_rewritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, root) = (tmp.path().join("cache"), tmp.path().to_path_buf());
+        let file = root.join("a.py");
+        let text = "revision = 'a'\ndown_revision = None\n";
+        let secret = Secret([7; 32]);
+        let open =
+            |build: &'static str| Cache::open_with(&dir, &root, &[], 0, secret, build, false);
+        let other = open("0.0.0-another-build");
+        other.store(&[stored(&file, text)], true);
+        assert_eq!(open("0.0.0-another-build").len(), 1);
+        let mine = open(BUILD_KEY);
+        assert_eq!(
+            mine.file(),
+            other.file(),
+            "one file per project, whatever the build"
+        );
+        assert!(mine.is_empty(), "another build's entries are never read");
+        let reason = mine.ignored().unwrap_or_default();
+        assert!(reason.contains("another build"), "{reason}");
+        mine.store(&[stored(&file, text)], true);
+        let again = open(BUILD_KEY);
+        assert_eq!(again.len(), 1, "rewritten under this build's key");
+        let m = again.migration(0, &file, true).unwrap();
+        assert_eq!(m.revision.as_ref().unwrap().value, "a");
+        assert!(open("0.0.0-another-build").is_empty());
+        assert_ne!(BUILD_KEY, env!("CARGO_PKG_VERSION"));
+        assert!(BUILD_KEY.starts_with(env!("CARGO_PKG_VERSION")));
+    }
+
+    /// Item 15: a cache file made with another machine's secret is ignored.
+    #[test]
+    fn a_cache_made_with_another_secret_is_ignored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, root) = (tmp.path().join("cache"), tmp.path().to_path_buf());
+        let file = root.join("a.py");
+        let open = |k: u8| Cache::open_keyed(&dir, &root, &[], 0, Secret([k; 32]), false);
+        open(1).store(&[stored(&file, "revision = 'a'\n")], true);
+        assert_eq!(open(1).len(), 1);
+        assert!(open(2).is_empty());
+    }
+
+    #[test]
+    fn the_secret_is_created_once_and_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = load_secret(tmp.path());
+        assert_eq!(load_secret(tmp.path()), a);
+        let key = tmp.path().join("migverify/key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "only the user reads the key");
+        }
+        std::fs::remove_file(&key).unwrap();
+        assert_ne!(load_secret(tmp.path()), a, "a new key");
+    }
 }

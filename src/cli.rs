@@ -123,6 +123,10 @@ pub struct CheckArgs {
     /// Use this config file instead of searching for one
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// In a repository with several Alembic environments, check only this one (its
+    /// name or the path of its directory)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub project: Option<String>,
     #[command(flatten)]
     pub selection: RuleSelection,
     /// Exit with 1 when a diagnostic at or above this severity is found
@@ -212,6 +216,10 @@ pub struct GraphArgs {
     pub path: Option<PathBuf>,
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// In a repository with several Alembic environments, the one to draw (its name
+    /// or the path of its directory)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub project: Option<String>,
     #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
     pub format: GraphFormat,
     /// Mark the revision(s) this database is at (read-only connection)
@@ -249,7 +257,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
         Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
             let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
-            print_rules(&registry, args.json);
+            print_rules(&registry, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { rule } => {
@@ -262,7 +270,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     rule: crate::text::truncate(&rule, 60),
                 });
             };
-            print_out(&crate::rules::render_doc(registry.get(i).meta()));
+            print_out(&crate::rules::render_doc(registry.get(i).meta()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
@@ -278,19 +286,26 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                 )?;
                 (PathBuf::from("<stdin>"), bytes)
             } else {
-                let bytes = std::fs::read(&args.file).map_err(|source| crate::Error::Io {
+                let bytes = crate::bounded::read(
+                    &args.file,
+                    crate::bounded::DEFAULT_SOURCE_LIMIT,
+                    "a Python file",
+                )
+                .map_err(|source| crate::Error::Io {
                     path: args.file.clone(),
                     source,
                 })?;
                 (args.file, bytes)
             };
             let source = crate::source::SourceFile::from_bytes(path, bytes);
-            print_out(&crate::tree_dump::render(&source, args.all));
+            print_out(&crate::tree_dump::render(&source, args.all))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "migverify", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "migverify", &mut script);
+            write_stdout(&script)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -300,14 +315,36 @@ fn init(args: InitArgs) -> Result<ExitCode, crate::Error> {
     let cwd = current_dir()?;
     let dir = args.path.map_or_else(|| cwd.clone(), |p| cwd.join(p));
     let outcome = crate::init::run(&dir, args.force)?;
-    print_out(&crate::init::summary(&outcome).join("\n"));
-    print_out("\n");
+    print_out(&crate::init::summary(&outcome).join("\n"))?;
+    print_out("\n")?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error> {
     let cwd = current_dir()?;
-    let project = discover_one(registry, args.path, args.config.as_deref())?;
+    let mut found = crate::project::discover_environments(
+        &args.path.into_iter().collect::<Vec<_>>(),
+        args.config.as_deref(),
+        &RuleSelection::default(),
+        registry,
+        args.project.as_deref(),
+    )?;
+    if found.projects.len() > 1 {
+        let names: Vec<String> = found
+            .projects
+            .iter()
+            .filter_map(|(n, _)| n.as_ref().map(|n| format!("`{n}`")))
+            .collect();
+        return Err(crate::Error::Project {
+            message: format!(
+                "this repository holds {} Alembic environments ({}); a graph is drawn for one",
+                names.len(),
+                names.join(", ")
+            ),
+            help: Some("pick one with --project NAME (or the path of its directory)".into()),
+        });
+    }
+    let (_, project) = found.projects.pop().expect("one project");
     print_warnings(&project);
     let migrations = engine::load_migrations(&project);
     // The database is read only when asked for: a configured URL alone does not
@@ -332,7 +369,8 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
         GraphFormat::Json => {
             let mut json = crate::graph_output::to_json(&project, &migrations);
             json.current = current;
-            let mut s = serde_json::to_string_pretty(&json).expect("json");
+            let s = serde_json::to_vec_pretty(&json).expect("json");
+            let mut s = String::from_utf8(crate::text::escape_json_controls(s)).expect("utf-8");
             s.push('\n');
             s
         }
@@ -343,7 +381,7 @@ fn graph(registry: &Registry, args: GraphArgs) -> Result<ExitCode, crate::Error>
             crate::graph_output::to_mermaid(&migrations, current.as_deref().unwrap_or_default())
         }
     };
-    print_out(&text);
+    print_out(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -360,18 +398,18 @@ fn clean(registry: &Registry, args: CleanArgs) -> Result<ExitCode, crate::Error>
     match crate::cache::clean(&dir)? {
         crate::cache::Cleaned::Removed => print_out(&format!("removed {}\n", dir.display())),
         crate::cache::Cleaned::Absent => print_out(&format!("no cache at {}\n", dir.display())),
-    }
+    }?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Discovery's non-fatal findings (skipped symlinks, missing locations) on stderr.
 fn print_warnings(project: &crate::project::Project) {
     for w in &project.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
 }
 
-fn print_rules(registry: &Registry, json: bool) {
+fn print_rules(registry: &Registry, json: bool) -> Result<(), crate::Error> {
     if json {
         let list: Vec<_> = registry
             .rules()
@@ -387,8 +425,8 @@ fn print_rules(registry: &Registry, json: bool) {
         print_out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&list).expect("json")
-        ));
-        return;
+        ))?;
+        return Ok(());
     }
     // Columns as wide as their longest entry (a project's rule names its file).
     let width = |f: &dyn Fn(&crate::rules::RuleMeta) -> String, min: usize| {
@@ -418,15 +456,26 @@ fn print_rules(registry: &Registry, json: bool) {
             m.summary
         );
     }
-    print_out(&text);
+    print_out(&text)
 }
 
-/// Writes to standard output, ignoring a closed pipe (`migverify graph | head`):
-/// `println!` would panic there.
-fn print_out(text: &str) {
+/// Writes to standard output. A closed pipe (`migverify graph | head`) is not
+/// an error (`println!` would panic there): the reader has what it wanted. Any
+/// other failure (`> /dev/full`, an I/O error) stops the run with exit 2: a
+/// truncated report must not pass for a whole one.
+fn print_out(text: &str) -> Result<(), crate::Error> {
+    write_stdout(text.as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), crate::Error> {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::Error::Write {
+            path: PathBuf::from("standard output"),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Error> {
@@ -436,12 +485,76 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         args.selection.extend_select.push("MV2".into());
     }
     let cwd = current_dir()?;
-    let mut project = crate::project::discover(
+    let found = crate::project::discover_environments(
         &args.paths,
         args.config.as_deref(),
         &args.selection,
         registry,
+        args.project.as_deref(),
     )?;
+    let several = found.projects.len() > 1;
+    if several
+        && (args.database_url.is_some() || args.snapshot.is_some() || args.stdin_filename.is_some())
+    {
+        return Err(crate::Error::Project {
+            message: "this repository holds several Alembic environments; --database-url, \
+                      --snapshot and --stdin-filename apply to one"
+                .into(),
+            help: Some("pick it with --project NAME (or the path of its directory)".into()),
+        });
+    }
+    let mut reports = Vec::new();
+    for (name, project) in found.projects {
+        let report = check_project(registry, &args, project, &cwd)?;
+        reports.push((name, report));
+    }
+    let report = if several {
+        crate::report::merge(reports, cwd.clone())
+    } else {
+        reports.pop().expect("one project").1
+    };
+
+    let color = args.format == Format::Human
+        && !args.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && args.output.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let opts = EmitOptions {
+        color,
+        quiet: args.quiet,
+    };
+    let emitter = emit::emitter(args.format);
+    let mut buf = Vec::new();
+    emitter
+        .emit(&report, opts, &mut buf)
+        .map_err(|source| crate::Error::Io {
+            path: PathBuf::from("<output>"),
+            source,
+        })?;
+    match &args.output {
+        Some(path) => crate::fsutil::write_atomic(path, &buf)?,
+        None => {
+            write_stdout(&buf)?;
+        }
+    }
+    let failed = args
+        .fail_on
+        .threshold()
+        .is_some_and(|t| report.diagnostics.iter().any(|d| d.severity >= t));
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `check` of one project: its database, models and rules.
+fn check_project(
+    registry: &Registry,
+    args: &CheckArgs,
+    mut project: crate::project::Project,
+    cwd: &std::path::Path,
+) -> Result<crate::report::Report, crate::Error> {
     print_warnings(&project);
     if let Some(name) = &args.stdin_filename {
         let mut text = String::new();
@@ -467,54 +580,20 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     }
     let models = crate::models::load_project(&project)?;
     for w in models.iter().flat_map(|m| &m.warnings) {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::text::escape_controls(&w.to_string()));
     }
     let report = engine::check(
         &project,
         registry,
         &CheckOptions {
             verbose: args.verbose,
-            cache: (!args.no_cache).then(|| args.cache.resolve(&cwd, &project.root)),
-            cwd,
+            cache: (!args.no_cache).then(|| args.cache.resolve(cwd, &project.root)),
+            cwd: cwd.to_path_buf(),
             database,
             models,
         },
     );
-
-    let color = args.format == Format::Human
-        && !args.no_color
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && args.output.is_none()
-        && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let opts = EmitOptions {
-        color,
-        quiet: args.quiet,
-    };
-    let emitter = emit::emitter(args.format);
-    let mut buf = Vec::new();
-    emitter
-        .emit(&report, opts, &mut buf)
-        .map_err(|source| crate::Error::Io {
-            path: PathBuf::from("<output>"),
-            source,
-        })?;
-    match &args.output {
-        Some(path) => crate::fsutil::write_atomic(path, &buf)?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(&buf);
-            let _ = stdout.flush();
-        }
-    }
-    let failed = args
-        .fail_on
-        .threshold()
-        .is_some_and(|t| report.diagnostics.iter().any(|d| d.severity >= t));
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report)
 }
 
 /// The project at `path` (default: here) with the default rule selection: what
@@ -560,9 +639,7 @@ fn snapshot(registry: &Registry, args: SnapshotArgs) -> Result<ExitCode, crate::
     match &args.output {
         Some(path) => crate::fsutil::write_atomic(path, json.as_bytes())?,
         None => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(json.as_bytes());
-            let _ = stdout.flush();
+            write_stdout(json.as_bytes())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -103,12 +103,18 @@ pub fn load(
     });
     // Taken before any file is read: see `cache::Entry::trusted`.
     let now = cache::now_ns();
+    let limit = project.migrations.max_file_size();
     let mut loaded: Vec<LoadedFile> = project
         .files
         .par_iter()
         .enumerate()
         .map(|(i, path)| match (&project.stdin, &cache) {
             (Some((stdin_path, text)), _) if stdin_path == path => {
+                if text.len() as u64 > limit {
+                    let err = crate::bounded::too_large(Some(text.len() as u64), limit, MIGRATION);
+                    let m = migration::unreadable(path, &err);
+                    return LoadedFile::plain(m, None);
+                }
                 let m = extract(path.clone(), text.clone().into_bytes(), keep, queries);
                 LoadedFile::plain(
                     strip(
@@ -121,8 +127,16 @@ pub fn load(
                     None,
                 )
             }
-            (_, Some(cache)) => load_cached(path, cache.lookup(path, i), cache, now, keep, queries),
-            (_, None) => load_plain(path, keep, queries),
+            (_, Some(cache)) => load_cached(
+                path,
+                cache.lookup(path, i),
+                cache,
+                now,
+                keep,
+                queries,
+                limit,
+            ),
+            (_, None) => load_plain(path, keep, queries, limit),
         })
         .collect();
     // Rules and the graph rely on path order; `Project::files` is sorted by
@@ -140,6 +154,9 @@ pub fn load(
         changed |= l.fresh;
         stored.extend(l.stored);
     }
+    // Values that are not literals, resolved at every run (never cached: a helper
+    // module may change while no migration does).
+    migration::resolve::resolve_with(&mut migrations, || project.python_path(), &project.root);
     if let Some(cache) = &cache {
         // The on-disk file's entry stays valid while its buffer is linted from stdin.
         let carried = project
@@ -193,9 +210,12 @@ fn extract(path: PathBuf, bytes: Vec<u8>, keep: Keep, queries: &QuerySet) -> Mig
     migration::parse_source_for(path, bytes, keep.ops, Some(queries))
 }
 
+/// What the per-file limit is called in its error.
+const MIGRATION: &str = "a migration file (`[migrations] max_file_size`)";
+
 /// Reads and parses `path`, without the cache.
-fn load_plain(path: &Path, keep: Keep, queries: &QuerySet) -> LoadedFile<'static> {
-    match std::fs::read(path) {
+fn load_plain(path: &Path, keep: Keep, queries: &QuerySet, limit: u64) -> LoadedFile<'static> {
+    match crate::bounded::read(path, limit, MIGRATION) {
         Ok(bytes) => {
             let hash = xxh3_128(&bytes);
             let m = extract(path.to_path_buf(), bytes, keep, queries);
@@ -215,10 +235,16 @@ fn load_cached<'c>(
     now: i128,
     keep: Keep,
     queries: &QuerySet,
+    limit: u64,
 ) -> LoadedFile<'c> {
     let Ok(meta) = std::fs::metadata(path) else {
-        return load_plain(path, keep, queries);
+        return load_plain(path, keep, queries, limit);
     };
+    // Not a regular file, or over the limit (which may have changed since the entry
+    // was stored): refused as the plain read refuses it, never from the cache.
+    if !meta.is_file() || meta.len() > limit {
+        return load_plain(path, keep, queries, limit);
+    }
     let stat = Stat::new(&meta);
     if let Some(i) = entry {
         let e = cache.entry(i);
@@ -234,7 +260,7 @@ fn load_cached<'c>(
             };
         }
     }
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::bounded::read(path, limit, MIGRATION) {
         Ok(bytes) => bytes,
         Err(err) => return LoadedFile::plain(migration::unreadable(path, &err), None),
     };
@@ -287,6 +313,7 @@ fn sources_for(
     migrations: &[Migration],
     hashes: &[Option<u128>],
     by_path: &HashMap<&PathBuf, usize>,
+    limit: u64,
 ) -> HashMap<PathBuf, Arc<SourceFile>> {
     let mut wanted: Vec<usize> = diagnostics
         .iter()
@@ -305,7 +332,7 @@ fn sources_for(
             if !Arc::ptr_eq(&m.source, &empty) {
                 return Some((m.path.clone(), Arc::clone(&m.source)));
             }
-            let bytes = std::fs::read(&m.path).ok()?;
+            let bytes = crate::bounded::read(&m.path, limit, MIGRATION).ok()?;
             (hashes[mi]? == xxh3_128(&bytes)).then(|| {
                 (
                     m.path.clone(),
@@ -314,6 +341,20 @@ fn sources_for(
             })
         })
         .collect()
+}
+
+/// The dialect the project's database URL names (config, else `alembic.ini`), for
+/// the drift rules' dialect-specific choices when no database is read (MV203: SQLite
+/// keeps no comments).
+fn project_dialect(project: &Project) -> Option<crate::db::snapshot::Dialect> {
+    let url = project
+        .database
+        .url
+        .as_ref()
+        .map(|u| u.get_ref().clone())
+        .or_else(|| project.alembic.as_ref()?.sqlalchemy_url.clone())?;
+    let scheme = url.split_once("://")?.0.to_string();
+    crate::db::url::dialect_of(&scheme)
 }
 
 pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Report {
@@ -350,6 +391,12 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
         models: opts.models.as_ref(),
         ignore_tables: &project.models.ignore_tables,
+        drift: crate::schema::objects::DriftOptions {
+            compare_server_default: project.models.compare_server_default,
+            dialect: db
+                .map(|d| d.snapshot.dialect)
+                .or_else(|| project_dialect(project)),
+        },
     };
 
     let mut rules = Vec::new();
@@ -387,6 +434,7 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
         })
     };
     let mut used: HashSet<SuppressionUse> = HashSet::new();
+    let mut indexes: HashMap<usize, SuppressionIndex> = HashMap::new();
     let severity_of: HashMap<usize, _> = project.settings.enabled.iter().copied().collect();
     let mut diagnostics = Vec::new();
     let mut keep = |ri: usize, f: Finding, used: &mut HashSet<SuppressionUse>| {
@@ -394,7 +442,17 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             return;
         }
         if let Some(&mi) = by_path().get(&f.location.path)
-            && suppressed(&migrations[mi], mi, registry, ri, &f, used)
+            && suppressed(
+                &migrations[mi],
+                indexes
+                    .entry(mi)
+                    .or_insert_with(|| SuppressionIndex::new(&migrations[mi])),
+                mi,
+                registry,
+                ri,
+                &f,
+                used,
+            )
         {
             return;
         }
@@ -474,11 +532,18 @@ pub fn check(project: &Project, registry: &Registry, opts: &CheckOptions) -> Rep
             t.sort();
             t
         }),
+        environments: Vec::new(),
     };
     let mut sources = if diagnostics.is_empty() {
         HashMap::new()
     } else {
-        sources_for(&diagnostics, &migrations, &hashes, by_path())
+        sources_for(
+            &diagnostics,
+            &migrations,
+            &hashes,
+            by_path(),
+            project.migrations.max_file_size(),
+        )
     };
     for src in opts.models.iter().flat_map(|m| &m.sources) {
         sources
@@ -546,9 +611,71 @@ fn model_suppressed(
         .any(|rules| rules.is_empty() || rules.iter().any(|r| registry.find(r) == Some(ri)))
 }
 
+/// A file's suppressions by the line they apply to, so that matching a finding
+/// looks at the suppressions that can apply to it only (60,000 findings against
+/// 60,000 suppressions in one file must not be 3.6 billion comparisons).
+struct SuppressionIndex {
+    /// `ignore-file` suppressions.
+    file_level: Vec<usize>,
+    /// `(line, index)` of the others, sorted.
+    by_line: Vec<(usize, usize)>,
+    /// Whether the `ignore-file` suppressions silence a rule, once computed.
+    file_level_hits: HashMap<usize, bool>,
+}
+
+impl SuppressionIndex {
+    fn new(m: &Migration) -> Self {
+        let mut file_level = Vec::new();
+        let mut by_line = Vec::new();
+        for (si, s) in m.suppressions.items.iter().enumerate() {
+            if s.file_level {
+                file_level.push(si);
+            } else {
+                by_line.push((s.line, si));
+            }
+        }
+        by_line.sort_unstable();
+        SuppressionIndex {
+            file_level,
+            by_line,
+            file_level_hits: HashMap::new(),
+        }
+    }
+
+    /// The suppressions that may apply to a finding at `line` in a function
+    /// defined at `def_line`, in file order.
+    fn candidates(
+        &self,
+        line: Option<usize>,
+        def_line: Option<usize>,
+        skip_file_level: bool,
+    ) -> Vec<usize> {
+        let at = |l: Option<usize>| {
+            l.map_or(&[][..], |l| {
+                let from = self.by_line.partition_point(|&(x, _)| x < l);
+                let to = self.by_line.partition_point(|&(x, _)| x <= l);
+                &self.by_line[from..to]
+            })
+        };
+        let mut out: Vec<usize> = if skip_file_level {
+            Vec::new()
+        } else {
+            self.file_level.clone()
+        };
+        out.extend(at(line).iter().map(|&(_, si)| si));
+        if def_line != line {
+            out.extend(at(def_line).iter().map(|&(_, si)| si));
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
 /// Whether a suppression comment in the finding's file silences it; records which.
+#[allow(clippy::too_many_arguments)]
 fn suppressed(
     m: &Migration,
+    index: &mut SuppressionIndex,
     mi: usize,
     registry: &Registry,
     ri: usize,
@@ -559,26 +686,51 @@ fn suppressed(
     let def_line = line
         .and_then(|l| m.function_at_line(l))
         .map(|func| func.def_line);
+    // What the `ignore-file` suppressions do to a rule's findings is the same for
+    // each of them (and recorded the first time), except for MV012's findings
+    // about a suppression itself.
+    let memo = registry.get(ri).meta().code != "MV012";
+    let known = index.file_level_hits.get(&ri).copied().filter(|_| memo);
+    let file_level_known = known.is_some();
+    let mut hit = known == Some(true);
+    let mut file_level_hit = false;
+    for si in index.candidates(line, def_line, file_level_known) {
+        let s = &m.suppressions.items[si];
+        let this = suppression_applies(s, mi, si, registry, ri, f, used);
+        if s.file_level {
+            file_level_hit |= this;
+        }
+        hit |= this;
+    }
+    if memo && !file_level_known {
+        index.file_level_hits.insert(ri, file_level_hit);
+    }
+    hit
+}
+
+/// Whether suppression `si` silences `f` (a rule of rule `ri`); records it in `used`.
+fn suppression_applies(
+    s: &crate::suppression::Suppression,
+    mi: usize,
+    si: usize,
+    registry: &Registry,
+    ri: usize,
+    f: &Finding,
+    used: &mut HashSet<SuppressionUse>,
+) -> bool {
+    if s.rules.is_empty() {
+        // A bare `ignore` does not silence MV012's report that it is unused.
+        if about_itself(registry, ri, f, s) {
+            return false;
+        }
+        used.insert((mi, si, None));
+        return true;
+    }
     let mut hit = false;
-    for (si, s) in m.suppressions.items.iter().enumerate() {
-        let applies = s.file_level || Some(s.line) == line || Some(s.line) == def_line;
-        if !applies {
-            continue;
-        }
-        if s.rules.is_empty() {
-            // A bare `ignore` does not silence MV012's report that it is unused.
-            if about_itself(registry, ri, f, s) {
-                continue;
-            }
-            used.insert((mi, si, None));
+    for (ei, entry) in s.rules.iter().enumerate() {
+        if registry.find(&entry.value) == Some(ri) {
+            used.insert((mi, si, Some(ei)));
             hit = true;
-            continue;
-        }
-        for (ei, entry) in s.rules.iter().enumerate() {
-            if registry.find(&entry.value) == Some(ri) {
-                used.insert((mi, si, Some(ei)));
-                hit = true;
-            }
         }
     }
     hit
@@ -738,11 +890,18 @@ mod tests {
             &loaded.migrations,
             &loaded.hashes,
             &by_path,
+            crate::bounded::DEFAULT_SOURCE_LIMIT,
         );
         assert_eq!(sources[&file].text, text);
         // Edited since it was linted: no snippet rather than a wrong one.
         std::fs::write(&file, text.replace("pass", "op.x()")).unwrap();
-        let sources = sources_for(&[d], &loaded.migrations, &loaded.hashes, &by_path);
+        let sources = sources_for(
+            &[d],
+            &loaded.migrations,
+            &loaded.hashes,
+            &by_path,
+            crate::bounded::DEFAULT_SOURCE_LIMIT,
+        );
         assert!(sources.is_empty());
     }
 

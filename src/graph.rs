@@ -60,6 +60,11 @@ pub struct RevisionGraph {
     /// path order.
     pub duplicate_labels: Vec<(String, Vec<usize>)>,
     pub dangling: Vec<Dangling>,
+    /// The branch labels in force at each node, as an index into `label_sets`
+    /// (Alembic's `Script.branch_labels`; see [`RevisionGraph::effective_labels`]).
+    effective: Vec<usize>,
+    /// Distinct sets of effective labels, each sorted; `label_sets[0]` is empty.
+    label_sets: Vec<Vec<String>>,
 }
 
 impl RevisionGraph {
@@ -165,7 +170,111 @@ impl RevisionGraph {
             .into_iter()
             .filter(|c| !down_cycles.contains(&c.iter().copied().collect()))
             .collect();
+        g.compute_effective_labels(migrations);
         g
+    }
+
+    /// The branch labels in force at `node`, sorted: Alembic's `Script.branch_labels`.
+    pub fn effective_labels(&self, node: usize) -> &[String] {
+        &self.label_sets[self.effective[node]]
+    }
+
+    /// An id for the set of branch labels in force at `node`: two nodes have the
+    /// same id exactly when they carry the same effective labels.
+    pub fn effective_label_set(&self, node: usize) -> usize {
+        self.effective[node]
+    }
+
+    /// Computes what Alembic's `RevisionMap._add_branches` leaves in each
+    /// `Script.branch_labels`. For every revision that declares labels, Alembic
+    /// adds its labels (its current set, so labels it inherited too) to
+    /// 1. every descendant through `down_revision` links (not `depends_on`), and
+    /// 2. walking down from the last of those descendants, every revision until one
+    ///    that is a branch point (two or more revisions name it in `down_revision`
+    ///    or `depends_on`) or a merge point: when the labeled revision and all its
+    ///    descendants form a plain chain up to a head, that walk passes the labeled
+    ///    revision and labels its ancestors down to the branch point, merge point or
+    ///    base below.
+    ///
+    /// So a node carries the union of its parents' sets and its own labels (1);
+    /// and a "plain segment" (a head and the chain below it of nodes with one
+    /// parent and at most one child or dependent) that holds a labeled node carries,
+    /// whole, the set of its head (2). Linear in the nodes, the label sets
+    /// interned; a node in a cycle keeps the labels it declares (Alembic refuses
+    /// such a history anyway).
+    fn compute_effective_labels(&mut self, migrations: &[Migration]) {
+        let n = self.nodes.len();
+        let mut sets = LabelSets::default();
+        let declared: Vec<Vec<String>> = self
+            .nodes
+            .iter()
+            .map(|node| {
+                let mut own: Vec<String> = migrations[node.migration]
+                    .branch_labels()
+                    .map(|l| l.value.clone())
+                    .collect();
+                own.sort();
+                own.dedup();
+                own
+            })
+            .collect();
+        let mut effective: Vec<usize> = declared.iter().map(|d| sets.intern(d.clone())).collect();
+        // 1. descendants inherit.
+        let mut done = vec![false; n];
+        for v in self.topological_order() {
+            done[v] = true;
+            let mut acc = effective[v];
+            for &p in &self.nodes[v].parents {
+                if done[p] {
+                    acc = sets.union(acc, effective[p]);
+                }
+            }
+            effective[v] = acc;
+        }
+        // 2. a plain segment holding a labeled node takes its head's set.
+        let mut dependents = vec![0usize; n];
+        for node in &self.nodes {
+            // Alembic dedupes `down_revision` + `depends_on` before counting.
+            let mut deps: Vec<usize> = node
+                .dependencies
+                .iter()
+                .copied()
+                .filter(|d| !node.parents.contains(d))
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            for d in deps {
+                dependents[d] += 1;
+            }
+        }
+        let plain = |v: usize| {
+            self.nodes[v].children.len() + dependents[v] <= 1
+                && migrations[self.nodes[v].migration].down_revisions().count() <= 1
+        };
+        for &head in &self.heads {
+            if !plain(head) {
+                continue;
+            }
+            let mut segment = vec![head];
+            let mut labeled = !declared[head].is_empty();
+            let mut cur = head;
+            while let [p] = self.nodes[cur].parents[..] {
+                if !plain(p) || segment.len() > n {
+                    break;
+                }
+                labeled |= !declared[p].is_empty();
+                segment.push(p);
+                cur = p;
+            }
+            if labeled {
+                let top = effective[head];
+                for v in segment {
+                    effective[v] = top;
+                }
+            }
+        }
+        self.label_sets = sets.sets;
+        self.effective = effective;
     }
 
     pub fn node(&self, revision: &str) -> Option<usize> {
@@ -278,6 +387,54 @@ impl RevisionGraph {
     }
 }
 
+/// Interned sets of branch labels (sorted), with their unions remembered, so a
+/// long history with few labels shares a handful of sets.
+struct LabelSets {
+    sets: Vec<Vec<String>>,
+    ids: HashMap<Vec<String>, usize>,
+    unions: HashMap<(usize, usize), usize>,
+}
+
+impl Default for LabelSets {
+    fn default() -> Self {
+        LabelSets {
+            sets: vec![Vec::new()],
+            ids: HashMap::from([(Vec::new(), 0)]),
+            unions: HashMap::new(),
+        }
+    }
+}
+
+impl LabelSets {
+    fn intern(&mut self, set: Vec<String>) -> usize {
+        if let Some(&id) = self.ids.get(&set) {
+            return id;
+        }
+        self.sets.push(set.clone());
+        self.ids.insert(set, self.sets.len() - 1);
+        self.sets.len() - 1
+    }
+
+    fn union(&mut self, a: usize, b: usize) -> usize {
+        if a == b || b == 0 {
+            return a;
+        }
+        if a == 0 {
+            return b;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Some(&id) = self.unions.get(&key) {
+            return id;
+        }
+        let mut union: Vec<String> = self.sets[a].iter().chain(&self.sets[b]).cloned().collect();
+        union.sort();
+        union.dedup();
+        let id = self.intern(union);
+        self.unions.insert(key, id);
+        id
+    }
+}
+
 /// Tarjan's strongly connected components, iteratively, over parent links. Returns
 /// each cycle (an SCC of two or more nodes, or a node that is its own parent) as a
 /// walk in `down_revision` order starting at its first node.
@@ -376,4 +533,122 @@ fn find_cycles(nodes: &[Node], with_dependencies: bool) -> Vec<Vec<usize>> {
             walk
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{mig, migrations};
+
+    /// `(rev, down, labels)` -> the effective labels of each revision, as
+    /// `rev:label,label` strings in revision order.
+    fn effective(spec: &[(&str, &str, &str)]) -> Vec<String> {
+        let files: Vec<(String, String)> = spec
+            .iter()
+            .map(|(rev, down, labels)| {
+                (
+                    format!("{rev}.py"),
+                    mig(rev, down, "op.f()", "op.g()")
+                        .replace("branch_labels = None", &format!("branch_labels = {labels}")),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, s)| (p.as_str(), s.as_str()))
+            .collect();
+        let ms = migrations(&refs);
+        let g = RevisionGraph::build(&ms);
+        spec.iter()
+            .map(|(rev, _, _)| {
+                let n = g.node(rev).expect("node");
+                format!("{rev}:{}", g.effective_labels(n).join(","))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn labels_reach_descendants() {
+        assert_eq!(
+            effective(&[
+                ("a", "None", "'x'"),
+                ("b", "'a'", "None"),
+                ("c", "'a'", "None")
+            ]),
+            ["a:x", "b:x", "c:x"]
+        );
+    }
+
+    #[test]
+    fn a_label_on_a_plain_chain_labels_it_down_to_the_branch_point() {
+        // a -> b -> c(y) is a plain chain up to its head: b and a get `y` too.
+        assert_eq!(
+            effective(&[
+                ("a", "None", "None"),
+                ("b", "'a'", "None"),
+                ("c", "'b'", "'y'")
+            ]),
+            ["a:y", "b:y", "c:y"]
+        );
+        // After a fork at a: b2's label reaches b, not a (a branch point).
+        assert_eq!(
+            effective(&[
+                ("a", "None", "None"),
+                ("b", "'a'", "None"),
+                ("b2", "'b'", "'x'"),
+                ("c", "'a'", "None"),
+            ]),
+            ["a:", "b:x", "b2:x", "c:"]
+        );
+        // A fork above the label stops the walk: nothing below c gets `y`.
+        assert_eq!(
+            effective(&[
+                ("a", "None", "None"),
+                ("c", "'a'", "'y'"),
+                ("d", "'c'", "None"),
+                ("e", "'c'", "None"),
+            ]),
+            ["a:", "c:y", "d:y", "e:y"]
+        );
+        // A merge stops it too (m keeps only what it inherits).
+        assert_eq!(
+            effective(&[
+                ("a", "None", "'x'"),
+                ("b", "None", "None"),
+                ("m", "('a', 'b')", "None"),
+                ("n", "'m'", "'z'"),
+            ]),
+            ["a:x", "b:", "m:x", "n:x,z"]
+        );
+    }
+
+    #[test]
+    fn a_dependent_makes_a_branch_point() {
+        // d depends on b: b has two successors, so c's label stops above b.
+        let mut files: Vec<(String, String)> = [("a", "None"), ("b", "'a'"), ("c", "'b'")]
+            .iter()
+            .map(|(r, d)| (format!("{r}.py"), mig(r, d, "op.f()", "op.g()")))
+            .collect();
+        files[2].1 = files[2]
+            .1
+            .replace("branch_labels = None", "branch_labels = 'y'");
+        let mut d = mig("d", "None", "op.f()", "op.g()")
+            .replace("branch_labels = None", "branch_labels = 'other'");
+        d = d.replace(
+            "branch_labels = 'other'",
+            "branch_labels = 'other'\ndepends_on = 'b'",
+        );
+        files.push(("d.py".into(), d));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, s)| (p.as_str(), s.as_str()))
+            .collect();
+        let ms = migrations(&refs);
+        let g = RevisionGraph::build(&ms);
+        let at = |r: &str| g.effective_labels(g.node(r).unwrap()).join(",");
+        assert_eq!(at("a"), "");
+        assert_eq!(at("b"), "");
+        assert_eq!(at("c"), "y");
+        assert_eq!(at("d"), "other");
+    }
 }

@@ -3,6 +3,7 @@
 //! when one is given.
 
 use serde::Serialize;
+use std::path::{Component, Path, PathBuf};
 
 use crate::graph::RevisionGraph;
 use crate::migration::Migration;
@@ -13,6 +14,9 @@ pub struct GraphJson {
     pub revisions: Vec<RevisionJson>,
     pub heads: Vec<String>,
     pub bases: Vec<String>,
+    /// Every branch label with the heads that carry it (in their effective labels):
+    /// `alembic upgrade <label>@head` works exactly when there is one.
+    pub branches: Vec<BranchJson>,
     /// The revision(s) in the database's version table; only with a database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Vec<String>>,
@@ -24,9 +28,20 @@ pub struct RevisionJson {
     pub down_revisions: Vec<String>,
     pub depends_on: Vec<String>,
     pub branch_labels: Vec<String>,
+    /// The labels in force at this revision, sorted: declared ones and those
+    /// Alembic extends to it from a labeled revision (`Script.branch_labels`).
+    pub effective_labels: Vec<String>,
     /// Relative to the project root, `/`-separated.
     pub path: String,
     pub message: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct BranchJson {
+    pub label: String,
+    /// The revision that declares the label.
+    pub revision: String,
+    pub heads: Vec<String>,
 }
 
 pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
@@ -38,19 +53,16 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
     let revisions = graph
         .nodes
         .iter()
-        .map(|n| {
+        .enumerate()
+        .map(|(i, n)| {
             let m = &migrations[n.migration];
-            let rel = m.path.strip_prefix(&project.root).unwrap_or(&m.path);
             RevisionJson {
                 revision: n.revision.clone(),
                 down_revisions: strings(&mut m.down_revisions()),
                 depends_on: strings(&mut m.depends_on()),
                 branch_labels: strings(&mut m.branch_labels()),
-                path: rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                effective_labels: graph.effective_labels(i).to_vec(),
+                path: json_path(&project.root, &m.path),
                 message: m.message.clone(),
             }
         })
@@ -67,8 +79,60 @@ pub fn to_json(project: &Project, migrations: &[Migration]) -> GraphJson {
             .iter()
             .map(|&b| graph.revision(b).to_string())
             .collect(),
+        branches: branches(&graph),
         current: None,
     }
+}
+
+/// A file's path for `graph --format json`: relative to the project root and
+/// `/`-separated when inside it, else absolute (`..` resolved lexically in both
+/// cases, so a version location `../shared/versions` is outside the root).
+fn json_path(root: &Path, path: &Path) -> String {
+    let normal = |p: &Path| -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if !out.pop() {
+                        out.push(c);
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let (root, path) = (normal(root), normal(path));
+    match path.strip_prefix(&root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/"),
+        _ => path.display().to_string(),
+    }
+}
+
+/// Each declared branch label (in the order revisions declare them) with the heads
+/// that carry it.
+fn branches(graph: &RevisionGraph) -> Vec<BranchJson> {
+    let mut labels: Vec<(&str, usize)> =
+        graph.labels.iter().map(|(l, &n)| (l.as_str(), n)).collect();
+    labels.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+    labels
+        .into_iter()
+        .map(|(label, node)| BranchJson {
+            label: label.to_string(),
+            revision: graph.revision(node).to_string(),
+            heads: graph
+                .heads
+                .iter()
+                .filter(|&&h| graph.effective_labels(h).iter().any(|l| l == label))
+                .map(|&h| graph.revision(h).to_string())
+                .collect(),
+        })
+        .collect()
 }
 
 /// What the pictures (`dot`, `mermaid`) draw: one box per revision, plus a dashed
@@ -244,6 +308,8 @@ pub fn to_dot(migrations: &[Migration], current: &[String]) -> String {
                 '"' => out.push_str("\\\""),
                 '\\' => out.push_str("\\\\"),
                 '\n' => out.push_str("\\n"),
+                // No other control character reaches a terminal or a log.
+                c if c.is_control() => out.push('\u{fffd}'),
                 c => out.push(c),
             }
         }
@@ -296,6 +362,7 @@ pub fn to_mermaid(migrations: &[Migration], current: &[String]) -> String {
                 '<' => out.push_str("#lt;"),
                 '>' => out.push_str("#gt;"),
                 '#' => out.push_str("#35;"),
+                c if c.is_control() => out.push_str(&format!("#{};", c as u32)),
                 c => out.push(c),
             }
         }
@@ -336,4 +403,31 @@ pub fn to_mermaid(migrations: &[Migration], current: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::json_path;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_relative_inside_the_root_and_absolute_outside() {
+        let root = Path::new("/work/app");
+        assert_eq!(
+            json_path(root, Path::new("/work/app/migrations/versions/a1.py")),
+            "migrations/versions/a1.py"
+        );
+        assert_eq!(
+            json_path(root, Path::new("/work/shared/versions/a1.py")),
+            "/work/shared/versions/a1.py"
+        );
+        assert_eq!(
+            json_path(root, Path::new("/work/app/../shared/versions/a1.py")),
+            "/work/shared/versions/a1.py"
+        );
+        assert_eq!(
+            json_path(root, Path::new("/work/app/./versions/../versions/a1.py")),
+            "versions/a1.py"
+        );
+    }
 }

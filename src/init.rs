@@ -220,7 +220,11 @@ pub fn detect(dir: &Path) -> Result<Found, Error> {
         if !entry.file_type().is_file() || entry.path().extension().is_none_or(|e| e != "py") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+        let Ok(text) = crate::bounded::read_to_string(
+            entry.path(),
+            crate::bounded::DEFAULT_SOURCE_LIMIT,
+            "a Python file",
+        ) else {
             continue;
         };
         let rel = relative(dir, entry.path());

@@ -1,5 +1,6 @@
 //! migverify: verifies Alembic migrations statically, against a database, and for drift.
 
+pub mod bounded;
 pub mod cache;
 pub mod cli;
 pub mod config;

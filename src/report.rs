@@ -43,6 +43,24 @@ pub struct Status {
     pub model_files: Option<Vec<PathBuf>>,
     /// The tables the models map (for `--verbose`); `None` without models.
     pub model_tables: Option<Vec<String>>,
+    /// A run over several Alembic environments: each one's own status (the fields
+    /// above then hold them all together). Empty for a run over one project.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<EnvironmentStatus>,
+}
+
+/// One environment's part of a run over several.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct EnvironmentStatus {
+    pub name: String,
+    /// Its project root.
+    pub root: PathBuf,
+    pub database: Option<String>,
+    pub current_revisions: Option<Vec<String>>,
+    pub head_revisions: Vec<String>,
+    pub pending: Option<usize>,
+    /// How many migration files it has.
+    pub migration_files: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -83,6 +101,88 @@ impl Report {
     pub fn root_relative(&self, path: &Path) -> String {
         relative(path, &self.root).unwrap_or_else(|| path.display().to_string())
     }
+}
+
+/// One report for a run over several Alembic environments, each checked as its own
+/// history: the diagnostics of all (each message starts with `[name] `, the
+/// environment it belongs to), their summaries added up, and a status per
+/// environment. Paths for SARIF are relative to the directory all their roots share.
+pub fn merge(reports: Vec<(Option<String>, Report)>, cwd: PathBuf) -> Report {
+    let mut root: Option<PathBuf> = None;
+    let mut diagnostics = Vec::new();
+    let mut rules = Vec::new();
+    let mut sources = HashMap::new();
+    let mut status = Status::default();
+    let mut summary = Summary::default();
+    let mut verbose = false;
+    for (name, report) in reports {
+        let name = name.unwrap_or_else(|| report.root.display().to_string());
+        root = Some(match root {
+            None => report.root.clone(),
+            Some(r) => common_ancestor(&r, &report.root),
+        });
+        for mut d in report.diagnostics {
+            d.message = format!("[{name}] {}", d.message);
+            diagnostics.push(d);
+        }
+        if rules.is_empty() {
+            rules = report.rules;
+        }
+        sources.extend(report.sources);
+        let s = report.status;
+        status.environments.push(EnvironmentStatus {
+            name: name.clone(),
+            root: report.root.clone(),
+            database: s.database.clone(),
+            current_revisions: s.current_revisions.clone(),
+            head_revisions: s.head_revisions.clone(),
+            pending: s.pending,
+            migration_files: s.migration_files.len(),
+        });
+        status.head_revisions.extend(s.head_revisions);
+        status.version_locations.extend(s.version_locations);
+        status.migration_files.extend(s.migration_files);
+        if let Some(files) = s.model_files {
+            status
+                .model_files
+                .get_or_insert_with(Vec::new)
+                .extend(files);
+        }
+        if let Some(tables) = s.model_tables {
+            status
+                .model_tables
+                .get_or_insert_with(Vec::new)
+                .extend(tables);
+        }
+        summary.errors += report.summary.errors;
+        summary.warnings += report.summary.warnings;
+        summary.infos += report.summary.infos;
+        summary.files += report.summary.files;
+        for skipped in report.summary.skipped_rules {
+            if !summary.skipped_rules.iter().any(|k| k.code == skipped.code) {
+                summary.skipped_rules.push(skipped);
+            }
+        }
+        verbose |= report.verbose;
+    }
+    Report {
+        root: root.unwrap_or_else(|| cwd.clone()),
+        cwd,
+        diagnostics,
+        rules,
+        sources,
+        status,
+        summary,
+        verbose,
+    }
+}
+
+fn common_ancestor(a: &Path, b: &Path) -> PathBuf {
+    a.components()
+        .zip(b.components())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x)
+        .collect()
 }
 
 fn relative(path: &Path, base: &Path) -> Option<String> {

@@ -7,7 +7,9 @@ use crate::diagnostic::Span;
 
 /// A file's text as migverify sees it. Invalid UTF-8 bytes are replaced, one for
 /// one, by `?` so that byte offsets stay those of the file on disk; their offsets
-/// are kept in `invalid_utf8` so the parser can tell where they were.
+/// are kept in `invalid_utf8` so the parser can tell where they were. A carriage
+/// return not followed by a line feed (old Mac line endings) is read as a line feed,
+/// one byte for one, as Python reads source files (universal newlines).
 #[derive(Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
@@ -23,10 +25,17 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> SourceFile {
-        let (bytes, had_bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        let (mut bytes, had_bom) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
             Some(rest) => (rest.to_vec(), true),
             None => (bytes, false),
         };
+        if bytes.contains(&b'\r') {
+            for i in 0..bytes.len() {
+                if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+                    bytes[i] = b'\n';
+                }
+            }
+        }
         let mut invalid_utf8 = Vec::new();
         let text = match String::from_utf8(bytes) {
             Ok(text) => text,
@@ -127,6 +136,20 @@ impl SourceFile {
         Some(self.span(start, end))
     }
 
+    /// The 0-based line of a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset) - 1
+    }
+
+    /// The byte offset where a 0-based line starts (the end of the text past the
+    /// last line).
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len())
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }
@@ -142,6 +165,14 @@ mod tests {
         assert_eq!(src.text, "a = 1\n# ??\nb");
         assert_eq!(src.invalid_utf8, vec![8, 9]);
         assert_eq!(src.line_col(8), (2, 3));
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_a_line_break() {
+        let src = SourceFile::from_bytes("x.py".into(), b"a = 1\rb = 2\r\nc\r".to_vec());
+        assert_eq!(src.text, "a = 1\nb = 2\r\nc\n");
+        assert_eq!(src.line_col(src.text.find('c').unwrap()), (3, 1));
+        assert_eq!(src.line_span(2).unwrap().end_column, 6);
     }
 
     #[test]

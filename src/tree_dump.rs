@@ -14,8 +14,9 @@ const TEXT_MAX: usize = 40;
 /// anonymous nodes (keywords, punctuation) too. Syntax errors show as `ERROR` and
 /// `MISSING` nodes. Iterative: a deeply nested file cannot overflow the stack.
 pub fn render(source: &SourceFile, all: bool) -> String {
-    let Some(tree) = crate::migration::parse_python(&source.text) else {
-        return "(the parser gave up on this file)\n".to_string();
+    let tree = match crate::migration::parse_python_checked(&source.text) {
+        Ok(tree) => tree,
+        Err(why) => return format!("(not parsed: {why})\n"),
     };
     let mut out = String::new();
     let mut cursor = tree.walk();
@@ -107,7 +108,13 @@ mod tests {
             "{all}"
         );
         assert!(tree("x = (\n", false).contains("ERROR"));
-        let deep = format!("x = {}1{}\n", "(".repeat(5_000), ")".repeat(5_000));
-        assert!(tree(&deep, false).lines().count() > 5);
+        // Deep without brackets (5,000 are refused, as CPython refuses 201).
+        let deep = format!("x = {}1\n", "-".repeat(5_000));
+        assert!(tree(&deep, false).lines().count() > 5_000);
+        let parens = format!("x = {}1{}\n", "(".repeat(5_000), ")".repeat(5_000));
+        assert_eq!(
+            tree(&parens, false),
+            "(not parsed: Python syntax error at line 1: too many nested parentheses)\n"
+        );
     }
 }

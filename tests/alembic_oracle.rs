@@ -123,8 +123,9 @@ struct Graph {
     revisions: BTreeMap<String, Rev>,
     heads: BTreeSet<String>,
     bases: BTreeSet<String>,
-    /// Alembic only: `Script.branch_labels`, the labels in force at each revision
-    /// (declared ones plus those inherited from a labeled ancestor).
+    /// `Script.branch_labels`, the labels in force at each revision (declared ones
+    /// plus those Alembic extends to it from a labeled revision); migverify's
+    /// `effective_labels`.
     effective_labels: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -329,7 +330,12 @@ impl Project {
         );
         let v: Value = serde_json::from_slice(&out.stdout).expect("graph JSON");
         let mut revisions = BTreeMap::new();
+        let mut effective_labels = BTreeMap::new();
         for r in v["revisions"].as_array().expect("revisions") {
+            effective_labels.insert(
+                r["revision"].as_str().expect("revision").to_string(),
+                strings(&r["effective_labels"]).into_iter().collect(),
+            );
             let id = r["revision"].as_str().expect("revision").to_string();
             let rev = Rev {
                 down_revisions: strings(&r["down_revisions"]),
@@ -347,7 +353,7 @@ impl Project {
             revisions,
             heads: strings(&v["heads"]).into_iter().collect(),
             bases: strings(&v["bases"]).into_iter().collect(),
-            effective_labels: BTreeMap::new(),
+            effective_labels,
         }
     }
 
@@ -373,6 +379,10 @@ impl Project {
         }
         assert_eq!(ours.heads, alembic.heads, "heads differ");
         assert_eq!(ours.bases, alembic.bases, "bases differ");
+        assert_eq!(
+            ours.effective_labels, alembic.effective_labels,
+            "effective branch labels differ"
+        );
         alembic
     }
 
@@ -483,8 +493,8 @@ fn pyproject_template_fork_is_an_error() {
     assert_unmerged_fork_reported("pyproject");
 }
 
-/// A fork from `fork()`: same graph as Alembic, and MV006 at each head file naming
-/// both heads and the branch point; exit 1.
+/// A fork from `fork()`: same graph as Alembic, and one MV006, at one head file,
+/// naming both heads and the branch point; exit 1.
 fn assert_unmerged_fork_reported(template: &str) {
     let Some(p) = Project::init(template) else {
         return;
@@ -499,14 +509,13 @@ fn assert_unmerged_fork_reported(template: &str) {
     let (code, report) = p.check(&[]);
     assert_eq!(code, 1, "two unmerged heads are an error:\n{report}");
     let mv006 = lines_with(&report, "MV006");
-    assert_eq!(mv006.len(), 2, "one MV006 per head file:\n{report}");
-    for head in [&r3, &r4] {
-        let file = file_of(&g, head);
-        assert!(
-            mv006.iter().any(|l| l.contains(&file)),
-            "no MV006 at {file}:\n{report}"
-        );
-    }
+    assert_eq!(mv006.len(), 1, "one MV006 per fork:\n{report}");
+    assert!(
+        [&r3, &r4]
+            .iter()
+            .any(|head| mv006[0].starts_with(&file_of(&g, head))),
+        "MV006 is at a head file:\n{report}"
+    );
     for line in &mv006 {
         assert!(line.contains(&r3) && line.contains(&r4), "{line}");
         assert!(line.contains(&r2), "names the branch point {r2}: {line}");
@@ -558,8 +567,8 @@ fn second_labeled_base() {
     assert_eq!(g.rev(&b1).branch_labels, ["billing"]);
     assert!(g.rev(&b1).down_revisions.is_empty());
     assert_eq!(g.rev(&b2).down_revisions, [b1.as_str()]);
-    // Only b1 declares the label; Alembic applies it to b2 too (migverify's graph
-    // JSON reports declared labels, so that is what the comparison uses).
+    // Only b1 declares the label; Alembic applies it to b2 too (graph JSON:
+    // `branch_labels` as declared, `effective_labels` as Alembic extends them).
     assert!(g.rev(&b2).branch_labels.is_empty());
     assert_eq!(g.effective_labels[&b2], set(&["billing"]));
 
@@ -793,4 +802,876 @@ fn histories_alembic_refuses_are_errors() {
         cycle[0].contains("down_revision and depends_on links form a cycle"),
         "{report}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Identifier values that are not literals (issue 13 item 1), laid out the way
+// OpenStack projects lay them out: a helper package with `cli.py` holding the
+// branch names, expand/contract branches, names imported, re-exported, joined
+// with `+` and assigned to module-level constants. Alembic loads each with the
+// helper package on `sys.path` (`prepend_sys_path = .`); migverify must read the
+// same graph without importing anything.
+// ---------------------------------------------------------------------------
+
+impl Project {
+    /// Writes `rel` (relative to the project root), creating its directories.
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+
+    /// A migration file in `alembic/versions/NAME.py`: `head` (imports, constants)
+    /// then the identifier assignments `ids`, and an upgrade/downgrade that do
+    /// something.
+    fn migration(&self, name: &str, head: &str, ids: &str) {
+        self.write(
+            &format!("alembic/versions/{name}.py"),
+            &format!(
+                "\"\"\"{name}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n{head}\n\n\
+                 # revision identifiers, used by Alembic.\n{ids}\n\n\n\
+                 def upgrade():\n    op.add_column('t', sa.Column('{name}', sa.Integer()))\n\n\n\
+                 def downgrade():\n    op.drop_column('t', '{name}')\n"
+            ),
+        );
+    }
+
+    /// The helper package: `<base>myproj/db/migration/{__init__,cli,names}.py`.
+    fn helper_package(&self, base: &str) {
+        self.write(&format!("{base}myproj/__init__.py"), "");
+        self.write(&format!("{base}myproj/db/__init__.py"), "");
+        self.write(
+            &format!("{base}myproj/db/migration/__init__.py"),
+            "\"\"\"Migration helpers.\"\"\"\nKILO = 'kilo'\nLIBERTY = 'liberty'\n",
+        );
+        self.write(
+            &format!("{base}myproj/db/migration/cli.py"),
+            "EXPAND_BRANCH = 'expand'\nCONTRACT_BRANCH = 'contract'\nMIGRATION_BRANCHES = (EXPAND_BRANCH, CONTRACT_BRANCH)\n",
+        );
+        self.write(
+            &format!("{base}myproj/db/migration/names.py"),
+            "from .cli import EXPAND_BRANCH as EXPAND\nfrom . import cli\nfrom myproj.db.migration import *\n\nCONTRACT = cli.CONTRACT_BRANCH\n",
+        );
+    }
+
+    /// kilo -> e1_expand -> e2_expand, kilo -> c1_contract; `merged`: m1 joins them.
+    fn expand_contract(&self, merged: bool) {
+        self.migration(
+            "kilo_initial",
+            "",
+            "revision = 'kilo'\ndown_revision = None\nbranch_labels = None\ndepends_on = None",
+        );
+        self.migration(
+            "e1_expand",
+            "from myproj.db.migration import cli",
+            "revision = 'e1_expand'\ndown_revision = 'kilo'\nbranch_labels = (cli.EXPAND_BRANCH,)\ndepends_on = None",
+        );
+        self.migration(
+            "e2_expand",
+            "from myproj.db.migration.cli import *\n\nREV = 'e2_' + EXPAND_BRANCH",
+            "revision = REV\ndown_revision = 'e1_expand'\nbranch_labels = None\ndepends_on = None",
+        );
+        self.migration(
+            "c1_contract",
+            "import myproj.db.migration.names as names\nfrom myproj.db import migration\n\nPREVIOUS = migration.KILO",
+            "revision: str = 'c1_' + names.CONTRACT\ndown_revision = PREVIOUS\nbranch_labels = (names.CONTRACT, names.LIBERTY)\ndepends_on = (names.EXPAND,)",
+        );
+        if merged {
+            self.migration(
+                "m1_merge",
+                "import myproj.db.migration.cli\nfrom myproj.db.migration import names as n",
+                "revision = 'm1'\ndown_revision = ('e2_expand', 'c1_' + n.CONTRACT)\nbranch_labels = None\ndepends_on = None",
+            );
+        }
+    }
+}
+
+#[test]
+fn identifiers_from_a_helper_package_and_constants() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.helper_package("");
+    p.expand_contract(true);
+    let g = p.assert_same_graph();
+    assert_eq!(g.rev("e1_expand").branch_labels, ["expand"]);
+    assert_eq!(g.rev("c1_contract").branch_labels, ["contract", "liberty"]);
+    assert_eq!(g.rev("c1_contract").depends_on, ["expand"]);
+    assert_eq!(g.rev("c1_contract").down_revisions, ["kilo"]);
+    assert_eq!(g.rev("m1").down_revisions, ["e2_expand", "c1_contract"]);
+    assert_eq!(g.heads, set(&["m1"]));
+
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "{report}");
+    for rule in ["MV006", "MV007", "MV009", "MV014"] {
+        assert!(lines_with(&report, rule).is_empty(), "{rule}:\n{report}");
+    }
+}
+
+/// The two heads of expand/contract: the same graph (labels, heads, bases) as
+/// Alembic, and nothing unresolved or invalid. (Whether the two labeled heads are
+/// a fork is MV006's business, not this test's.)
+#[test]
+fn expand_contract_heads_from_a_helper_package() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.helper_package("");
+    p.expand_contract(false);
+    let g = p.assert_same_graph();
+    assert_eq!(g.heads, set(&["e2_expand", "c1_contract"]));
+    assert_eq!(g.effective_labels["e2_expand"], set(&["expand"]));
+    let (_, report) = p.check(&[]);
+    for rule in ["MV007", "MV009", "MV014"] {
+        assert!(lines_with(&report, rule).is_empty(), "{rule}:\n{report}");
+    }
+}
+
+/// Helpers outside the default search roots (`lib/`, on Alembic's `sys.path`
+/// through `prepend_sys_path`): unresolved (a warning, MV014, and no error) until
+/// `[migrations] python_path` names the directory; then the same graph as Alembic.
+#[test]
+fn python_path_finds_helpers_elsewhere() {
+    let Some(p) = Project::init("generic") else {
+        return;
+    };
+    p.helper_package("lib/");
+    p.expand_contract(true);
+    let ini = p.root().join("alembic.ini");
+    let text = std::fs::read_to_string(&ini).expect("alembic.ini");
+    let sep = if text.contains("\npath_separator = os") {
+        ":"
+    } else {
+        " "
+    };
+    let text = text.replace(
+        "\nprepend_sys_path = .\n",
+        &format!("\nprepend_sys_path = .{sep}lib\n"),
+    );
+    std::fs::write(&ini, text).expect("write alembic.ini");
+
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "unresolved values are warnings:\n{report}");
+    assert!(!lines_with(&report, "MV014").is_empty(), "{report}");
+    for rule in ["MV006", "MV007", "MV009"] {
+        assert!(lines_with(&report, rule).is_empty(), "{rule}:\n{report}");
+    }
+
+    p.write("migverify.toml", "[migrations]\npython_path = [\"lib\"]\n");
+    let g = p.assert_same_graph();
+    assert_eq!(g.rev("c1_contract").branch_labels, ["contract", "liberty"]);
+    let (code, report) = p.check(&[]);
+    assert_eq!(code, 0, "{report}");
+    assert!(lines_with(&report, "MV014").is_empty(), "{report}");
+}
+
+/// Runs in the project: for every declared branch label, whether
+/// `alembic upgrade <label>@head` succeeds on a fresh SQLite database; whether a bare
+/// `alembic upgrade head` does; and each revision's `Script.branch_labels`, its
+/// `down_revision`s and the heads.
+const ALEMBIC_UPGRADES: &str = r#"
+import json, os, sys, tempfile
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+def cfg(db):
+    c = Config("alembic.ini")
+    c.set_main_option("sqlalchemy.url", "sqlite:///" + db)
+    return c
+
+script = ScriptDirectory.from_config(Config("alembic.ini"))
+tmp = tempfile.mkdtemp()
+
+def upgrade(target, name):
+    try:
+        command.upgrade(cfg(os.path.join(tmp, name + ".db")), target)
+        return None
+    except Exception as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+def as_list(x):
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+revisions = {}
+labels = []
+for s in script.walk_revisions():
+    revisions[s.revision] = {
+        "down": as_list(s.down_revision),
+        "effective": sorted(s.branch_labels),
+    }
+    labels.extend(s._orig_branch_labels)
+print(json.dumps({
+    "revisions": revisions,
+    "heads": list(script.get_heads()),
+    "head": upgrade("head", "head"),
+    "labels": {l: upgrade(l + "@head", "label_" + l) for l in labels},
+}))
+"#;
+
+/// One generated revision: id, `down_revision`s, declared labels, `depends_on`.
+#[derive(Clone, Debug)]
+struct GenRev {
+    rev: String,
+    down: Vec<String>,
+    labels: Vec<String>,
+    depends_on: Vec<String>,
+}
+
+fn rv(rev: &str, down: &[&str], labels: &[&str]) -> GenRev {
+    GenRev {
+        rev: rev.into(),
+        down: down.iter().map(|s| s.to_string()).collect(),
+        labels: labels.iter().map(|s| s.to_string()).collect(),
+        depends_on: Vec::new(),
+    }
+}
+
+fn py_tuple(items: &[String]) -> String {
+    if items.is_empty() {
+        return "None".into();
+    }
+    let quoted: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
+    format!("({},)", quoted.join(", "))
+}
+
+/// Writes `history` into a fresh `alembic init` project (one file per revision,
+/// empty `upgrade`/`downgrade`), then checks migverify against Alembic:
+/// - `graph --format json` equals `ScriptDirectory`, effective labels included;
+/// - for every label, `branches[label].heads` has one head exactly when
+///   `alembic upgrade <label>@head` succeeds;
+/// - MV006 fires once per group of two or more heads that share an ancestor and
+///   carry the same effective labels (Alembic's), and only when a bare
+///   `alembic upgrade head` refuses; it is silent when every head has its own
+///   labels.
+///
+/// Returns the number of MV006 diagnostics.
+fn check_labeled_history(name: &str, history: &[GenRev]) -> Option<usize> {
+    let p = Project::init("generic")?;
+    for r in history {
+        let text = format!(
+            "\"\"\"{rev}\n\nRevision ID: {rev}\n\"\"\"\nfrom alembic import op\n\n\
+             revision = '{rev}'\ndown_revision = {down}\nbranch_labels = {labels}\n\
+             depends_on = {deps}\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n",
+            rev = r.rev,
+            down = match r.down.len() {
+                0 => "None".to_string(),
+                1 => format!("'{}'", r.down[0]),
+                _ => py_tuple(&r.down),
+            },
+            labels = py_tuple(&r.labels),
+            deps = py_tuple(&r.depends_on),
+        );
+        std::fs::write(p.versions().join(format!("{}_gen.py", r.rev)), text).expect("write");
+    }
+    p.assert_same_graph();
+
+    let out = std::process::Command::new(&p.python)
+        .args(["-I", "-c", ALEMBIC_UPGRADES])
+        .current_dir(p.root())
+        .output()
+        .expect("run the upgrade snippet");
+    assert!(
+        out.status.success(),
+        "{name}: upgrade snippet failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alembic: Value = serde_json::from_slice(&out.stdout).expect("snippet JSON");
+
+    let graph = Command::cargo_bin("migverify")
+        .expect("migverify binary")
+        .args(["graph", "--format", "json"])
+        .arg(p.versions())
+        .current_dir(p.root())
+        .output()
+        .expect("run migverify graph");
+    let graph: Value = serde_json::from_slice(&graph.stdout).expect("graph JSON");
+    for b in graph["branches"].as_array().expect("branches") {
+        let label = b["label"].as_str().expect("label");
+        let one_head = b["heads"].as_array().expect("heads").len() == 1;
+        let upgraded = alembic["labels"][label].is_null();
+        assert_eq!(
+            one_head, upgraded,
+            "{name}: migverify says `{label}` has heads {}; alembic upgrade {label}@head: {}",
+            b["heads"], alembic["labels"][label]
+        );
+    }
+    assert_eq!(
+        graph["branches"].as_array().expect("branches").len(),
+        alembic["labels"].as_object().expect("labels").len(),
+        "{name}: the same labels"
+    );
+
+    // Alembic's side of MV006: heads grouped by connected history and effective
+    // labels.
+    let revs = alembic["revisions"].as_object().expect("revisions");
+    let mut parent: BTreeMap<String, String> =
+        revs.keys().map(|k| (k.clone(), k.clone())).collect();
+    fn find(parent: &mut BTreeMap<String, String>, x: &str) -> String {
+        let mut root = x.to_string();
+        while parent[&root] != root {
+            root = parent[&root].clone();
+        }
+        parent.insert(x.to_string(), root.clone());
+        root
+    }
+    for (id, r) in revs {
+        for d in strings(&r["down"]) {
+            let (a, b) = (find(&mut parent, id), find(&mut parent, &d));
+            parent.insert(a, b);
+        }
+    }
+    let mut groups: BTreeMap<(String, Vec<String>), usize> = BTreeMap::new();
+    for h in strings(&alembic["heads"]) {
+        let key = (find(&mut parent, &h), strings(&revs[&h]["effective"]));
+        *groups.entry(key).or_default() += 1;
+    }
+    let forks = groups.values().filter(|&&n| n >= 2).count();
+
+    let (_, report) = p.check(&["--select", "MV006"]);
+    let mv006 = lines_with(&report, "MV006").len();
+    assert_eq!(
+        mv006, forks,
+        "{name}: MV006 once per fork:\n{report}\n{alembic}"
+    );
+    if mv006 > 0 {
+        assert!(
+            !alembic["head"].is_null(),
+            "{name}: MV006 fired but alembic upgrade head succeeds:\n{report}"
+        );
+    }
+    if !alembic["head"].is_null() && mv006 == 0 {
+        // upgrade head refused: only because the heads are on separately labeled
+        // branches (or unconnected histories, MV010's).
+        assert!(
+            strings(&alembic["heads"]).len() >= 2,
+            "{name}: {}",
+            alembic["head"]
+        );
+    }
+    Some(mv006)
+}
+
+/// The layouts issue 13 names, checked against Alembic upgrading a SQLite database.
+#[test]
+fn labeled_branches_as_alembic_upgrades_them() {
+    let cases: Vec<(&str, Vec<GenRev>, usize)> = vec![
+        (
+            "unlabeled fork",
+            vec![
+                rv("a0", &[], &[]),
+                rv("b1", &["a0"], &[]),
+                rv("c1", &["a0"], &[]),
+            ],
+            1,
+        ),
+        (
+            "expand/contract from one revision",
+            vec![
+                rv("a0", &[], &[]),
+                rv("e1", &["a0"], &["expand"]),
+                rv("e2", &["e1"], &[]),
+                rv("k1", &["a0"], &["contract"]),
+                rv("k2", &["k1"], &[]),
+            ],
+            0,
+        ),
+        (
+            "a label on one side only",
+            vec![
+                rv("a0", &[], &[]),
+                rv("b1", &["a0"], &["feature"]),
+                rv("c1", &["a0"], &[]),
+            ],
+            0,
+        ),
+        (
+            "a label on one side, deeper in the branch",
+            vec![
+                rv("a0", &[], &[]),
+                rv("b1", &["a0"], &[]),
+                rv("b2", &["b1"], &["feature"]),
+                rv("c1", &["a0"], &[]),
+                rv("c2", &["a0"], &[]),
+            ],
+            1,
+        ),
+        (
+            "a labeled base that forks",
+            vec![
+                rv("a0", &[], &["main"]),
+                rv("b1", &["a0"], &[]),
+                rv("c1", &["a0"], &[]),
+            ],
+            1,
+        ),
+        (
+            "a label added after the fork",
+            vec![
+                rv("a0", &[], &["main"]),
+                rv("b1", &["a0"], &[]),
+                rv("c1", &["a0"], &[]),
+                rv("c2", &["c1"], &["feature"]),
+            ],
+            0,
+        ),
+        (
+            "a merge of labeled branches, then a fork",
+            vec![
+                rv("a0", &[], &[]),
+                rv("e1", &["a0"], &["expand"]),
+                rv("k1", &["a0"], &["contract"]),
+                rv("m1", &["e1", "k1"], &[]),
+                rv("x1", &["m1"], &[]),
+                rv("y1", &["m1"], &[]),
+            ],
+            1,
+        ),
+        (
+            "a merge of labeled branches",
+            vec![
+                rv("a0", &[], &[]),
+                rv("e1", &["a0"], &["expand"]),
+                rv("k1", &["a0"], &["contract"]),
+                rv("m1", &["e1", "k1"], &[]),
+                rv("n1", &["m1"], &["next"]),
+            ],
+            0,
+        ),
+        (
+            "labeled bases",
+            vec![
+                rv("a0", &[], &["core"]),
+                rv("a1", &["a0"], &[]),
+                rv("b0", &[], &["billing"]),
+                rv("b1", &["b0"], &[]),
+                rv("b2", &["b0"], &[]),
+            ],
+            1,
+        ),
+        (
+            "a depends_on makes a branch point",
+            vec![
+                rv("a0", &[], &[]),
+                rv("a1", &["a0"], &[]),
+                rv("a2", &["a1"], &["tail"]),
+                GenRev {
+                    depends_on: vec!["a1".into()],
+                    ..rv("b0", &[], &["other"])
+                },
+            ],
+            0,
+        ),
+    ];
+    for (name, history, expected) in cases {
+        let Some(found) = check_labeled_history(name, &history) else {
+            return;
+        };
+        assert_eq!(found, expected, "{name}");
+    }
+}
+
+/// Random histories (forks, merges of two heads, labels, `depends_on`), each checked
+/// as in `labeled_branches_as_alembic_upgrades_them`.
+#[test]
+fn generated_labeled_histories_match_alembic() {
+    let mut state: u64 = 0x5eed_1313;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    for case in 0..24 {
+        let size = 3 + next(7) as usize;
+        let mut history: Vec<GenRev> = Vec::new();
+        let mut heads: Vec<usize> = Vec::new();
+        for i in 0..size {
+            let rev = format!("r{case}x{i}");
+            let roll = next(10);
+            let down: Vec<String> = if history.is_empty() || (roll == 0 && i > 1) {
+                Vec::new()
+            } else if roll <= 2 && heads.len() >= 2 {
+                // a merge of two heads
+                let a = heads.remove(next(heads.len() as u64) as usize);
+                let b = heads.remove(next(heads.len() as u64) as usize);
+                vec![history[a].rev.clone(), history[b].rev.clone()]
+            } else {
+                // on a random earlier revision (a fork when it is not a head)
+                let p = next(i as u64) as usize;
+                heads.retain(|&h| h != p);
+                vec![history[p].rev.clone()]
+            };
+            let labels = if next(10) < 3 {
+                vec![format!("l{case}x{i}")]
+            } else {
+                Vec::new()
+            };
+            let depends_on = if i > 1 && next(10) == 0 {
+                vec![history[next(i as u64) as usize].rev.clone()]
+            } else {
+                Vec::new()
+            };
+            heads.push(i);
+            history.push(GenRev {
+                rev,
+                down,
+                labels,
+                depends_on,
+            });
+        }
+        if check_labeled_history(&format!("generated history {case}"), &history).is_none() {
+            return;
+        }
+    }
+}
+
+/// Prints the revisions (id -> down_revisions) and heads Alembic loads through the
+/// ini file named by argv[1] (run from the repository root, as `alembic -c` would).
+const ALEMBIC_LOAD: &str = r#"
+import json, sys
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+script = ScriptDirectory.from_config(Config(sys.argv[1]))
+def as_list(x):
+    return [] if x is None else [x] if isinstance(x, str) else list(x)
+print(json.dumps({
+    "dir": script.dir,
+    "revisions": {s.revision: as_list(s.down_revision) for s in script.walk_revisions()},
+    "heads": sorted(script.get_heads()),
+}))
+"#;
+
+/// A repository laid out by hand (no `alembic init`): `files` written below a temp
+/// dir, each `(path, content)`.
+fn write_tree(files: &[(&str, String)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+fn env_py() -> String {
+    "from alembic import context\n".into()
+}
+
+fn migration(rev: &str, down: &str) -> String {
+    format!(
+        "\"\"\"{rev}\"\"\"\nfrom alembic import op\n\nrevision = '{rev}'\ndown_revision = {down}\n\
+         branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.execute('select 1')\n\n\n\
+         def downgrade():\n    op.execute('select 1')\n"
+    )
+}
+
+fn ini(script_location: &str, extra: &str) -> String {
+    format!("[alembic]\nscript_location = {script_location}\n{extra}")
+}
+
+/// Alembic's view of `ini` (a path relative to `root`), run from `root`.
+fn alembic_load(python: &Path, root: &Path, ini: &str) -> Result<Value, String> {
+    let out = std::process::Command::new(python)
+        .args(["-I", "-c", ALEMBIC_LOAD, ini])
+        .current_dir(root)
+        .output()
+        .expect("run python");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `migverify ARGS` run in `root`: (exit code, stdout, stderr).
+fn migverify_in(root: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("migverify")
+        .expect("migverify binary")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .expect("run migverify");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// migverify's graph (revisions -> down_revisions, heads) in Alembic's shape.
+fn graph_as_alembic(json: &str) -> Value {
+    let v: Value = serde_json::from_str(json).expect("graph JSON");
+    let mut revisions = serde_json::Map::new();
+    for r in v["revisions"].as_array().expect("revisions") {
+        revisions.insert(
+            r["revision"].as_str().expect("revision").into(),
+            r["down_revisions"].clone(),
+        );
+    }
+    let mut heads = strings(&v["heads"]);
+    heads.sort();
+    serde_json::json!({"revisions": revisions, "heads": heads})
+}
+
+/// `script_location = package:path`, flat and `src/` layouts, `alembic.ini` outside
+/// and inside the package: Alembic loads each, and `migverify graph` (run where one
+/// would run `alembic`) gives the same revisions and heads; `check` passes.
+#[test]
+fn package_resource_script_locations() {
+    let Some(python) = python() else {
+        return;
+    };
+    let history = |prefix: &str| -> Vec<(String, String)> {
+        vec![
+            (format!("{prefix}/env.py"), env_py()),
+            (
+                format!("{prefix}/versions/a1_first.py"),
+                migration("a1", "None"),
+            ),
+            (
+                format!("{prefix}/versions/a2_second.py"),
+                migration("a2", "'a1'"),
+            ),
+        ]
+    };
+    // (name, files, the ini as Alembic is pointed at it, migverify's arguments)
+    type Layout<'a> = (&'a str, Vec<(String, String)>, &'a str, Vec<&'a str>);
+    let layouts: Vec<Layout> = vec![
+        (
+            "flat, alembic.ini at the root",
+            [
+                vec![
+                    ("alembic.ini".to_string(), ini("myapp.db:migrations", "prepend_sys_path = .\n")),
+                    ("myapp/__init__.py".to_string(), String::new()),
+                    ("myapp/db/__init__.py".to_string(), String::new()),
+                ],
+                history("myapp/db/migrations"),
+            ]
+            .concat(),
+            "alembic.ini",
+            vec![],
+        ),
+        (
+            "src layout",
+            [
+                vec![
+                    ("alembic.ini".to_string(), ini("myapp.db:migrations", "prepend_sys_path = src\n")),
+                    ("src/myapp/__init__.py".to_string(), String::new()),
+                    ("src/myapp/db/__init__.py".to_string(), String::new()),
+                ],
+                history("src/myapp/db/migrations"),
+            ]
+            .concat(),
+            "alembic.ini",
+            vec![],
+        ),
+        (
+            "alembic.ini inside the package",
+            [
+                vec![
+                    ("pyproject.toml".to_string(), "[project]\nname = \"myapp\"\n".to_string()),
+                    ("myapp/__init__.py".to_string(), String::new()),
+                    ("myapp/db/__init__.py".to_string(), String::new()),
+                    ("myapp/db/alembic.ini".to_string(), ini("myapp.db:migrations", "prepend_sys_path = .\n")),
+                ],
+                history("myapp/db/migrations"),
+            ]
+            .concat(),
+            "myapp/db/alembic.ini",
+            vec!["myapp/db"],
+        ),
+        (
+            "version_locations as package resources",
+            [
+                vec![
+                    (
+                        "alembic.ini".to_string(),
+                        ini(
+                            "myapp:migrations",
+                            "prepend_sys_path = .\nversion_locations = myapp:migrations/versions myapp.plugins:versions\n",
+                        ),
+                    ),
+                    ("myapp/__init__.py".to_string(), String::new()),
+                    ("myapp/plugins/__init__.py".to_string(), String::new()),
+                    ("myapp/plugins/versions/b1_plugin.py".to_string(), migration("b1", "'a2'")),
+                ],
+                history("myapp/migrations"),
+            ]
+            .concat(),
+            "alembic.ini",
+            vec![],
+        ),
+    ];
+    for (name, files, ini_path, args) in layouts {
+        let files: Vec<(&str, String)> =
+            files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+        let repo = write_tree(&files);
+        let alembic = alembic_load(python, repo.path(), ini_path)
+            .unwrap_or_else(|e| panic!("{name}: Alembic does not load it:\n{e}"));
+        let mut graph_args = vec!["graph", "--format", "json"];
+        graph_args.extend(&args);
+        let (code, out, err) = migverify_in(repo.path(), &graph_args);
+        assert_eq!(code, 0, "{name}: migverify graph failed:\n{err}");
+        let ours = graph_as_alembic(&out);
+        assert_eq!(ours["revisions"], alembic["revisions"], "{name}");
+        assert_eq!(ours["heads"], alembic["heads"], "{name}");
+        let mut check_args = vec!["check", "--format", "concise"];
+        check_args.extend(&args);
+        let (code, out, err) = migverify_in(repo.path(), &check_args);
+        assert_eq!(code, 0, "{name}: check:\n{out}\n{err}");
+    }
+}
+
+/// A `package:path` whose package is nowhere, and a folder that is not there: Alembic
+/// refuses both; migverify stops with exit 2 and says what it looked for.
+#[test]
+fn unresolvable_script_locations_stop_the_run() {
+    let Some(python) = python() else {
+        return;
+    };
+    let repo = write_tree(&[
+        (
+            "alembic.ini",
+            ini("nothere.db:migrations", "prepend_sys_path = .\n"),
+        ),
+        ("other/alembic.ini", ini("%(here)s/missing", "")),
+    ]);
+    let err = alembic_load(python, repo.path(), "alembic.ini").expect_err("Alembic loads it");
+    assert!(err.contains("ModuleNotFoundError"), "{err}");
+    let (code, out, err) = migverify_in(repo.path(), &["check"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("package `nothere.db`"), "{err}");
+    assert!(
+        err.contains(&repo.path().join("nothere").join("db").display().to_string()),
+        "{err}"
+    );
+
+    let err = alembic_load(python, &repo.path().join("other"), "alembic.ini").expect_err("loads");
+    assert!(err.contains("doesn't exist"), "{err}");
+    let (code, out, err) = migverify_in(&repo.path().join("other"), &["check"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("missing") && err.contains("which does not"),
+        "{err}"
+    );
+    assert!(!err.contains("dangling symlink"), "{err}");
+}
+
+/// A repository with two Alembic environments that reuse the same revision ids, plus
+/// environments where none should be looked for (a virtualenv, `node_modules`, a
+/// hidden directory): `check` at the root checks each history on its own (no
+/// duplicate revisions), names each environment; `--project` picks one; `graph`
+/// of each equals what Alembic loads there.
+#[test]
+fn several_environments_in_one_repository() {
+    let Some(python) = python() else {
+        return;
+    };
+    let mut files: Vec<(String, String)> = Vec::new();
+    for env in ["core", "tenant", ".venv/lib/x", "node_modules/y", ".hidden"] {
+        files.push((format!("{env}/alembic.ini"), ini("%(here)s/migrations", "")));
+        files.push((format!("{env}/migrations/env.py"), env_py()));
+        files.push((
+            format!("{env}/migrations/versions/a1_first.py"),
+            migration("a1", "None"),
+        ));
+        files.push((
+            format!("{env}/migrations/versions/a2_second.py"),
+            migration("a2", "'a1'"),
+        ));
+    }
+    // The tenant history forks; the skipped ones would have MV006 too.
+    for env in ["tenant", ".venv/lib/x", "node_modules/y", ".hidden"] {
+        files.push((
+            format!("{env}/migrations/versions/b2_fork.py"),
+            migration("b2", "'a1'"),
+        ));
+    }
+    files.push(("myvenv/pyvenv.cfg".into(), "home = /usr\n".into()));
+    files.push(("myvenv/alembic.ini".into(), ini("%(here)s/nothing", "")));
+    let files: Vec<(&str, String)> = files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+    let repo = write_tree(&files);
+    let root = repo.path();
+
+    for env in ["core", "tenant"] {
+        let alembic = alembic_load(python, &root.join(env), "alembic.ini")
+            .unwrap_or_else(|e| panic!("Alembic does not load {env}:\n{e}"));
+        let (code, out, err) = migverify_in(root, &["graph", "--project", env]);
+        assert_eq!(code, 0, "{env}: {err}");
+        let ours = graph_as_alembic(&out);
+        assert_eq!(ours["revisions"], alembic["revisions"], "{env}");
+        assert_eq!(ours["heads"], alembic["heads"], "{env}");
+    }
+    let (code, _, err) = migverify_in(root, &["graph"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`core`, `tenant`"), "{err}");
+
+    let (code, out, err) = migverify_in(root, &["check", "--format", "concise"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        lines_with(&out, "MV001").is_empty(),
+        "ids reused across histories:\n{out}"
+    );
+    let mv006 = lines_with(&out, "MV006");
+    assert_eq!(mv006.len(), 1, "{out}");
+    assert!(mv006[0].starts_with("tenant/migrations/versions/"), "{out}");
+    assert!(mv006[0].contains("[tenant] 2 heads"), "{out}");
+
+    let (_, out, _) = migverify_in(root, &["check", "--format", "human", "--no-color"]);
+    assert!(out.contains("Project core (core):"), "{out}");
+    assert!(out.contains("Project tenant (tenant):"), "{out}");
+    assert!(out.contains("  Head revision(s): a2, b2"), "{out}");
+
+    let (_, out, _) = migverify_in(root, &["check", "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let names: Vec<&str> = v["status"]["environments"]
+        .as_array()
+        .expect("environments")
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["core", "tenant"]);
+
+    let (code, out, err) =
+        migverify_in(root, &["check", "--project", "core", "--format", "concise"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = migverify_in(
+        root,
+        &["check", "--project", "tenant/", "--format", "concise"],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("MV006 [error] 2 heads"),
+        "one project: no name prefix\n{out}"
+    );
+    let (code, _, err) = migverify_in(root, &["check", "--project", "nope"]);
+    assert_eq!(code, 2, "{err}");
+
+    // Inside one environment: that project alone, as before.
+    let (code, out, err) = migverify_in(&root.join("core"), &["check", "--format", "concise"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // `[[projects]]` names them.
+    std::fs::write(
+        root.join("migverify.toml"),
+        "[[projects]]\nname = \"main\"\npath = \"core\"\n\n[[projects]]\nname = \"tenants\"\npath = \"tenant\"\n",
+    )
+    .expect("write");
+    let (code, out, err) = migverify_in(root, &["check", "--format", "concise"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        lines_with(&out, "MV006")[0].contains("[tenants] 2 heads"),
+        "{out}"
+    );
+    let (code, out, err) = migverify_in(root, &["graph", "--project", "main"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(graph_as_alembic(&out)["heads"], serde_json::json!(["a2"]));
+    // Inside one of them, still that one alone.
+    let (code, out, err) = migverify_in(&root.join("core"), &["check", "--format", "concise"]);
+    assert_eq!(code, 0, "{out}\n{err}");
 }

@@ -364,3 +364,78 @@ fn concurrent_runs_do_not_corrupt_the_cache() {
         .collect();
     assert_eq!(entries.len(), 1, "no temporary files left: {entries:?}");
 }
+
+/// Values a migration takes from a helper module are resolved at every run, never
+/// cached: editing only the helper (the migration files unchanged and loaded from
+/// the cache) changes the next warm run's result.
+#[test]
+fn a_changed_helper_module_is_seen_by_a_warm_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::write(
+        root.join("migverify.toml"),
+        "[migrations]\nversion_locations = [\"versions\"]\n",
+    )
+    .unwrap();
+    fs::create_dir_all(root.join("myproj")).unwrap();
+    fs::write(root.join("myproj/__init__.py"), "").unwrap();
+    let helper = root.join("myproj/cli.py");
+    fs::write(&helper, "EXPAND_BRANCH = 'expand'\n").unwrap();
+    fs::create_dir(root.join("versions")).unwrap();
+    for (rev, down, labels, deps) in [
+        ("a1", "None", "None", "None"),
+        ("e1", "'a1'", "(cli.EXPAND_BRANCH,)", "None"),
+        ("c1", "'e1'", "None", "'expand'"),
+    ] {
+        fs::write(
+            root.join(format!("versions/{rev}.py")),
+            format!(
+                "from myproj import cli\n\nrevision = '{rev}'\ndown_revision = {down}\n\
+                 branch_labels = {labels}\ndepends_on = {deps}\n\n\
+                 def upgrade():\n    op.f()\n\ndef downgrade():\n    op.g()\n"
+            ),
+        )
+        .unwrap();
+    }
+    let codes = |out: &Output| -> Vec<String> {
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cold = check(root, &[]);
+    assert!(
+        codes(&cold).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&cold.stdout)
+    );
+    assert_eq!(cache_files(&root.join(".migverify_cache")).len(), 1);
+    assert_same(&cold, &check(root, &[]));
+    // The label changes: `depends_on = 'expand'` now names nothing.
+    fs::write(&helper, "EXPAND_BRANCH = 'expand_v2'\n").unwrap();
+    let warm = check(root, &[]);
+    assert_eq!(
+        codes(&warm),
+        ["MV007"],
+        "{}",
+        String::from_utf8_lossy(&warm.stdout)
+    );
+    assert_same(&warm, &check(root, &["--no-cache"]));
+    // The helper gone: a warning (MV014) on e1, and MV007 holds back (the
+    // unresolved label may be the one `depends_on` names); exit 0.
+    fs::remove_file(&helper).unwrap();
+    let gone = check(root, &[]);
+    assert_eq!(
+        codes(&gone),
+        ["MV014"],
+        "{}",
+        String::from_utf8_lossy(&gone.stdout)
+    );
+    assert_eq!(gone.status.code(), Some(0));
+    // Back as it was: clean again.
+    fs::write(&helper, "EXPAND_BRANCH = 'expand'\n").unwrap();
+    assert!(codes(&check(root, &[])).is_empty());
+}

@@ -117,7 +117,7 @@ fn postgres_capture_exact() {
     };
     db.setup(SCENARIO);
     let snap = capture_blocking(&db_url(&db), &opts()).unwrap();
-    assert_eq!(snap.format_version, 1);
+    assert_eq!(snap.format_version, 2);
     assert_eq!(snap.dialect, Dialect::Postgresql);
     assert!(!snap.server_version.is_empty());
     assert_eq!(snap.schemas, vec!["public"]);
@@ -130,26 +130,26 @@ fn postgres_capture_exact() {
         value,
         serde_json::json!([
             {"schema": "public", "name": "alembic_version",
-             "columns": [{"name": "version_num", "type": "character varying(32)", "nullable": false, "default": null}],
-             "primary_key": ["version_num"], "foreign_keys": [], "indexes": [], "unique_constraints": []},
+             "columns": [{"name": "version_num", "type": "character varying(32)", "nullable": false, "default": null, "comment": null}],
+             "primary_key": ["version_num"], "foreign_keys": [], "indexes": [], "unique_constraints": [], "comment": null},
             {"schema": "public", "name": "posts",
              "columns": [
-                {"name": "id", "type": "integer", "nullable": false, "default": null},
-                {"name": "user_id", "type": "integer", "nullable": false, "default": null},
-                {"name": "slug", "type": "character varying(40)", "nullable": false, "default": null},
-                {"name": "title", "type": "character varying(200)", "nullable": true, "default": null}],
+                {"name": "id", "type": "integer", "nullable": false, "default": null, "comment": null},
+                {"name": "user_id", "type": "integer", "nullable": false, "default": null, "comment": null},
+                {"name": "slug", "type": "character varying(40)", "nullable": false, "default": null, "comment": null},
+                {"name": "title", "type": "character varying(200)", "nullable": true, "default": null, "comment": null}],
              "primary_key": ["id"],
-             "foreign_keys": [{"name": "fk_posts_user", "columns": ["user_id"], "referred_schema": "public", "referred_table": "users", "referred_columns": ["id"]}],
+             "foreign_keys": [{"name": "fk_posts_user", "columns": ["user_id"], "referred_schema": "public", "referred_table": "users", "referred_columns": ["id"], "on_delete": "NO ACTION", "on_update": "NO ACTION"}],
              "indexes": [{"name": "ix_posts_title", "columns": ["title"], "unique": false}],
-             "unique_constraints": [{"name": "uq_posts_user_slug", "columns": ["user_id", "slug"]}]},
+             "unique_constraints": [{"name": "uq_posts_user_slug", "columns": ["user_id", "slug"]}], "comment": null},
             {"schema": "public", "name": "users",
              "columns": [
-                {"name": "id", "type": "integer", "nullable": false, "default": null},
-                {"name": "email", "type": "character varying(120)", "nullable": false, "default": null},
-                {"name": "name", "type": "character varying(50)", "nullable": true, "default": "'anon'::character varying"}],
+                {"name": "id", "type": "integer", "nullable": false, "default": null, "comment": null},
+                {"name": "email", "type": "character varying(120)", "nullable": false, "default": null, "comment": null},
+                {"name": "name", "type": "character varying(50)", "nullable": true, "default": "'anon'::character varying", "comment": null}],
              "primary_key": ["id"], "foreign_keys": [],
              "indexes": [],
-             "unique_constraints": [{"name": "uq_users_email", "columns": ["email"]}]}
+             "unique_constraints": [{"name": "uq_users_email", "columns": ["email"]}], "comment": null}
         ])
     );
     assert!(!snap.database.is_empty());
@@ -275,16 +275,31 @@ fn mysql_capture_exact() {
         serde_json::to_value(users).unwrap(),
         serde_json::json!({"schema": schema, "name": "users",
             "columns": [
-                {"name": "id", "type": int, "nullable": false, "default": null},
-                {"name": "email", "type": "varchar(120)", "nullable": false, "default": null},
-                {"name": "name", "type": "varchar(50)", "nullable": true, "default": anon}],
+                {"name": "id", "type": int, "nullable": false, "default": null, "comment": null},
+                {"name": "email", "type": "varchar(120)", "nullable": false, "default": null, "comment": null},
+                {"name": "name", "type": "varchar(50)", "nullable": true, "default": anon, "comment": null}],
             "primary_key": ["id"], "foreign_keys": [], "indexes": [],
-            "unique_constraints": [{"name": "uq_users_email", "columns": ["email"]}]})
+            "unique_constraints": [{"name": "uq_users_email", "columns": ["email"]}], "comment": null})
     );
     let posts = snap.table(None, "posts").unwrap();
     assert_eq!(posts.primary_key, ["id"]);
+    // MySQL reports an FK without actions as `NO ACTION` or `RESTRICT` (MariaDB).
+    for f in &posts.foreign_keys {
+        for a in [&f.on_delete, &f.on_update] {
+            assert!(
+                matches!(a.as_deref(), Some("NO ACTION" | "RESTRICT")),
+                "{a:?}"
+            );
+        }
+    }
+    let mut fks = serde_json::to_value(&posts.foreign_keys).unwrap();
+    for f in fks.as_array_mut().unwrap() {
+        let f = f.as_object_mut().unwrap();
+        f.remove("on_delete");
+        f.remove("on_update");
+    }
     assert_eq!(
-        serde_json::to_value(&posts.foreign_keys).unwrap(),
+        fks,
         serde_json::json!([{"name": "fk_posts_user", "columns": ["user_id"], "referred_schema": schema, "referred_table": "users", "referred_columns": ["id"]}])
     );
     assert_eq!(
@@ -366,25 +381,26 @@ fn sqlite_capture_exact() {
         value,
         serde_json::json!([
             {"schema": "main", "name": "alembic_version",
-             "columns": [{"name": "version_num", "type": "VARCHAR(32)", "nullable": false, "default": null}],
-             "primary_key": ["version_num"], "foreign_keys": [], "indexes": [], "unique_constraints": []},
+             "columns": [{"name": "version_num", "type": "VARCHAR(32)", "nullable": false, "default": null, "comment": null}],
+             "primary_key": ["version_num"], "foreign_keys": [], "indexes": [], "unique_constraints": [], "comment": null},
             {"schema": "main", "name": "posts",
              "columns": [
-                {"name": "id", "type": "INTEGER", "nullable": false, "default": null},
-                {"name": "user_id", "type": "INTEGER", "nullable": false, "default": null},
-                {"name": "slug", "type": "VARCHAR(40)", "nullable": false, "default": null},
-                {"name": "title", "type": "VARCHAR(200)", "nullable": true, "default": null}],
+                {"name": "id", "type": "INTEGER", "nullable": false, "default": null, "comment": null},
+                {"name": "user_id", "type": "INTEGER", "nullable": false, "default": null, "comment": null},
+                {"name": "slug", "type": "VARCHAR(40)", "nullable": false, "default": null, "comment": null},
+                {"name": "title", "type": "VARCHAR(200)", "nullable": true, "default": null, "comment": null}],
              "primary_key": ["id"],
-             "foreign_keys": [{"name": null, "columns": ["user_id"], "referred_schema": "main", "referred_table": "users", "referred_columns": ["id"]}],
+             "foreign_keys": [{"name": null, "columns": ["user_id"], "referred_schema": "main", "referred_table": "users", "referred_columns": ["id"], "on_delete": "NO ACTION", "on_update": "NO ACTION"}],
              "indexes": [{"name": "ix_posts_title", "columns": ["title"], "unique": false}],
-             "unique_constraints": [{"name": null, "columns": ["user_id", "slug"]}]},
+             // SQLite keeps the names only in the table's SQL, where they are read.
+             "unique_constraints": [{"name": "uq_posts_user_slug", "columns": ["user_id", "slug"]}], "comment": null},
             {"schema": "main", "name": "users",
              "columns": [
-                {"name": "id", "type": "INTEGER", "nullable": false, "default": null},
-                {"name": "email", "type": "VARCHAR(120)", "nullable": false, "default": null},
-                {"name": "name", "type": "VARCHAR(50)", "nullable": true, "default": "'anon'"}],
+                {"name": "id", "type": "INTEGER", "nullable": false, "default": null, "comment": null},
+                {"name": "email", "type": "VARCHAR(120)", "nullable": false, "default": null, "comment": null},
+                {"name": "name", "type": "VARCHAR(50)", "nullable": true, "default": "'anon'", "comment": null}],
              "primary_key": ["id"], "foreign_keys": [], "indexes": [],
-             "unique_constraints": [{"name": null, "columns": ["email"]}]}
+             "unique_constraints": [{"name": "uq_users_email", "columns": ["email"]}], "comment": null}
         ])
     );
 }

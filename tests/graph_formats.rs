@@ -184,3 +184,55 @@ fn live_database_marks_its_revision() {
         "{text}"
     );
 }
+
+/// `graph --format json` paths: relative to the project root for a version location
+/// inside it, absolute (never `//` + an absolute path, never `../`) for one outside.
+#[test]
+fn json_paths_are_relative_inside_the_root_and_absolute_outside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let app = base.join("app");
+    let shared = base.join("shared/versions");
+    std::fs::create_dir_all(app.join("versions")).unwrap();
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(
+        app.join("migverify.toml"),
+        "[migrations]\nversion_locations = [\"versions\", \"../shared/versions\"]\n",
+    )
+    .unwrap();
+    let mig = |rev: &str, down: &str| {
+        format!(
+            "revision = '{rev}'\ndown_revision = {down}\n\ndef upgrade():\n    op.f()\n\ndef downgrade():\n    op.g()\n"
+        )
+    };
+    std::fs::write(app.join("versions/a1.py"), mig("a1", "None")).unwrap();
+    std::fs::write(shared.join("b1.py"), mig("b1", "'a1'")).unwrap();
+    let out = Command::cargo_bin("migverify")
+        .unwrap()
+        .current_dir(&app)
+        .env_remove("MIGVERIFY_DATABASE_URL")
+        .args(["graph", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut paths: Vec<&str> = json["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    paths.sort_by_key(|p| p.starts_with('/'));
+    let outside = shared.join("b1.py");
+    assert_eq!(paths, ["versions/a1.py", outside.to_str().unwrap()]);
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.starts_with("//") && !p.contains(".."))
+    );
+}

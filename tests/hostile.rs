@@ -123,6 +123,12 @@ fn a_20_mb_migration_is_checked_to_its_last_line() {
         "x".repeat(80)
     );
     let n = 20 * 1024 * 1024 / line.len() + 1;
+    // Over the default size limit (16 MiB): raised for this project.
+    std::fs::write(
+        versions.join("migverify.toml"),
+        "[migrations]\nversion_locations = [\".\"]\nmax_file_size = \"32MiB\"\n",
+    )
+    .unwrap();
     let mut text = String::from("revision = 'b1'\ndown_revision = 'a1'\n\ndef upgrade():\n");
     for _ in 0..n {
         text.push_str(&line);
@@ -147,7 +153,8 @@ fn a_20_mb_migration_is_checked_to_its_last_line() {
 fn five_thousand_nested_parentheses() {
     let (_tmp, versions) = project("'c2'");
     let depth = 5000;
-    // Balanced: valid Python (CPython's own parser stops at 200 levels; we must not crash).
+    // Balanced: CPython's tokenizer refuses the 201st open bracket ("too many nested
+    // parentheses"), and so does migverify, before parsing.
     std::fs::write(
         versions.join("c1_deep.py"),
         generic(
@@ -172,19 +179,44 @@ fn five_thousand_nested_parentheses() {
     let r = check(&versions, &[]);
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     let mv009: Vec<&str> = r.stdout.lines().filter(|l| l.contains("MV009")).collect();
-    assert_eq!(mv009.len(), 1, "{}", r.stdout);
-    assert!(mv009[0].contains("c2_unclosed.py:"), "{}", mv009[0]);
-    assert!(mv009[0].contains("syntax error"), "{}", mv009[0]);
-    // At the innermost open parenthesis, with CPython's message, not at 1:1.
+    assert_eq!(mv009.len(), 2, "{}", r.stdout);
     let line = generic("c2", "'c1'", "x = ", "")
         .lines()
         .position(|l| l.contains("x = "))
         .unwrap()
         + 1;
-    let at = format!("c2_unclosed.py:{line}:{}: MV009", 4 + 4 + depth);
+    // Both at the 201st open bracket, with CPython's message, not at 1:1: after
+    // `op.execute(` (its own bracket is the first) and after `x = `.
+    let at = format!("c1_deep.py:{line}:{}: MV009", 4 + "op.execute(".len() + 200);
+    assert!(mv009[0].contains(&at), "{} (expected {at})", mv009[0]);
+    let at = format!("c2_unclosed.py:{line}:{}: MV009", 4 + 4 + 201);
+    assert!(mv009[1].contains(&at), "{} (expected {at})", mv009[1]);
+    for m in mv009 {
+        assert!(m.ends_with("too many nested parentheses"), "{m}");
+    }
+    // 199 open brackets, never closed: CPython's "'(' was never closed", at the
+    // innermost one.
+    std::fs::write(
+        versions.join("c1_deep.py"),
+        generic("c1", "'a1'", "op.execute('x')", "op.execute('y')"),
+    )
+    .unwrap();
+    std::fs::write(
+        versions.join("c2_unclosed.py"),
+        generic(
+            "c2",
+            "'c1'",
+            &format!("x = {}", "(".repeat(199)),
+            "op.execute('y')",
+        ),
+    )
+    .unwrap();
+    let r = check(&versions, &[]);
+    let mv009: Vec<&str> = r.stdout.lines().filter(|l| l.contains("MV009")).collect();
+    assert_eq!(mv009.len(), 1, "{}", r.stdout);
+    let at = format!("c2_unclosed.py:{line}:{}: MV009", 4 + 4 + 199);
     assert!(mv009[0].contains(&at), "{} (expected {at})", mv009[0]);
     assert!(mv009[0].ends_with("'(' was never closed"), "{}", mv009[0]);
-    assert!(!r.stdout.contains("c1_deep.py"), "{}", r.stdout);
     assert_neighbour_reported(&r);
 }
 
@@ -851,4 +883,455 @@ fn a_config_error_at_column_seventy_thousand() {
     assert_eq!(r.code, Some(2));
     let flat: String = r.stderr.split_whitespace().filter(|w| *w != "│").collect();
     assert!(flat.contains("migverify.toml:5:70014"), "{}", r.stderr);
+}
+
+// ------------------------------------------------------------------ issue 20: aborts, quadratic paths, limits
+
+/// `check` on the project root of `with_config`, killed after `secs` (a hang is a
+/// failure, not a stuck test run).
+fn check_root_within(root: &Path, extra: &[&str], secs: u64) -> (Run, Duration) {
+    let mut cmd = migverify();
+    cmd.args(["check", "--no-cache", "--fail-on", "warning"]);
+    if !extra.contains(&"--format") {
+        cmd.args(["--format", "concise"]);
+    }
+    cmd.args(extra)
+        .current_dir(root)
+        .timeout(Duration::from_secs(secs));
+    let start = Instant::now();
+    let r = run(cmd);
+    (r, start.elapsed())
+}
+
+/// The MV009 lines of a concise report about `file`.
+fn mv009_of<'a>(r: &'a Run, file: &str) -> Vec<&'a str> {
+    r.stdout
+        .lines()
+        .filter(|l| l.contains(file) && l.contains("MV009"))
+        .collect()
+}
+
+/// 600 nested `if` blocks (188 KB): tree-sitter-python's scanner asserted
+/// (`length <= 1024`) and aborted the process. CPython refuses the 100th level.
+#[test]
+fn six_hundred_nested_blocks_are_mv009_not_an_abort() {
+    let (tmp, versions) = with_config("");
+    let mut text = String::from("revision = 'b1'\ndown_revision = 'a1'\n\ndef upgrade():\n");
+    for level in 1..=600 {
+        text.push_str(&"    ".repeat(level));
+        text.push_str("if x == \"t\":\n");
+    }
+    text.push_str(&"    ".repeat(601));
+    text.push_str("pass\n\ndef downgrade():\n    op.execute('x')\n");
+    assert!(text.len() > 180_000);
+    std::fs::write(versions.join("b1_deep.py"), &text).unwrap();
+    // 99 levels are Python: no finding.
+    let mut ok = String::from("revision = 'c1'\ndown_revision = 'n1'\n\ndef upgrade():\n");
+    for level in 1..99 {
+        ok.push_str(&" ".repeat(level));
+        ok.push_str("if x:\n");
+    }
+    ok.push_str(&" ".repeat(99));
+    ok.push_str("op.execute('y')\n\ndef downgrade():\n    op.execute('x')\n");
+    std::fs::write(versions.join("c1_ok.py"), &ok).unwrap();
+    let (r, took) = check_root_within(tmp.path(), &[], 60);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    // The 100th level is line 4 + 100 of the file: CPython's line, column 1.
+    assert_eq!(
+        mv009_of(&r, "b1_deep.py"),
+        [
+            "versions/b1_deep.py:104:1: MV009 [error] Python syntax error at 104:1: too many levels of indentation (IndentationError)"
+        ],
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("c1_ok.py"), "{}", r.stdout);
+    assert_neighbour_reported(&r);
+}
+
+/// The same nesting in a model file and through `migverify tree`: refused before
+/// the parser, never an abort.
+#[test]
+fn six_hundred_nested_blocks_in_a_model_file_and_tree() {
+    let (tmp, _) = with_config("[models]\npaths = [\"models.py\"]\n");
+    let mut text = String::from("import sqlalchemy as sa\n\ndef f():\n");
+    for level in 1..=600 {
+        text.push_str(&"    ".repeat(level));
+        text.push_str("if x:\n");
+    }
+    text.push_str(&"    ".repeat(601));
+    text.push_str("pass\n");
+    std::fs::write(tmp.path().join("models.py"), &text).unwrap();
+    let (r, _) = check_root_within(tmp.path(), &["--select", "MV203"], 60);
+    assert!(r.code.is_some_and(|c| c <= 2), "{}", r.stderr);
+    let mut cmd = migverify();
+    cmd.arg("tree").arg(tmp.path().join("models.py"));
+    let r = run(cmd);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "(not parsed: Python syntax error at line 103: too many levels of indentation (IndentationError))\n"
+    );
+}
+
+/// 8,000 parentheses around a `revision` value overflowed the stack in
+/// `string_literal`. CPython refuses the 201st open bracket.
+#[test]
+fn eight_thousand_parentheses_around_a_revision() {
+    let (tmp, versions) = with_config("");
+    let depth = 8000;
+    let text = format!(
+        "revision = {}'b1'{}\ndown_revision = 'a1'\n\ndef upgrade():\n    op.execute('x')\n\ndef downgrade():\n    op.execute('y')\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    std::fs::write(versions.join("b1_parens.py"), &text).unwrap();
+    let (r, _) = check_root_within(tmp.path(), &[], 60);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(
+        mv009_of(&r, "b1_parens.py"),
+        [
+            "versions/b1_parens.py:1:212: MV009 [error] Python syntax error at 1:212: too many nested parentheses"
+        ],
+        "{}",
+        r.stdout
+    );
+    assert_neighbour_reported(&r);
+}
+
+/// A glob of 90,000 `*` panicked in globset (exit 101): a config error naming the key.
+#[test]
+fn a_glob_of_ninety_thousand_stars_is_a_config_error() {
+    let stars = "*".repeat(90_000);
+    for (config, key) in [
+        (format!("exclude = [\"{stars}\"]\n"), "`exclude`"),
+        (
+            format!("\n[per-file-ignores]\n\"{stars}\" = [\"MV003\"]\n"),
+            "`per-file-ignores`",
+        ),
+        (format!("\n[models]\npaths = [\"{stars}\"]\n"), "`paths`"),
+        (format!("\n[rules]\ndirs = [\"{stars}\"]\n"), "`rules.dirs`"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("versions")).unwrap();
+        std::fs::write(
+            tmp.path().join("migverify.toml"),
+            format!("[migrations]\nversion_locations = [\"versions\"]\n{config}"),
+        )
+        .unwrap();
+        let (r, _) = check_root_within(tmp.path(), &[], 60);
+        assert_eq!(r.code, Some(2), "{key}: {}", r.stderr);
+        // miette wraps the message: compare its words.
+        let words: Vec<&str> = r.stderr.split_whitespace().filter(|w| *w != "│").collect();
+        let words = words.join(" ");
+        assert!(
+            words.contains(&format!(
+                "invalid glob in {key}: the pattern is 90000 bytes long, over the limit of 1024"
+            )),
+            "{key}: {}",
+            &words[..words.len().min(2000)]
+        );
+    }
+}
+
+/// A custom query with 10,000 nested parentheses compiled, then overflowed a
+/// worker's stack: refused when the rule is loaded.
+#[test]
+fn a_query_nested_ten_thousand_deep_is_refused_at_load() {
+    let depth = 10_000;
+    let query = format!(
+        "{}(identifier) @id{}",
+        "(call ".repeat(depth),
+        ")".repeat(depth)
+    );
+    let (tmp, _) = with_config(&format!(
+        "[[rules.custom]]\ncode = \"TEAM001\"\nname = \"deep\"\nmessage = \"deep\"\nquery = '{query}'\n"
+    ));
+    let (r, _) = check_root_within(tmp.path(), &["--extend-select", "TEAM001"], 60);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the query of rule TEAM001 nests more than 100 levels"),
+        "{}",
+        &r.stderr[..r.stderr.len().min(2000)]
+    );
+}
+
+/// Files read whole must be regular files: `/dev/zero` was read until the OOM
+/// killer, a named pipe blocked forever.
+#[cfg(unix)]
+#[test]
+fn devices_and_pipes_are_never_read_whole() {
+    // `[database] snapshot` naming /dev/zero, and a committed symlink to it.
+    for snapshot in ["/dev/zero", "zero.json"] {
+        let (tmp, _) = with_config(&format!("[database]\nsnapshot = \"{snapshot}\"\n"));
+        std::os::unix::fs::symlink("/dev/zero", tmp.path().join("zero.json")).unwrap();
+        let (r, took) = check_root_within(tmp.path(), &[], 60);
+        assert!(took < Duration::from_secs(30));
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(r.stderr.contains("a character device"), "{}", r.stderr);
+    }
+    // `--config` naming /dev/zero or a named pipe.
+    let (tmp, _) = with_config("");
+    let fifo = tmp.path().join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (config, what) in [
+        ("/dev/zero", "a character device"),
+        ("fifo.toml", "a named pipe"),
+    ] {
+        let (r, took) = check_root_within(tmp.path(), &["--config", config], 60);
+        assert!(took < Duration::from_secs(30));
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(r.stderr.contains(what), "{config}: {}", r.stderr);
+    }
+    // alembic.ini as a symlink to /dev/zero is not a config file: not read.
+    let (_tmp, versions) = project("'a1'");
+    let root = versions.parent().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", root.join("alembic.ini")).unwrap();
+    let (r, took) = check_root_within(root, &[], 60);
+    assert!(took < Duration::from_secs(30));
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("no migrations found"), "{}", r.stderr);
+}
+
+/// 60,000 comment-only lines at the end of a block: tree-sitter-python's scanner
+/// is quadratic there (minutes). Suppressions among them still count.
+#[test]
+fn sixty_thousand_comment_lines_at_the_end_of_a_block() {
+    let (tmp, versions) = with_config("");
+    let mut text = String::from(
+        "revision = 'b1'\ndown_revision = 'n1'\n\ndef upgrade():\n    op.execute('x')\n",
+    );
+    for i in 0..60_000 {
+        if i == 30_000 {
+            text.push_str("    # migverify: ignore-file[MV003]\n");
+        } else {
+            text.push_str("    # a comment\n");
+        }
+    }
+    text.push_str("\ndef downgrade():\n    pass\n");
+    std::fs::write(versions.join("b1_comments.py"), &text).unwrap();
+    let (r, took) = check_root_within(tmp.path(), &[], 120);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    // No MV009, and the ignore-file in the middle of the run silences MV003.
+    assert!(!r.stdout.contains("b1_comments.py"), "{}", r.stdout);
+    assert_neighbour_reported(&r);
+}
+
+/// MV007's "did you mean" compared two 1 MB ids for over a minute.
+#[test]
+fn a_dangling_one_megabyte_id_gets_a_fast_answer() {
+    let (tmp, versions) = with_config("");
+    let long = "a".repeat(1 << 20);
+    let near = format!("{}b", &long[..long.len() - 1]);
+    std::fs::write(
+        versions.join("b1_long.py"),
+        generic(&long, "'a1'", "op.execute('x')", "op.execute('y')"),
+    )
+    .unwrap();
+    std::fs::write(
+        versions.join("c1_near.py"),
+        generic(
+            "c1",
+            &format!("'{near}'"),
+            "op.execute('x')",
+            "op.execute('y')",
+        ),
+    )
+    .unwrap();
+    let (r, took) = check_root_within(tmp.path(), &[], 120);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("c1_near.py:6:17: MV007"),
+        "{}",
+        &r.stdout[..2000.min(r.stdout.len())]
+    );
+}
+
+/// A query rule over 60,000 nested calls took minutes; CPython refuses the file
+/// (more than 200 nested brackets), and so does migverify, before parsing.
+#[test]
+fn query_rules_over_sixty_thousand_nested_calls() {
+    let (tmp, versions) = with_config(
+        "[[rules.custom]]\ncode = \"TEAM001\"\nname = \"calls\"\nmessage = \"a call\"\nquery = '(call) @c'\n",
+    );
+    let depth = 60_000;
+    std::fs::write(
+        versions.join("b1_calls.py"),
+        generic(
+            "b1",
+            "'a1'",
+            &format!("op.execute({}1{})", "f(".repeat(depth), ")".repeat(depth)),
+            "op.execute('y')",
+        ),
+    )
+    .unwrap();
+    // 60,000 chained calls nest as deep with no bracket open: the query cursor's
+    // work grows with the square of the depth.
+    std::fs::write(
+        versions.join("c1_chain.py"),
+        generic(
+            "c1",
+            "'b1'",
+            &format!("op.execute(x{})", ".f()".repeat(depth)),
+            "op.execute('y')",
+        ),
+    )
+    .unwrap();
+    let (r, took) = check_root_within(tmp.path(), &["--extend-select", "TEAM001"], 120);
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(
+        mv009_of(&r, "c1_chain.py"),
+        [
+            "versions/c1_chain.py:1:1: MV009 [error] nested more than 10000 levels deep (at line 10): too deep for the query rules, and deeper than CPython compiles (\"maximum recursion depth exceeded during compilation\")"
+        ],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(mv009_of(&r, "b1_calls.py").len(), 1, "{}", r.stdout);
+    assert!(
+        mv009_of(&r, "b1_calls.py")[0].ends_with("too many nested parentheses"),
+        "{}",
+        r.stdout
+    );
+    // The query rule still runs on the other files.
+    assert!(
+        r.stdout.contains("n1_neighbour.py:10:5: TEAM001"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// 60,000 findings in one file: the human format was quadratic (miette searched
+/// the file from its start for each snippet), and so was matching them against
+/// 30,000 suppressions.
+#[test]
+fn sixty_thousand_findings_in_one_file_in_human_format() {
+    let (tmp, versions) = with_config(
+        "[[rules.custom]]\ncode = \"TEAM001\"\nname = \"calls\"\nmessage = \"a call\"\nquery = '(call) @c'\n",
+    );
+    let mut body = String::new();
+    for i in 0..90_000 {
+        if i % 3 == 0 {
+            body.push_str("op.execute('x')  # migverify: ignore[TEAM001]\n    ");
+        } else {
+            body.push_str("op.execute('x')\n    ");
+        }
+    }
+    std::fs::write(
+        versions.join("b1_many.py"),
+        generic("b1", "'a1'", &body, "op.execute('y')"),
+    )
+    .unwrap();
+    let (r, took) = check_root_within(
+        tmp.path(),
+        &["--extend-select", "TEAM001", "--format", "human"],
+        240,
+    );
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let findings = r.stdout.matches("TEAM001 calls [warning]").count();
+    // The file's 60,000 unsuppressed calls and its downgrade's, the base's four
+    // calls and the neighbour's three.
+    assert_eq!(
+        findings,
+        60_000 + 1 + 4 + 3,
+        "{}",
+        &r.stdout[r.stdout.len() - 500..]
+    );
+}
+
+/// A migration larger than `[migrations] max_file_size` is MV009 "too large",
+/// without being read; the key is checked.
+#[test]
+fn a_migration_over_the_size_limit_is_mv009_too_large() {
+    let (tmp, versions) = with_config("max_file_size = \"1MB\"\n");
+    let big = generic(
+        "b1",
+        "'a1'",
+        &format!("op.execute('{}')", "x".repeat(1_000_000)),
+        "op.execute('y')",
+    );
+    std::fs::write(versions.join("b1_big.py"), &big).unwrap();
+    let (r, _) = check_root_within(tmp.path(), &[], 60);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let mv009 = mv009_of(&r, "b1_big.py");
+    assert_eq!(mv009.len(), 1, "{}", r.stdout);
+    assert!(
+        mv009[0].ends_with(
+            "cannot read the file: too large: it is 976 KiB, over the limit of 976 KiB for a migration file (`[migrations] max_file_size`)"
+        ) || mv009[0].contains("too large: it is"),
+        "{}",
+        mv009[0]
+    );
+    assert!(mv009[0].contains("max_file_size"), "{}", mv009[0]);
+    assert_neighbour_reported(&r);
+
+    let (tmp, _) = with_config("max_file_size = \"lots\"\n");
+    let (r, _) = check_root_within(tmp.path(), &[], 60);
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid `max_file_size` `lots`"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// CR-only line endings (classic Mac): Python reads them as line breaks (universal
+/// newlines) and Alembic loads such files; migverify reported MV009 and a false
+/// MV007.
+#[test]
+fn carriage_return_line_endings_are_line_breaks() {
+    let (tmp, versions) = with_config("");
+    let text = generic("b1", "'n1'", "op.execute('x')", "pass").replace('\n', "\r");
+    std::fs::write(versions.join("b1_cr.py"), text).unwrap();
+    let (r, _) = check_root_within(tmp.path(), &[], 60);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let b1: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("b1_cr.py"))
+        .collect();
+    // Its only finding is the empty downgrade, on line 13 as an editor shows it.
+    assert_eq!(b1.len(), 1, "{}", r.stdout);
+    assert!(b1[0].contains("b1_cr.py:13:5: MV003"), "{}", r.stdout);
+    assert_neighbour_reported(&r);
+}
+
+/// `"s\ud800x"` (a lone surrogate) and `"s\\ud800x"` (a backslash) are different
+/// strings in Python: two revisions, not one duplicated.
+#[test]
+fn a_surrogate_escape_and_an_escaped_backslash_are_different_ids() {
+    let (tmp, versions) = with_config("");
+    std::fs::write(
+        versions.join("b1_surrogate.py"),
+        generic(r"s\ud800x", "'n1'", "op.execute('x')", "op.execute('y')"),
+    )
+    .unwrap();
+    std::fs::write(
+        versions.join("c1_backslash.py"),
+        generic(
+            r"s\\ud800x",
+            r"'s\ud800x'",
+            "op.execute('x')",
+            "op.execute('y')",
+        ),
+    )
+    .unwrap();
+    let (r, _) = check_root_within(tmp.path(), &[], 60);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(!r.stdout.contains("MV001"), "{}", r.stdout);
+    assert!(!r.stdout.contains("MV007"), "{}", r.stdout);
+    assert!(!r.stdout.contains("MV006"), "{}", r.stdout);
+    assert_neighbour_reported(&r);
 }

@@ -218,3 +218,96 @@ fn bracket_errors_agree_with_cpython() {
         disagreements.join("\n")
     );
 }
+
+/// Nesting limits (issue 20): CPython refuses the 100th indentation level ("too
+/// many levels of indentation") and the 201st open bracket ("too many nested
+/// parentheses"); migverify refuses them before parsing and must agree on both
+/// sides of each limit, with comments, strings, continuations and CR-only line
+/// endings around.
+#[test]
+fn nesting_limits_agree_with_cpython() {
+    let Some(python) = python() else { return };
+    let head = "revision = 'r1'\ndown_revision = None\n\n\n";
+    let tail = "\n\ndef downgrade():\n    pass\n";
+    let mut programs = Vec::new();
+    for levels in [97, 98, 99, 100, 101, 120] {
+        for indent in [" ", "  ", "\t", " \t"] {
+            let mut body = String::from("def upgrade():\n");
+            for level in 1..levels {
+                body.push_str(&indent.repeat(level));
+                body.push_str("if x:\n");
+                // Comment-only, blank and continued lines carry no indentation.
+                body.push_str(&" ".repeat(400));
+                body.push_str("# deep comment (\n\n");
+                if level == 50 {
+                    body.push_str(&indent.repeat(level + 1));
+                    body.push_str("y = [\n1,\n]; z = '''\n(((\n'''\n");
+                }
+            }
+            body.push_str(&indent.repeat(levels));
+            body.push_str("pass\n");
+            programs.push(format!("{head}{body}{tail}"));
+        }
+    }
+    for depth in [198, 199, 200, 201, 202, 300] {
+        for (open, close) in [
+            ("(", ")"),
+            ("[", "]"),
+            ("{", "}"),
+            ("f(", ")"),
+            ("(\n", "\n)"),
+        ] {
+            let inner = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+            programs.push(format!(
+                "{head}def upgrade():\n    x = '((((' + \"[[[\"  # (((\n    y = {inner}\n{tail}"
+            ));
+            // Brackets split between two statements: each counts on its own.
+            let half = depth / 2 + 1;
+            programs.push(format!(
+                "{head}def upgrade():\n    y = {}1{}\n    z = {}1{}\n{tail}",
+                open.repeat(half),
+                close.repeat(half),
+                open.repeat(half),
+                close.repeat(half)
+            ));
+        }
+    }
+    // CR-only line endings on the same programs' first cases.
+    let cr: Vec<String> = programs
+        .iter()
+        .step_by(7)
+        .map(|p| p.replace('\n', "\r"))
+        .collect();
+    programs.extend(cr);
+    let verdicts = cpython_verdicts(&python, &programs);
+    assert_eq!(verdicts.len(), programs.len());
+    let mut refused = 0;
+    let mut disagreements = Vec::new();
+    for (src, (verdict, theirs)) in programs.iter().zip(&verdicts) {
+        let m = migverify::migration::parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec());
+        let ours: Vec<&str> = m.problems.iter().map(|p| p.message.as_str()).collect();
+        let agrees = if verdict == "ok" {
+            ours.is_empty()
+        } else if theirs.starts_with("too many") {
+            refused += 1;
+            ours.first().is_some_and(|o| o.contains(theirs.as_str()))
+        } else {
+            !ours.is_empty()
+        };
+        if !agrees {
+            let shown: String = src.chars().take(300).collect();
+            disagreements.push(format!(
+                "{shown:?}…: CPython {verdict} {theirs:?}, migverify {ours:?}"
+            ));
+        }
+    }
+    println!("{} programs, {refused} refused for nesting", programs.len());
+    assert!(refused > 30, "{refused}");
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} programs disagree with CPython:\n{}",
+        disagreements.len(),
+        programs.len(),
+        disagreements.join("\n")
+    );
+}

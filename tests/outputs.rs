@@ -112,7 +112,7 @@ fn json() {
             assert!(d.get(key).is_some(), "diagnostic lacks {key}: {d}");
         }
     }
-    assert_eq!(v["summary"]["errors"], 4);
+    assert_eq!(v["summary"]["errors"], 3);
     snapshot("json", &out);
 }
 
@@ -255,7 +255,7 @@ fn sarif_meets_github_code_scanning_requirements() {
     );
 
     let results = run["results"].as_array().expect("results[]");
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), 5);
     for r in results {
         let id = r["ruleId"].as_str().expect("ruleId");
         let index = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;

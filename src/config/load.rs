@@ -69,7 +69,12 @@ impl ConfigFile {
     /// `[tool.migverify]` table, anything else as a whole. `Ok(None)` for a
     /// `pyproject.toml` without `[tool.migverify]`.
     pub fn read(path: &Path) -> Result<Option<ConfigFile>, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = crate::bounded::read_to_string(
+            path,
+            crate::bounded::CONFIG_LIMIT,
+            "a configuration file",
+        )
+        .map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -116,7 +121,11 @@ pub fn config_error(
     Error::Config {
         message,
         // A URL in the file may hold a password; snippets never show it.
-        src: Arc::new(NamedSource::new(name, crate::db::url::mask_passwords(text))),
+        // Nor a control character that would drive the terminal.
+        src: Arc::new(NamedSource::new(name, {
+            let masked = crate::db::url::mask_passwords(text);
+            crate::text::neutralize_controls(&masked).unwrap_or(masked)
+        })),
         span: span.map(|r| (r.start, r.end - r.start).into()),
         label: label.into(),
         help,

@@ -75,8 +75,22 @@ pub struct MigrationsConfig {
     pub script_location: Option<Spanned<String>>,
     pub version_locations: Option<Vec<Spanned<String>>>,
     pub recursive_version_locations: Option<bool>,
+    /// `python_path`: directories (relative to the root) where the modules that
+    /// migrations import their identifiers from are looked up first.
+    pub python_path: Vec<Spanned<String>>,
     /// `exclude`: globset patterns matched against paths relative to the root.
     pub exclude: Vec<PathPattern>,
+    /// `max_file_size` in bytes; `None` for the default
+    /// ([`crate::bounded::DEFAULT_SOURCE_LIMIT`]).
+    pub max_file_size: Option<u64>,
+}
+
+impl MigrationsConfig {
+    /// The largest migration file read, in bytes.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+            .unwrap_or(crate::bounded::DEFAULT_SOURCE_LIMIT)
+    }
 }
 
 /// A compiled glob with the pattern as written.
@@ -118,4 +132,7 @@ pub struct ModelsConfig {
     /// Glob patterns as written (relative to the project root), each validated.
     pub paths: Vec<String>,
     pub ignore_tables: Vec<String>,
+    /// `[drift] compare-server-default`: compare server defaults (Alembic's
+    /// `compare_server_default`; default false).
+    pub compare_server_default: bool,
 }

@@ -131,12 +131,28 @@ impl Config {
             if let Some(r) = &m.recursive_version_locations {
                 out.recursive_version_locations = Some(*r.get_ref());
             }
+            if let Some(p) = &m.python_path {
+                out.python_path = p.get_ref().clone();
+            }
             if let Some(ex) = &m.exclude {
                 out.exclude = ex
                     .get_ref()
                     .iter()
                     .map(|p| compile_glob(file, p, "exclude"))
                     .collect::<Result<_, _>>()?;
+            }
+            if let Some(s) = &m.max_file_size {
+                out.max_file_size = Some(parse_size(s.get_ref()).ok_or_else(|| {
+                    file.error(
+                        s.span(),
+                        format!("invalid `max_file_size` `{}`", s.get_ref()),
+                        "not a size",
+                        Some(
+                            "a number of bytes with an optional unit: `500KB`, `16MiB`, `64MB`, `1GB`"
+                                .into(),
+                        ),
+                    )
+                })?);
             }
         }
         Ok(out)
@@ -198,6 +214,16 @@ impl Config {
                 out.ignore_tables = t.get_ref().iter().map(|s| s.get_ref().clone()).collect();
             }
         }
+        for file in &self.chain {
+            if let Some(v) = file
+                .options
+                .drift
+                .as_ref()
+                .and_then(|d| d.compare_server_default.as_ref())
+            {
+                out.compare_server_default = *v.get_ref();
+            }
+        }
         Ok(out)
     }
 }
@@ -221,9 +247,55 @@ fn parse_duration(s: &str) -> Option<Duration> {
     }
 }
 
+/// `16MiB`, `500KB`, `64 MB`, `1GB`, or a bare number of bytes (`K`/`M`/`G` and
+/// their `B`/`iB` spellings; decimal units are powers of 1000). At least 1 byte.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..digits].parse().ok()?;
+    let unit: u64 = match s[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(unit).filter(|&b| b > 0)
+}
+
+/// The longest glob accepted, in bytes: a path pattern is a few dozen; tens of
+/// thousands of `*` make globset's regex compilation panic or crawl.
+pub const MAX_GLOB_LEN: usize = 1024;
+
+/// The most wildcards (`*`, `?`, `[`, `{`) a glob may hold.
+pub const MAX_GLOB_WILDCARDS: usize = 64;
+
 /// A glob as migverify reads paths: relative to the project root, `*` never
 /// crosses a `/`, and a pattern without `/` matches at any depth (`**/pattern`).
-pub fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {
+/// The error is globset's reason, or the bound a pattern exceeds.
+pub fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, String> {
+    if pattern.len() > MAX_GLOB_LEN {
+        return Err(format!(
+            "the pattern is {} bytes long, over the limit of {MAX_GLOB_LEN}",
+            pattern.len()
+        ));
+    }
+    let wildcards = pattern
+        .bytes()
+        .filter(|b| matches!(b, b'*' | b'?' | b'[' | b'{'))
+        .count();
+    if wildcards > MAX_GLOB_WILDCARDS {
+        return Err(format!(
+            "the pattern has {wildcards} wildcards, over the limit of {MAX_GLOB_WILDCARDS}"
+        ));
+    }
+    glob_matcher_unbounded(pattern).map_err(|e| e.kind().to_string())
+}
+
+fn glob_matcher_unbounded(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {
     let full = if pattern.contains('/') {
         pattern.trim_start_matches("./").to_string()
     } else {
@@ -243,7 +315,7 @@ fn compile_glob(
     let matcher = glob_matcher(pattern.get_ref()).map_err(|e| {
         file.error(
             pattern.span(),
-            format!("invalid glob in `{key}`: {}", e.kind()),
+            format!("invalid glob in `{key}`: {e}"),
             "invalid glob",
             Some("globs use globset syntax: `*`, `**`, `?`, `[abc]`, `{a,b}`".into()),
         )

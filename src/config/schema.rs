@@ -35,11 +35,30 @@ pub struct Options {
     pub database: Option<DatabaseOptions>,
     /// SQLAlchemy model files, for the drift rules (MV2xx).
     pub models: Option<ModelsOptions>,
+    /// What the drift rules (MV201–MV203) compare besides tables and columns.
+    pub drift: Option<DriftOptions>,
     /// Which rules run, and at which level.
     pub rules: Option<RulesOptions>,
     /// Glob (relative to the project root) → rules silenced in matching files.
     #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     pub per_file_ignores: Option<BTreeMap<Spanned<String>, SpannedList>>,
+    /// The Alembic environments of a repository that holds several, each checked as
+    /// its own history (default: every `alembic.ini` / `[tool.alembic]` found below
+    /// the directory `migverify check` runs on, when it is not an environment itself).
+    pub projects: Option<Vec<ProjectOptions>>,
+}
+
+/// One Alembic environment of the repository (`[[projects]]`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectOptions {
+    /// The directory holding its `alembic.ini` or `pyproject.toml` `[tool.alembic]`,
+    /// relative to this config file's directory.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// The name diagnostics, the status block and `--project` use (default: `path`).
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
 }
 
 // The presets in `config/`, for the schema only (the loader reads the files).
@@ -68,9 +87,19 @@ pub struct MigrationsOptions {
     /// Search the version locations recursively. Default: Alembic's setting, else false.
     #[schemars(with = "Option<bool>")]
     pub recursive_version_locations: Option<Spanned<bool>>,
+    /// Directories, relative to the project root, where the modules migrations take
+    /// their identifiers from (`branch_labels = (cli.EXPAND_BRANCH,)`) are looked up
+    /// first; then the project root, `src/`, Alembic's directory and the directories
+    /// above the version locations.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub python_path: Option<SpannedList>,
     /// Files to leave out: globset patterns relative to the project root.
     #[schemars(with = "Option<Vec<String>>")]
     pub exclude: Option<SpannedList>,
+    /// The largest migration file read: `16MiB` (the default), `500KB`, `64MB`, or a
+    /// number of bytes. A larger file is MV009 "too large".
+    #[schemars(with = "Option<String>")]
+    pub max_file_size: Option<Spanned<String>>,
 }
 
 /// The database the database rules (MV1xx) check, read-only.
@@ -107,6 +136,16 @@ pub struct ModelsOptions {
     /// Tables in the database but not in the models, on purpose.
     #[schemars(with = "Option<Vec<String>>")]
     pub ignore_tables: Option<SpannedList>,
+}
+
+/// What the drift rules compare besides tables, columns, indexes, unique constraints,
+/// foreign keys and comments (always compared).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DriftOptions {
+    /// Compare server defaults, as Alembic's `compare_server_default = True`. Default: false.
+    #[schemars(with = "Option<bool>")]
+    pub compare_server_default: Option<Spanned<bool>>,
 }
 
 /// Which rules run. Rules are named by code (`MV003`), code prefix (`MV0`), name
@@ -167,8 +206,10 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "migrations",
             "database",
             "models",
+            "drift",
             "rules",
             "per-file-ignores",
+            "projects",
         ],
     ),
     (
@@ -177,7 +218,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "script_location",
             "version_locations",
             "recursive_version_locations",
+            "python_path",
             "exclude",
+            "max_file_size",
         ],
     ),
     (
@@ -192,6 +235,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("models", &["paths", "ignore_tables"]),
+    ("drift", &["compare-server-default"]),
     (
         "rules",
         &[

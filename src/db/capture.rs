@@ -308,7 +308,8 @@ pub(super) struct Captured {
 }
 
 /// A constraint as a catalog query returns it: schema, table, name, kind, its
-/// column(s) `C`, and for a foreign key the referred schema, table and column(s) `R`.
+/// column(s) `C`, and for a foreign key the referred schema, table and column(s) `R`
+/// and its `ON DELETE` and `ON UPDATE` rules.
 pub(super) type ConstraintRow<C, R> = (
     String,
     String,
@@ -318,6 +319,8 @@ pub(super) type ConstraintRow<C, R> = (
     Option<String>,
     Option<String>,
     R,
+    Option<String>,
+    Option<String>,
 );
 
 /// Tables under construction, keyed by (schema, name).
@@ -336,6 +339,7 @@ impl Tables {
                 foreign_keys: Vec::new(),
                 indexes: Vec::new(),
                 unique_constraints: Vec::new(),
+                comment: None,
             })
     }
 

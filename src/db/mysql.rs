@@ -147,13 +147,14 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
     let same_constraint =
         |a: &ConstraintRow, b: &ConstraintRow| (&a.0, &a.1, &a.2) == (&b.0, &b.1, &b.2);
     for group in constraints.chunk_by(same_constraint) {
-        let (schema, table, name, kind, _, ref_schema, ref_table, _) = &group[0];
+        let (schema, table, name, kind, _, ref_schema, ref_table, _, on_delete, on_update) =
+            &group[0];
         let Some(t) = tables.get(schema, table) else {
             continue;
         };
         let columns: Vec<String> = group
             .iter()
-            .map(|(.., column, _, _, _)| column.clone())
+            .map(|(.., column, _, _, _, _, _)| column.clone())
             .collect();
         match kind.as_str() {
             "PRIMARY KEY" => t.primary_key = columns,
@@ -168,8 +169,10 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
                 referred_table: ref_table.clone().unwrap_or_default(),
                 referred_columns: group
                     .iter()
-                    .map(|(.., ref_column)| ref_column.clone().unwrap_or_default())
+                    .map(|(.., ref_column, _, _)| ref_column.clone().unwrap_or_default())
                     .collect(),
+                on_delete: on_delete.clone(),
+                on_update: on_update.clone(),
             }),
             _ => {}
         }
@@ -249,7 +252,8 @@ async fn columns(
 ) -> Result<Tables, DbError> {
     let sql = format!(
         "SELECT CAST(t.TABLE_SCHEMA AS CHAR), CAST(t.TABLE_NAME AS CHAR), CAST(c.COLUMN_NAME AS CHAR), \
-                CAST(c.COLUMN_TYPE AS CHAR), CAST(c.IS_NULLABLE AS CHAR), CAST(c.COLUMN_DEFAULT AS CHAR) \
+                CAST(c.COLUMN_TYPE AS CHAR), CAST(c.IS_NULLABLE AS CHAR), CAST(c.COLUMN_DEFAULT AS CHAR), \
+                CAST(c.COLUMN_COMMENT AS CHAR), CAST(t.TABLE_COMMENT AS CHAR) \
          FROM information_schema.TABLES t \
          LEFT JOIN information_schema.COLUMNS c \
                 ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME \
@@ -261,8 +265,9 @@ async fn columns(
     let rows: Vec<ColumnRow> =
         fetch_in_schemas(ctx, conn, "reading tables and columns", sql, schemas).await?;
     let mut tables = Tables::default();
-    for (schema, table, name, type_, nullable, default) in rows {
+    for (schema, table, name, type_, nullable, default, comment, table_comment) in rows {
         let t = tables.add(&schema, &table);
+        t.comment = table_comment.filter(|c| !c.is_empty());
         let Some(name) = name else {
             continue;
         };
@@ -272,15 +277,18 @@ async fn columns(
             nullable: nullable.as_deref() == Some("YES"),
             // MariaDB reports "no default" on a nullable column as the text NULL.
             default: default.filter(|d| d != "NULL"),
+            comment: comment.filter(|c| !c.is_empty()),
         });
     }
     Ok(tables)
 }
 
-/// Schema, table, column, type, `YES`/`NO` nullable, default.
+/// Schema, table, column, type, `YES`/`NO` nullable, default, column and table comment.
 type ColumnRow = (
     String,
     String,
+    Option<String>,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -299,11 +307,15 @@ async fn constraints(
         "SELECT CAST(k.TABLE_SCHEMA AS CHAR), CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), \
                 CAST(tc.CONSTRAINT_TYPE AS CHAR), CAST(k.COLUMN_NAME AS CHAR), \
                 CAST(k.REFERENCED_TABLE_SCHEMA AS CHAR), CAST(k.REFERENCED_TABLE_NAME AS CHAR), \
-                CAST(k.REFERENCED_COLUMN_NAME AS CHAR) \
+                CAST(k.REFERENCED_COLUMN_NAME AS CHAR), \
+                CAST(rc.DELETE_RULE AS CHAR), CAST(rc.UPDATE_RULE AS CHAR) \
          FROM information_schema.KEY_COLUMN_USAGE k \
          JOIN information_schema.TABLE_CONSTRAINTS tc \
            ON tc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND tc.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
           AND tc.TABLE_SCHEMA = k.TABLE_SCHEMA AND tc.TABLE_NAME = k.TABLE_NAME \
+         LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS rc \
+           ON rc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+          AND rc.TABLE_NAME = k.TABLE_NAME \
          WHERE k.TABLE_SCHEMA IN ({}) \
            AND tc.CONSTRAINT_TYPE IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY') \
          ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",

@@ -100,7 +100,19 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
     }
     let ((server_version, version_table), mut tables, constraints, indexes) = result?;
 
-    for (schema, table, name, kind, columns, ref_schema, ref_table, ref_columns) in constraints {
+    for (
+        schema,
+        table,
+        name,
+        kind,
+        columns,
+        ref_schema,
+        ref_table,
+        ref_columns,
+        on_delete,
+        on_update,
+    ) in constraints
+    {
         let Some(t) = tables.get(&schema, &table) else {
             continue;
         };
@@ -116,6 +128,8 @@ pub(super) async fn capture(ctx: &Ctx<'_>, server: &ServerUrl) -> Result<Capture
                 referred_schema: ref_schema.unwrap_or_default(),
                 referred_table: ref_table.unwrap_or_default(),
                 referred_columns: ref_columns,
+                on_delete,
+                on_update,
             }),
             _ => {}
         }
@@ -180,7 +194,9 @@ async fn columns(
             sqlx::query_as(
                 "SELECT n.nspname::text, c.relname::text, a.attname::text, \
                         pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, \
-                        pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
+                        pg_catalog.pg_get_expr(d.adbin, d.adrelid), \
+                        pg_catalog.col_description(c.oid, a.attnum), \
+                        pg_catalog.obj_description(c.oid, 'pg_class') \
                  FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                  LEFT JOIN pg_catalog.pg_attribute a \
@@ -194,8 +210,9 @@ async fn columns(
         )
         .await?;
     let mut tables = Tables::default();
-    for (schema, table, name, type_, nullable, default) in rows {
+    for (schema, table, name, type_, nullable, default, comment, table_comment) in rows {
         let t = tables.add(&schema, &table);
+        t.comment = table_comment;
         let Some(name) = name else {
             continue;
         };
@@ -204,18 +221,21 @@ async fn columns(
             type_: type_.unwrap_or_default(),
             nullable: nullable.unwrap_or_default(),
             default,
+            comment,
         });
     }
     Ok(tables)
 }
 
-/// Schema, table, column, type, nullable, default.
+/// Schema, table, column, type, nullable, default, column comment, table comment.
 type ColumnRow = (
     String,
     String,
     Option<String>,
     Option<String>,
     Option<bool>,
+    Option<String>,
+    Option<String>,
     Option<String>,
 );
 
@@ -237,7 +257,13 @@ async fn constraints(
                rn.nspname::text, rc.relname::text, \
                ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord) \
                      JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num \
-                     ORDER BY k.ord) \
+                     ORDER BY k.ord), \
+               CASE WHEN con.contype = 'f' THEN CASE con.confdeltype WHEN 'a' THEN 'NO ACTION' \
+                 WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' \
+                 WHEN 'd' THEN 'SET DEFAULT' END END, \
+               CASE WHEN con.contype = 'f' THEN CASE con.confupdtype WHEN 'a' THEN 'NO ACTION' \
+                 WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' \
+                 WHEN 'd' THEN 'SET DEFAULT' END END \
              FROM pg_catalog.pg_constraint con \
              JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \

@@ -151,7 +151,8 @@ pub fn origin_location(origin: &Origin) -> Option<(Location, Arc<SourceFile>)> {
         Origin::Config { path, span } => (path, *span),
         Origin::AlembicIni { path } => (path, None),
     };
-    let bytes = std::fs::read(path).ok()?;
+    let bytes =
+        crate::bounded::read(path, crate::bounded::CONFIG_LIMIT, "a configuration file").ok()?;
     let mut src = SourceFile::from_bytes(path.clone(), bytes);
     // Snippets of the file must not show a password written in a URL there (the
     // masking keeps every byte offset and line).

@@ -8,8 +8,12 @@ use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// The snapshot format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The snapshot format this build writes.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest snapshot format this build still reads (format 1 lacks comments and
+/// foreign key actions, which are then not compared).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,7 +45,7 @@ impl fmt::Display for Dialect {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
-    /// Always [`FORMAT_VERSION`].
+    /// [`FORMAT_VERSION`] when captured by this build; an older file keeps its own.
     pub format_version: u32,
     pub dialect: Dialect,
     /// As the server reports it (`SHOW server_version`, `VERSION()`, `sqlite_version()`).
@@ -83,6 +87,9 @@ pub struct Table {
     pub indexes: Vec<Index>,
     /// Sorted by columns, then name.
     pub unique_constraints: Vec<UniqueConstraint>,
+    /// The table comment (format 2; `None` without one, and on SQLite).
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +102,9 @@ pub struct Column {
     pub nullable: bool,
     /// The default expression as the server reports it; `None` without one.
     pub default: Option<String>,
+    /// The column comment (format 2; `None` without one, and on SQLite).
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +116,12 @@ pub struct ForeignKey {
     pub referred_schema: String,
     pub referred_table: String,
     pub referred_columns: Vec<String>,
+    /// `ON DELETE` as the server reports it (`CASCADE`, `NO ACTION`, ...); format 2.
+    #[serde(default)]
+    pub on_delete: Option<String>,
+    /// `ON UPDATE`, likewise.
+    #[serde(default)]
+    pub on_update: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,8 +160,9 @@ pub enum SnapshotError {
     Invalid { path: PathBuf, message: String },
 
     #[error(
-        "{} has snapshot format_version {found}; this migverify reads format_version {}",
+        "{} has snapshot format_version {found}; this migverify reads format_version {} to {}",
         path.display(),
+        OLDEST_FORMAT_VERSION,
         FORMAT_VERSION
     )]
     #[diagnostic(
@@ -166,10 +183,12 @@ pub enum SnapshotError {
 impl Snapshot {
     /// Loads a snapshot file, checking `format_version` before anything else.
     pub fn from_path(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::bounded::read_to_string(path, crate::bounded::SNAPSHOT_LIMIT, "a snapshot file")
+                .map_err(|source| SnapshotError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
         Snapshot::from_json(&text, path)
     }
 
@@ -183,7 +202,11 @@ impl Snapshot {
             serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         match value.get("format_version") {
             None => return Err(invalid("no `format_version` field".to_string())),
-            Some(v) if v.as_u64() != Some(u64::from(FORMAT_VERSION)) => {
+            Some(v)
+                if !v.as_u64().is_some_and(|v| {
+                    (u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v)
+                }) =>
+            {
                 return Err(SnapshotError::UnsupportedVersion {
                     path: path.to_path_buf(),
                     found: v.to_string(),
@@ -315,11 +338,13 @@ mod tests {
                         type_: "character varying(32)".into(),
                         nullable: false,
                         default: None,
+                        comment: None,
                     }],
                     primary_key: vec!["version_num".into()],
                     foreign_keys: vec![],
                     indexes: vec![],
                     unique_constraints: vec![],
+                    comment: None,
                 },
                 Table {
                     schema: "public".into(),
@@ -329,6 +354,7 @@ mod tests {
                     foreign_keys: vec![],
                     indexes: vec![],
                     unique_constraints: vec![],
+                    comment: Some("people".into()),
                 },
             ],
         }
@@ -341,7 +367,7 @@ mod tests {
         let path = dir.path().join("schema.json");
         s.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"format_version\": 1"));
+        assert!(text.contains("\"format_version\": 2"));
         assert!(text.contains("\"type\": \"character varying(32)\""));
         assert_eq!(Snapshot::from_path(&path).unwrap(), s);
         assert_eq!(s.version_revisions(), ["abc123".to_string()]);
@@ -361,11 +387,11 @@ mod tests {
         );
 
         let mut v = serde_json::to_value(sample()).unwrap();
-        v["format_version"] = 2.into();
+        v["format_version"] = 3.into();
         std::fs::write(&path, v.to_string()).unwrap();
         let e = Snapshot::from_path(&path).unwrap_err().to_string();
         assert!(
-            e.contains("bad.json") && e.contains("format_version 2"),
+            e.contains("bad.json") && e.contains("format_version 3"),
             "{e}"
         );
 
@@ -377,6 +403,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing.json"), "{e}");
+    }
+
+    #[test]
+    fn format_1_still_loads() {
+        // A format-1 file: no comments, no foreign key actions.
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v["format_version"] = 1.into();
+        for t in v["tables"].as_array_mut().unwrap() {
+            t.as_object_mut().unwrap().remove("comment");
+            for c in t["columns"].as_array_mut().unwrap() {
+                c.as_object_mut().unwrap().remove("comment");
+            }
+        }
+        let s = Snapshot::from_json(&v.to_string(), Path::new("old.json")).unwrap();
+        assert_eq!(s.format_version, 1);
+        assert_eq!(s.tables[1].comment, None);
     }
 
     #[test]

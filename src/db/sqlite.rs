@@ -2,6 +2,8 @@
 //!
 //! Read-only: the file is opened with `SQLITE_OPEN_READONLY` (`mode=ro`), never
 //! created (a missing file is an error), and `PRAGMA query_only = ON` is set too.
+//! A file with no `-wal` or `-journal` beside it is opened `immutable=1`, so no
+//! `-wal`/`-shm` file is created next to a WAL database.
 
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection};
@@ -24,7 +26,19 @@ fn connect_options(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<SqliteConnect
                     path: path.display().to_string(),
                 });
             }
-            Ok(o.filename(path).read_only(true))
+            // A read-only connection to a WAL database creates `-wal` and `-shm`
+            // files and, unable to checkpoint, leaves them. With no `-wal` or
+            // `-journal` file beside it, the main file holds the whole database:
+            // open it immutable, and SQLite creates nothing. Otherwise (a writer
+            // has it open, or crashed) those files exist already and SQLite must
+            // read them.
+            let beside = |suffix: &str| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                std::path::PathBuf::from(p).exists()
+            };
+            let immutable = !beside("-wal") && !beside("-journal");
+            Ok(o.filename(path).read_only(true).immutable(immutable))
         }
     }
 }
@@ -57,7 +71,7 @@ pub(super) async fn capture(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<Capt
     for c in [c1, c2, c3] {
         let _ = c.close().await;
     }
-    let ((server_version, version_table), mut tables, (fks, indexes)) = result?;
+    let ((server_version, version_table), mut tables, (fks, indexes, sqls)) = result?;
 
     for (schema, table, fk) in fks {
         // `REFERENCES t` without columns names t's primary key.
@@ -82,8 +96,12 @@ pub(super) async fn capture(ctx: &Ctx<'_>, target: &SqliteTarget) -> Result<Capt
         };
         match origin.as_str() {
             "pk" => {}
+            // SQLite keeps a unique constraint's name only in the table's SQL.
             "u" => t.unique_constraints.push(UniqueConstraint {
-                name: None,
+                name: sqls
+                    .iter()
+                    .find(|(s, n, _)| *s == schema && *n == table)
+                    .and_then(|(.., sql)| named_unique(sql, &index.columns)),
                 columns: index.columns,
             }),
             _ => t.indexes.push(index),
@@ -171,6 +189,7 @@ async fn columns(
                 type_: type_.unwrap_or_default(),
                 nullable: notnull.unwrap_or_default() == 0,
                 default,
+                comment: None,
             });
         }
         pks.sort();
@@ -194,32 +213,56 @@ type ColumnRow = (
 );
 
 type Fks = Vec<(String, String, ForeignKey)>;
+/// Schema, table, `CREATE TABLE` text.
+type Sqls = Vec<(String, String, String)>;
+/// Table, id, referred table, column, referred column, `ON DELETE`, `ON UPDATE`.
+type FkRow = (
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 type Indexes = Vec<(String, String, String, Index)>;
 
 async fn keys_and_indexes(
     ctx: &Ctx<'_>,
     conn: &mut SqliteConnection,
     schemas: &[String],
-) -> Result<(Fks, Indexes), DbError> {
+) -> Result<(Fks, Indexes, Sqls), DbError> {
     let mut fks: Fks = Vec::new();
     let mut indexes: Indexes = Vec::new();
+    let mut sqls: Sqls = Vec::new();
     for schema in schemas {
+        let sql = format!(
+            "SELECT m.name, m.sql FROM {s}.sqlite_schema m WHERE {USER_TABLES} AND m.sql IS NOT NULL",
+            s = quote(schema, '"'),
+        );
+        let rows: Vec<(String, String)> = ctx
+            .run(
+                "reading table definitions",
+                sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn),
+            )
+            .await?;
+        sqls.extend(rows.into_iter().map(|(t, s)| (schema.clone(), t, s)));
         let what = "reading foreign keys";
         let sql = format!(
-            "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\" \
+            "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_delete, f.on_update \
              FROM {s}.sqlite_schema m JOIN pragma_foreign_key_list(m.name, {lit}) f \
              WHERE {USER_TABLES} ORDER BY m.name, f.id, f.seq",
             s = quote(schema, '"'),
             lit = sql_str(schema),
         );
-        let rows: Vec<(String, i64, String, String, Option<String>)> = ctx
+        let rows: Vec<FkRow> = ctx
             .run(
                 what,
                 sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn),
             )
             .await?;
         let mut current: Option<(String, i64)> = None;
-        for (table, id, referred, from, to) in rows {
+        for (table, id, referred, from, to, on_delete, on_update) in rows {
             let key = Some((table.clone(), id));
             if current != key {
                 current = key;
@@ -232,6 +275,8 @@ async fn keys_and_indexes(
                         referred_schema: schema.clone(),
                         referred_table: referred,
                         referred_columns: Vec::new(),
+                        on_delete,
+                        on_update,
                     },
                 ));
             }
@@ -274,5 +319,99 @@ async fn keys_and_indexes(
             }
         }
     }
-    Ok((fks, indexes))
+    Ok((fks, indexes, sqls))
+}
+
+/// The name of `CONSTRAINT <name> UNIQUE (<columns>)` in a `CREATE TABLE` text, as
+/// SQLAlchemy's reflection reads it.
+fn named_unique(sql: &str, columns: &[String]) -> Option<String> {
+    // Tokens: identifiers (quotes removed), and single punctuation characters.
+    let mut tokens: Vec<String> = Vec::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' | '[' => {
+                let close = if c == '[' { ']' } else { c };
+                let mut t = String::new();
+                while let Some(d) = chars.next() {
+                    if d == close {
+                        if close != ']' && chars.peek() == Some(&close) {
+                            chars.next();
+                            t.push(d);
+                            continue;
+                        }
+                        break;
+                    }
+                    t.push(d);
+                }
+                tokens.push(t);
+            }
+            '\'' => {
+                // A string literal: skipped.
+                while let Some(d) = chars.next() {
+                    if d == '\'' && chars.peek() != Some(&'\'') {
+                        break;
+                    } else if d == '\'' {
+                        chars.next();
+                    }
+                }
+                tokens.push("'".into());
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let mut t = c.to_string();
+                while let Some(&d) = chars.peek() {
+                    if d.is_alphanumeric() || d == '_' || d == '$' {
+                        t.push(d);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push(t);
+            }
+            c if c.is_whitespace() => {}
+            c => tokens.push(c.to_string()),
+        }
+    }
+    let mut i = 0;
+    while i + 3 < tokens.len() {
+        if tokens[i].eq_ignore_ascii_case("constraint")
+            && tokens[i + 2].eq_ignore_ascii_case("unique")
+            && tokens[i + 3] == "("
+        {
+            let mut cols = Vec::new();
+            let mut j = i + 4;
+            while j < tokens.len() && tokens[j] != ")" {
+                if tokens[j] != "," {
+                    cols.push(tokens[j].clone());
+                }
+                j += 1;
+            }
+            if cols.len() == columns.len() && cols.iter().zip(columns).all(|(a, b)| a == b) {
+                return Some(tokens[i + 1].clone());
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod unique_name_tests {
+    use super::named_unique;
+
+    #[test]
+    fn reads_constraint_names_from_the_table_sql() {
+        let sql = "CREATE TABLE accounts (\n\tid INTEGER NOT NULL, \n\temail VARCHAR(120), \
+                   note VARCHAR DEFAULT 'x, CONSTRAINT no UNIQUE (email)', \n\t\
+                   CONSTRAINT pk_accounts PRIMARY KEY (id), \n\t\
+                   CONSTRAINT \"uq accounts\" UNIQUE (email, id), \n\tUNIQUE (note)\n)";
+        let cols = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            named_unique(sql, &cols(&["email", "id"])).as_deref(),
+            Some("uq accounts")
+        );
+        assert_eq!(named_unique(sql, &cols(&["email"])), None);
+        assert_eq!(named_unique(sql, &cols(&["note"])), None);
+    }
 }

@@ -422,13 +422,55 @@ pub fn mask_passwords(text: &str) -> String {
                 pos += pair.len() + 1;
             }
         }
+        mask_interpolated(text, &text[start..end], &mut bytes, 0);
         from = end.max(start);
     }
     // Only ASCII bytes were written over whole characters' bytes: still UTF-8.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn dialect_of(scheme: &str) -> Option<Dialect> {
+/// Masks, in `bytes`, the value of every `key = value` / `key: value` line of
+/// `text` that `value` names as `%(key)s` (`alembic.ini`'s ConfigParser
+/// interpolation: `sqlalchemy.url = postgresql://u:%(db_password)s@h/db`), and
+/// the values those name in turn (up to ConfigParser's depth of 10).
+fn mask_interpolated(text: &str, value: &str, bytes: &mut [u8], depth: usize) {
+    if depth > 10 {
+        return;
+    }
+    let mut rest = value;
+    while let Some(at) = rest.find("%(") {
+        let after = &rest[at + 2..];
+        let Some(close) = after.find(")s") else {
+            break;
+        };
+        let name = after[..close].trim().to_ascii_lowercase();
+        rest = &after[close + 2..];
+        if name.is_empty() || name == "here" {
+            continue;
+        }
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.trim_end_matches(['\n', '\r']);
+            let trimmed = body.trim_start();
+            if let Some(sep) = trimmed.find(['=', ':'])
+                && trimmed[..sep].trim_end().eq_ignore_ascii_case(&name)
+            {
+                let v_start = line_start + (body.len() - trimmed.len()) + sep + 1;
+                let v_end = line_start + body.len();
+                let v = &text[v_start..v_end];
+                for (i, c) in v.char_indices() {
+                    if !c.is_whitespace() {
+                        bytes[v_start + i..v_start + i + c.len_utf8()].fill(b'*');
+                    }
+                }
+                mask_interpolated(text, v, bytes, depth + 1);
+            }
+            line_start += line.len();
+        }
+    }
+}
+
+pub(crate) fn dialect_of(scheme: &str) -> Option<Dialect> {
     let lower = scheme.to_ascii_lowercase();
     let (base, driver) = match lower.split_once('+') {
         Some((b, d)) => (b.to_string(), Some(d.to_string())),
@@ -607,9 +649,15 @@ fn parse_rfc(url: &str, base: &Path) -> Result<DbUrl, UrlError> {
         host
     };
     // libpq/SQLAlchemy: `?host=/run/postgresql`; PyMySQL: `?unix_socket=/path`.
+    // `?user=` is the user to connect as (SQLAlchemy passes the query to the
+    // driver after the URL's parts, so it wins over a user written before `@`).
+    let mut username = username;
     params.retain(|(k, v)| {
         let k = k.to_ascii_lowercase();
-        if (k == "host" && v.starts_with('/')) || k == "unix_socket" || k == "socket" {
+        if k == "user" && !v.is_empty() {
+            username = Some(v.clone());
+            false
+        } else if (k == "host" && v.starts_with('/')) || k == "unix_socket" || k == "socket" {
             socket = Some(PathBuf::from(v));
             false
         } else if k == "host" && !v.is_empty() {
@@ -708,6 +756,15 @@ mod tests {
         assert!(masked.contains("# mysql://root@h/db sqlite:///a.db ://"));
         assert!(masked.contains("mysql+pymysql://u:**********@h/db"));
         assert_eq!(mask_passwords("no urls here"), "no urls here");
+        // alembic.ini interpolation: the values named in the URL, and theirs.
+        let ini = "[alembic]\nDB_Password = Hunter2 x\nuser: %(base)s\nbase = app\n\
+                   sqlalchemy.url = postgresql://%(user)s:%(db_password)s@h/db\nother = keep\n";
+        let masked = mask_passwords(ini);
+        assert_eq!(masked.len(), ini.len());
+        assert!(!masked.contains("Hunter2"), "{masked}");
+        assert!(masked.contains("DB_Password = ******* *\n"), "{masked}");
+        assert!(masked.contains("base = ***\n"), "{masked}");
+        assert!(masked.contains("other = keep"), "{masked}");
         // SQLAlchemy reads `/`, `?` and `#` as part of a password.
         let masked = mask_passwords("url = 'postgresql://u:Pa/S?S#W@h/db'");
         assert_eq!(masked, "url = 'postgresql://u:********@h/db'");
@@ -831,6 +888,11 @@ mod tests {
         let s = server("postgresql://u@h/db?sslmode=verify-full&application_name=mv");
         assert_eq!(s.param("sslmode"), Some("verify-full"));
         assert_eq!(s.param("application_name"), Some("mv"));
+        let q = server("postgresql://h:5433/db?user=alice&sslmode=disable");
+        assert_eq!(q.username.as_deref(), Some("alice"));
+        assert_eq!(q.params, vec![("sslmode".into(), "disable".into())]);
+        let q = server("mysql://bob@h/db?user=carol");
+        assert_eq!(q.username.as_deref(), Some("carol"));
         let s = server("postgresql://u@/db?host=/run/postgresql");
         assert_eq!(s.socket.as_deref(), Some(Path::new("/run/postgresql")));
         let s = server("postgresql+asyncpg://u@/db?host=10.0.0.5");

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use super::{EmitOptions, Emitter};
 use crate::report::Report;
+use crate::text::escape_controls;
 
 pub struct Concise;
 
@@ -15,15 +16,18 @@ impl Emitter for Concise {
                 .location
                 .span
                 .map_or((1, 1), |s| (s.start_line, s.start_column));
+            let path = report.display_path(&d.location.path);
+            let path = escape_controls(&path);
+            // A line starting `::` would be a GitHub workflow command.
+            let dot = if path.starts_with("::") { "./" } else { "" };
             writeln!(
                 out,
-                "{}:{}:{}: {} [{}] {}",
-                report.display_path(&d.location.path),
+                "{dot}{path}:{}:{}: {} [{}] {}",
                 line,
                 col,
                 d.code,
                 d.severity,
-                d.message
+                escape_controls(&d.message)
             )?;
         }
         Ok(())

@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use super::{EmitOptions, Emitter};
 use crate::diagnostic::Severity;
 use crate::report::Report;
+use crate::text::escape_controls;
 
 pub struct Github;
 
@@ -26,7 +27,7 @@ impl Emitter for Github {
             };
             let mut props = vec![format!(
                 "file={}",
-                escape_property(&report.display_path(&d.location.path))
+                escape_property(&escape_controls(&report.display_path(&d.location.path)))
             )];
             match d.location.span {
                 Some(s) => {
@@ -41,10 +42,12 @@ impl Emitter for Github {
                 "title={}",
                 escape_property(&format!("{} {}", d.code, d.name))
             ));
-            let mut message = d.message.clone();
+            // Control characters from the input are escaped; the one line break
+            // is ours (before the help).
+            let mut message = escape_controls(&d.message).into_owned();
             if let Some(help) = &d.help {
                 message.push_str("\nhelp: ");
-                message.push_str(help);
+                message.push_str(&escape_controls(help));
             }
             writeln!(
                 out,

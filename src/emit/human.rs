@@ -7,14 +7,15 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, NamedSource, SourceCode,
-    SourceSpan, SpanContents,
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
 };
 
 use super::{EmitOptions, Emitter};
 use crate::diagnostic::{Diagnostic, Location, Severity};
 use crate::report::{Report, Summary};
 use crate::source::SourceFile;
+use crate::text::escape_controls;
 
 /// Width used when not writing to a terminal, so that output (and snapshots) is stable.
 const FIXED_WIDTH: usize = 100;
@@ -24,8 +25,9 @@ pub struct Human;
 impl Emitter for Human {
     fn emit(&self, report: &Report, opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
         let handler = handler(opts);
+        let mut shown = Shown::default();
         for d in &report.diagnostics {
-            let rendered = render(&handler, &MietteDiagnostic::new(report, d));
+            let rendered = render(&handler, &MietteDiagnostic::new(report, d, &mut shown));
             out.write_all(rendered.as_bytes())?;
             writeln!(out)?;
         }
@@ -56,9 +58,14 @@ fn render(handler: &GraphicalReportHandler, diagnostic: &MietteDiagnostic) -> St
     s
 }
 
-/// A file's text as miette reads it, shared without copying.
+/// A file's text as miette reads it, shared without copying; for a file holding
+/// control characters, a copy with them neutralized (byte for byte, see
+/// [`crate::text::neutralize_controls`]): a snippet never drives the terminal.
 #[derive(Debug)]
-struct Text(Arc<SourceFile>);
+enum Text {
+    Plain(Arc<SourceFile>),
+    Neutralized(Arc<SourceFile>, Arc<String>),
+}
 
 impl SourceCode for Text {
     fn read_span<'a>(
@@ -67,10 +74,45 @@ impl SourceCode for Text {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        self.0
-            .text
-            .as_str()
-            .read_span(span, context_lines_before, context_lines_after)
+        let (src, text) = match self {
+            Text::Plain(src) => (src, src.text.as_str()),
+            Text::Neutralized(src, text) => (src, text.as_str()),
+        };
+        // miette reads a `str` from its start to find the lines around the span:
+        // 60,000 findings in one large file made the format quadratic. Start at the
+        // first context line instead (the line index finds it) and shift back.
+        let first = src
+            .line_index(span.offset())
+            .saturating_sub(context_lines_before);
+        let base = src.line_start(first).min(span.offset());
+        let shifted = SourceSpan::new((span.offset() - base).into(), span.len());
+        let text: &'a str = &text[base..];
+        let c = text.read_span(&shifted, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            c.data(),
+            SourceSpan::new((c.span().offset() + base).into(), c.span().len()),
+            c.line() + first,
+            c.column(),
+            c.line_count() + first,
+        )))
+    }
+}
+
+/// The neutralized copies made so far, one per file (`None`: the file has no
+/// control character), so each file is scanned once per report.
+#[derive(Default)]
+struct Shown(std::collections::HashMap<std::path::PathBuf, Option<Arc<String>>>);
+
+impl Shown {
+    fn text(&mut self, path: &std::path::Path, src: &Arc<SourceFile>) -> Text {
+        let copy = self
+            .0
+            .entry(path.to_path_buf())
+            .or_insert_with(|| crate::text::neutralize_controls(&src.text).map(Arc::new));
+        match copy {
+            Some(text) => Text::Neutralized(Arc::clone(src), Arc::clone(text)),
+            None => Text::Plain(Arc::clone(src)),
+        }
     }
 }
 
@@ -90,8 +132,8 @@ struct MietteDiagnostic {
 }
 
 impl MietteDiagnostic {
-    fn new(report: &Report, d: &Diagnostic) -> Self {
-        let (source, label) = snippet(report, &d.location);
+    fn new(report: &Report, d: &Diagnostic, shown: &mut Shown) -> Self {
+        let (source, label) = snippet(report, &d.location, shown);
         let message = with_path(report, &d.message, &d.location, source.is_some());
         MietteDiagnostic {
             code: Some(format!("{} {} [{}]", d.code, d.name, d.severity)),
@@ -99,7 +141,7 @@ impl MietteDiagnostic {
             message,
             source,
             label,
-            help: d.help.clone(),
+            help: d.help.as_deref().map(|h| escape_controls(h).into_owned()),
             url: report
                 .rules
                 .iter()
@@ -110,7 +152,7 @@ impl MietteDiagnostic {
                 .iter()
                 .map(|r| {
                     // The message heads the related block; the snippet only underlines.
-                    let (source, label) = snippet(report, &r.location);
+                    let (source, label) = snippet(report, &r.location, shown);
                     MietteDiagnostic {
                         code: None,
                         severity: miette::Severity::Advice,
@@ -133,40 +175,51 @@ pub(crate) const MAX_SNIPPET_LINE: usize = 4096;
 
 /// The loaded source and a label for a location with a span; `(None, None)` otherwise,
 /// and when a line the snippet would show is longer than [`MAX_SNIPPET_LINE`].
-fn snippet(report: &Report, loc: &Location) -> (Option<NamedSource<Text>>, Option<LabeledSpan>) {
+fn snippet(
+    report: &Report,
+    loc: &Location,
+    shown: &mut Shown,
+) -> (Option<NamedSource<Text>>, Option<LabeledSpan>) {
     let (Some(span), Some(src)) = (loc.span, report.sources.get(&loc.path)) else {
         return (None, None);
     };
     let len = src.text.len();
     let start = span.start.min(len);
     let end = span.end.clamp(start, len);
-    let shown = [
+    let lines = [
         span.start_line.saturating_sub(1),
         span.start_line,
         span.end_line,
         span.end_line + 1,
     ];
-    if shown.into_iter().any(|line| {
+    if lines.into_iter().any(|line| {
         src.line_span(line)
             .is_some_and(|l| l.end - l.start > MAX_SNIPPET_LINE)
     }) {
         return (None, None);
     }
-    let source = NamedSource::new(report.display_path(&loc.path), Text(Arc::clone(src)));
+    let source = NamedSource::new(
+        escape_controls(&report.display_path(&loc.path)),
+        shown.text(&loc.path, src),
+    );
     let label = LabeledSpan::new_primary_with_span(None, start..end);
     (Some(source), Some(label))
 }
 
+/// The message (control characters escaped), followed by `at <path>` when there
+/// is no snippet to show the path.
 fn with_path(report: &Report, message: &str, loc: &Location, has_snippet: bool) -> String {
+    let message = escape_controls(message);
+    let path = || escape_controls(&report.display_path(&loc.path)).into_owned();
     match loc.span {
-        _ if has_snippet => message.to_string(),
+        _ if has_snippet => message.into_owned(),
         Some(s) => format!(
             "{message}\nat {}:{}:{}",
-            report.display_path(&loc.path),
+            path(),
             s.start_line,
             s.start_column
         ),
-        None => format!("{message}\nat {}", report.display_path(&loc.path)),
+        None => format!("{message}\nat {}", path()),
     }
 }
 
@@ -229,25 +282,66 @@ impl miette::Diagnostic for MietteDiagnostic {
     }
 }
 
+/// The status block of a run over several Alembic environments: one block each.
+fn write_environments(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for env in &report.status.environments {
+        writeln!(
+            out,
+            "Project {} ({}):",
+            env.name,
+            report.display_path(&env.root)
+        )?;
+        writeln!(
+            out,
+            "  Database: {}",
+            env.database.as_deref().unwrap_or("not configured")
+        )?;
+        if let Some(current) = &env.current_revisions {
+            writeln!(
+                out,
+                "  Current revision(s): {}",
+                list_or_none(current.iter().map(String::as_str))
+            )?;
+        }
+        writeln!(
+            out,
+            "  Head revision(s): {}",
+            list_or_none(env.head_revisions.iter().map(String::as_str))
+        )?;
+        if let Some(pending) = env.pending {
+            writeln!(out, "  Pending: {pending}")?;
+        }
+        writeln!(out, "  Migration files: {}", env.migration_files)?;
+    }
+    Ok(())
+}
+
 /// The status block, as the Python verification script printed it.
 fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let status = &report.status;
+    if !status.environments.is_empty() {
+        return write_environments(report, out);
+    }
+    // Revision ids, paths and table names come from files and the database.
+    let e = |s: &str| escape_controls(s).into_owned();
     writeln!(
         out,
         "Database: {}",
-        status.database.as_deref().unwrap_or("not configured")
+        e(status.database.as_deref().unwrap_or("not configured"))
     )?;
     if let Some(current) = &status.current_revisions {
         writeln!(
             out,
             "Current revision(s): {}",
-            list_or_none(current.iter().map(String::as_str))
+            e(&list_or_none(current.iter().map(String::as_str)))
         )?;
     }
     writeln!(
         out,
         "Head revision(s): {}",
-        list_or_none(status.head_revisions.iter().map(String::as_str))
+        e(&list_or_none(
+            status.head_revisions.iter().map(String::as_str)
+        ))
     )?;
     if let Some(pending) = status.pending {
         writeln!(out, "Pending: {pending}")?;
@@ -267,22 +361,22 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "Version locations:")?;
     for loc in &status.version_locations {
-        writeln!(out, "  {}", report.display_path(loc))?;
+        writeln!(out, "  {}", e(&report.display_path(loc)))?;
     }
     writeln!(out, "Migration files:")?;
     for file in &status.migration_files {
-        writeln!(out, "  {}", report.display_path(file))?;
+        writeln!(out, "  {}", e(&report.display_path(file)))?;
     }
     if let Some(tables) = &status.model_tables {
         writeln!(out, "Model tables:")?;
         for table in tables {
-            writeln!(out, "  {table}")?;
+            writeln!(out, "  {}", e(&table.to_string()))?;
         }
     }
     if let Some(tables) = &status.tables {
         writeln!(out, "Tables:")?;
         for table in tables {
-            writeln!(out, "  {table}")?;
+            writeln!(out, "  {}", e(&table.to_string()))?;
         }
     }
     if !report.summary.skipped_rules.is_empty() {

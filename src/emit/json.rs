@@ -83,6 +83,9 @@ struct JsonStatus<'a> {
     model_files: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_tables: Option<&'a [String]>,
+    /// Present only for a run over several Alembic environments: each one's status.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    environments: &'a [crate::report::EnvironmentStatus],
 }
 
 #[derive(Serialize)]
@@ -143,6 +146,7 @@ impl Emitter for Json {
                     .as_ref()
                     .map(|f| f.iter().map(|p| report.display_path(p)).collect()),
                 model_tables: status.model_tables.as_deref(),
+                environments: &status.environments,
             },
             summary: JsonSummary {
                 errors: report.summary.errors,
@@ -152,7 +156,8 @@ impl Emitter for Json {
                 skipped_rules: &report.summary.skipped_rules,
             },
         };
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        let json = serde_json::to_vec_pretty(&doc)?;
+        out.write_all(&crate::text::escape_json_controls(json))?;
         writeln!(out)
     }
 }

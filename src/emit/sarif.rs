@@ -34,7 +34,8 @@ pub struct Sarif;
 impl Emitter for Sarif {
     fn emit(&self, report: &Report, _opts: EmitOptions, out: &mut dyn Write) -> io::Result<()> {
         let log = build(report);
-        serde_json::to_writer_pretty(&mut *out, &log)?;
+        let json = serde_json::to_vec_pretty(&log)?;
+        out.write_all(&crate::text::escape_json_controls(json))?;
         writeln!(out)
     }
 }
@@ -210,7 +211,12 @@ fn physical(report: &Report, loc: &Location) -> PhysicalLocation {
 fn artifact(report: &Report, path: &Path) -> ArtifactLocation {
     match path.strip_prefix(&report.root) {
         Ok(rel) if rel.components().next().is_some() => ArtifactLocation::builder()
-            .uri(encode(&report.root_relative(path)))
+            .uri(
+                rel.components()
+                    .map(|c| encode_os(c.as_os_str()))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            )
             .uri_base_id(SRCROOT)
             .build(),
         _ => ArtifactLocation::builder()
@@ -256,7 +262,7 @@ fn file_uri(path: &Path, dir: bool) -> String {
     let mut s: String = path
         .components()
         .filter_map(|c| match c {
-            std::path::Component::Normal(p) => Some(encode(&p.to_string_lossy())),
+            std::path::Component::Normal(p) => Some(encode_os(p)),
             std::path::Component::Prefix(p) => Some(p.as_os_str().to_string_lossy().into_owned()),
             _ => None,
         })
@@ -277,8 +283,22 @@ const URI_PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
     .remove(b'/');
 
 /// Percent-encodes everything but unreserved characters and `/`.
+#[cfg(test)]
 fn encode(path: &str) -> String {
     percent_encoding::utf8_percent_encode(path, URI_PATH).to_string()
+}
+
+/// A path component percent-encoded from its raw bytes: a name that is not UTF-8
+/// keeps its bytes (`caf%E9.py`), not U+FFFD (`%EF%BF%BD`), so the URI still
+/// names the file.
+fn encode_os(part: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(part);
+    #[cfg(not(unix))]
+    let lossy = part.to_string_lossy();
+    #[cfg(not(unix))]
+    let bytes = lossy.as_bytes();
+    percent_encoding::percent_encode(bytes, URI_PATH).to_string()
 }
 
 #[cfg(test)]
@@ -288,6 +308,12 @@ mod tests {
     #[test]
     fn encodes_uris() {
         assert_eq!(encode("a b/c%d.py"), "a%20b/c%25d.py");
+        assert_eq!(encode_os(std::ffi::OsStr::new("é x.py")), "%C3%A9%20x.py");
+        #[cfg(unix)]
+        assert_eq!(
+            encode_os(std::os::unix::ffi::OsStrExt::from_bytes(b"caf\xe9.py")),
+            "caf%E9.py"
+        );
         assert_eq!(
             directory_uri(Path::new("/work/my project")),
             "file:///work/my%20project/"

@@ -14,7 +14,10 @@ use std::sync::OnceLock;
 use tree_sitter::{Language, Node, Parser, Tree};
 
 use super::value::Value;
-use super::{Arg, BodyKind, Function, Migration, OpCall, Phase, Problem, RevisionList, Spanned};
+use super::{
+    Arg, Binding, BodyKind, Bound, Computed, Expr, Function, IdField, Migration, ModuleScope,
+    OpCall, Phase, Problem, RevisionList, Spanned,
+};
 use crate::source::SourceFile;
 use crate::suppression::{Suppression, Suppressions, parse_directive};
 
@@ -155,24 +158,111 @@ thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
 }
 
-/// Parses Python source with this thread's parser (created on first use).
+fn new_parser() -> Parser {
+    let mut p = Parser::new();
+    p.set_language(&tree_sitter_python::LANGUAGE.into())
+        .expect("tree-sitter-python matches the tree-sitter ABI");
+    p
+}
+
+/// Parses Python source with this thread's parser (created on first use), within
+/// the bounds of [`parse_python_checked`].
 pub fn parse_python(text: &str) -> Option<Tree> {
+    parse_python_checked(text).ok()
+}
+
+/// Parses Python source (model files, `migverify tree`) within bounds: nesting
+/// CPython refuses is an error before tree-sitter sees it (its scanner aborts the
+/// process on a few hundred indentation levels), long runs of comment-only lines go
+/// to the parser as spaces ([`super::depth::Scan::comment_runs`]), and the parse is
+/// bounded ([`parse_budget`]). The error says why, with the line.
+pub fn parse_python_checked(text: &str) -> Result<Tree, String> {
+    let scan = super::depth::scan(text);
+    if let Some(deep) = scan.too_deep {
+        let line = text[..deep.start.min(text.len())].matches('\n').count() + 1;
+        return Err(format!(
+            "Python syntax error at line {line}: {}",
+            deep.message
+        ));
+    }
+    if scan.comment_runs.is_empty() {
+        return parse_bounded(text);
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for &(s, e) in &scan.comment_runs {
+        bytes[s..e].fill(b' ');
+    }
+    parse_bounded(&String::from_utf8(bytes).unwrap_or_default())
+}
+
+/// The text is handed to tree-sitter in chunks of this size, so that what its
+/// lexer reads (and reads again) can be counted.
+const PARSE_CHUNK: usize = 16 * 1024;
+
+/// How much the lexer may read, in all, before a parse is abandoned: 64 times the
+/// file, and at least 1 GiB (about a second). tree-sitter-python's scanner reads
+/// every comment line that follows a line break again at each line break, so a
+/// block ending in 60,000 comment-only lines takes quadratic time (minutes);
+/// real files, even with thousands of trailing comment lines, stay far below.
+fn parse_budget(len: usize) -> usize {
+    len.saturating_mul(64).max(1 << 30)
+}
+
+/// Parses with this thread's parser, giving up (with the reason) when the lexer
+/// has read more than [`parse_budget`] bytes.
+fn parse_bounded(text: &str) -> Result<Tree, String> {
+    use std::cell::Cell;
+    use std::ops::ControlFlow;
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let parser = slot.get_or_insert_with(|| {
-            let mut p = Parser::new();
-            p.set_language(&tree_sitter_python::LANGUAGE.into())
-                .expect("tree-sitter-python matches the tree-sitter ABI");
-            p
-        });
-        parser.parse(text, None)
+        let parser = slot.get_or_insert_with(new_parser);
+        let budget = parse_budget(text.len());
+        let read = Cell::new(0usize);
+        let bytes = text.as_bytes();
+        let mut input = |offset: usize, _: tree_sitter::Point| -> &[u8] {
+            let rest = bytes.get(offset..).unwrap_or_default();
+            let chunk = &rest[..rest.len().min(PARSE_CHUNK)];
+            read.set(read.get().saturating_add(chunk.len()));
+            chunk
+        };
+        let mut progress = |_: &tree_sitter::ParseState| {
+            if read.get() > budget {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let options = tree_sitter::ParseOptions::new().progress_callback(&mut progress);
+        let tree = parser.parse_with_options(&mut input, None, Some(options));
+        match tree {
+            Some(tree) => Ok(tree),
+            None => {
+                // A halted parse resumes on the next call unless reset.
+                parser.reset();
+                if read.get() > budget {
+                    Err(format!(
+                        "too slow to parse: the parser read more than {} of text for this {} file \
+                         (long runs of comment-only lines at the end of a block make it quadratic)",
+                        crate::bounded::describe_size(budget as u64),
+                        crate::bounded::describe_size(bytes.len() as u64),
+                    ))
+                } else {
+                    Err("the Python parser gave up on this file".into())
+                }
+            }
+        }
     })
 }
 
-/// Reads and extracts a migration file. A file that cannot be read still yields a
-/// `Migration`, with the reason in `problems`.
+/// Reads and extracts a migration file (at most
+/// [`crate::bounded::DEFAULT_SOURCE_LIMIT`] bytes). A file that cannot be read still
+/// yields a `Migration`, with the reason in `problems`.
 pub fn parse_file(path: &Path) -> Migration {
-    match std::fs::read(path) {
+    match crate::bounded::read(
+        path,
+        crate::bounded::DEFAULT_SOURCE_LIMIT,
+        "a migration file",
+    ) {
         Ok(bytes) => parse_source(path.to_path_buf(), bytes),
         Err(err) => unreadable(path, &err),
     }
@@ -206,6 +296,9 @@ fn empty(path: PathBuf, source: Arc<SourceFile>) -> Migration {
         suppressions: Suppressions::default(),
         problems: Vec::new(),
         query_matches: Vec::new(),
+        computed: Vec::new(),
+        scope: None,
+        unresolved: Vec::new(),
     }
 }
 
@@ -262,12 +355,39 @@ fn extract(
         });
         return m;
     }
-    let Some(tree) = parse_python(&source.text) else {
+    // Nesting CPython refuses before parsing, and which would abort or stall the
+    // parser: the file is not parsed at all.
+    let scan = super::depth::scan(&source.text);
+    if let Some(deep) = scan.too_deep {
+        let (line, col) = source.line_col(deep.start);
         m.problems.push(Problem {
-            message: "the Python parser gave up on this file".into(),
-            span: None,
+            message: format!("Python syntax error at {line}:{col}: {}", deep.message),
+            span: Some(source.span(deep.start, deep.end)),
         });
         return m;
+    }
+    // Long runs of comment-only lines go to the parser as spaces (offsets kept).
+    let hidden;
+    let parsed_text: &str = if scan.comment_runs.is_empty() {
+        &source.text
+    } else {
+        let mut bytes = source.text.clone().into_bytes();
+        for &(s, e) in &scan.comment_runs {
+            bytes[s..e].fill(b' ');
+        }
+        // Whole comments (ASCII `#` to a line break) became spaces: still UTF-8.
+        hidden = String::from_utf8(bytes).unwrap_or_default();
+        &hidden
+    };
+    let tree = match parse_bounded(parsed_text) {
+        Ok(tree) => tree,
+        Err(why) => {
+            m.problems.push(Problem {
+                message: why,
+                span: None,
+            });
+            return m;
+        }
     };
     let mut ex = Extractor {
         src: &source,
@@ -275,11 +395,18 @@ fn extract(
         down_revision_assigned: false,
         prune,
         ops,
+        hidden_comments: &scan.comment_runs,
     };
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
     if let Some(queries) = queries.filter(|q| !q.is_empty() && m.problems.is_empty()) {
-        m.query_matches = queries.run(&tree, &source, &m);
+        match queries.run(&tree, &source, &m) {
+            Ok(found) => m.query_matches = found,
+            Err(why) => m.problems.push(Problem {
+                message: why,
+                span: None,
+            }),
+        }
     }
     m
 }
@@ -293,6 +420,8 @@ struct Extractor<'a> {
     prune: bool,
     /// Extract `op.*` calls.
     ops: bool,
+    /// Comments the parser did not see ([`super::depth::Scan::comment_runs`]).
+    hidden_comments: &'a [(usize, usize)],
 }
 
 /// An active `with op.batch_alter_table(...) as alias:` block.
@@ -350,13 +479,20 @@ impl<'a> Extractor<'a> {
             }
             first_statement = false;
         }
-        if self.m.revision.is_none() && self.m.problems.is_empty() {
+        let computed_revision = self.m.computed.iter().any(|c| c.field == IdField::Revision);
+        if !self.m.computed.is_empty() {
+            self.m.scope = Some(Box::new(module_scope(root, self.src)));
+        }
+        if computed_revision {
+            // Resolved after loading ([`super::resolve`]).
+        } else if self.m.revision.is_none() && self.m.problems.is_empty() {
             self.m.problems.push(Problem {
                 message: "no top-level `revision = \"...\"` string literal: Alembic cannot identify this migration"
                     .into(),
                 span: None,
             });
-        } else if self.m.revision.is_some() && !self.down_revision_assigned {
+        }
+        if (self.m.revision.is_some() || computed_revision) && !self.down_revision_assigned {
             let span = self.m.revision.as_ref().map(|r| r.span);
             self.m.problems.push(Problem {
                 message:
@@ -398,19 +534,31 @@ impl<'a> Extractor<'a> {
                             ),
                         );
                     }
+                    self.m.computed.retain(|c| c.field != IdField::Revision);
                     self.m.revision = Some(Spanned {
                         value: rev,
                         span: self.span(right),
                     });
                 }
-                None => self.problem(
+                None if kind(right) == "none" || wrong_literal(right, self.text(right)) => self
+                    .problem(
                     right,
-                    "`revision` must be a string literal for the migration to be read statically"
+                    "`revision` must be a string: Alembic cannot use this value as a revision id"
                         .into(),
                 ),
+                None => {
+                    self.m.revision = None;
+                    self.compute(IdField::Revision, statement, right);
+                }
             },
             "down_revision" | "branch_labels" | "depends_on" => {
                 self.down_revision_assigned |= name == "down_revision";
+                let field = match name {
+                    "down_revision" => IdField::DownRevision,
+                    "branch_labels" => IdField::BranchLabels,
+                    _ => IdField::DependsOn,
+                };
+                self.m.computed.retain(|c| c.field != field);
                 match self.revision_list(right) {
                     Some(items) => {
                         let list = RevisionList {
@@ -424,12 +572,18 @@ impl<'a> Extractor<'a> {
                             _ => self.m.depends_on = Some(list),
                         }
                     }
-                    None => self.problem(
+                    None if wrong_literal(right, self.text(right)) => self.problem(
                         right,
-                        format!(
-                            "`{name}` must be None, a string, or a tuple or list of string literals"
-                        ),
+                        format!("`{name}` must be None, a string, or a tuple or list of strings"),
                     ),
+                    None => {
+                        match field {
+                            IdField::DownRevision => self.m.down_revision = None,
+                            IdField::BranchLabels => self.m.branch_labels = None,
+                            _ => self.m.depends_on = None,
+                        }
+                        self.compute(field, statement, right);
+                    }
                 }
             }
             _ => {
@@ -440,11 +594,28 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    /// Keeps a value that is not a literal, to resolve after loading.
+    fn compute(&mut self, field: IdField, statement: Node, value: Node) {
+        let expr = to_expr(value, self.src, 0);
+        self.m.computed.push(Computed {
+            field,
+            statement: self.span(statement),
+            value: Spanned {
+                value: expr,
+                span: self.span(value),
+            },
+        });
+    }
+
     /// `None`, a string, or a tuple/list of strings.
     fn revision_list(&self, node: Node) -> Option<Vec<Spanned<String>>> {
+        // Iterative, as in `string_literal`: parentheses nest without bound.
+        let mut node = node;
+        while kind(node) == "parenthesized_expression" {
+            node = node.named_child(0)?;
+        }
         match kind(node) {
             "none" => Some(Vec::new()),
-            "parenthesized_expression" => self.revision_list(node.named_child(0)?),
             "tuple" | "list" => {
                 let mut items = Vec::new();
                 let mut cursor = node.walk();
@@ -566,7 +737,7 @@ impl<'a> Extractor<'a> {
                 match node.kind_id() {
                     id if id == g.comment => {
                         comments.push((node.start_byte(), node.end_byte()));
-                        self.comment(node);
+                        self.comment(node.start_byte(), node.end_byte());
                         descend = false;
                     }
                     id if id == g.with_statement && self.ops => self.batch_scope(node, &mut scopes),
@@ -602,6 +773,16 @@ impl<'a> Extractor<'a> {
             }
         }
 
+        // The comments hidden from the parser, read here, in order with the others.
+        if !self.hidden_comments.is_empty() {
+            for &(s, e) in self.hidden_comments {
+                comments.push((s, e));
+                self.comment(s, e);
+            }
+            comments.sort_unstable();
+            self.m.suppressions.items.sort_by_key(|s| s.span.start);
+        }
+
         // Indentation CPython's tokenizer refuses and the parser accepts: tabs and
         // spaces mixed so that the width of a tab matters (TabError), an indent no
         // block expects, a dedent to no open level (IndentationError).
@@ -617,7 +798,12 @@ impl<'a> Extractor<'a> {
             .iter()
             .copied()
             .filter(|_| legacy_encoding.is_none())
-            .find(|&b| !comments.iter().any(|&(s, e)| s <= b && b < e));
+            .find(|&b| {
+                // Comments are in document order and do not overlap: the one that
+                // may hold `b` is the last to start at or before it.
+                let i = comments.partition_point(|&(s, _)| s <= b);
+                !(i > 0 && b < comments[i - 1].1)
+            });
         let bad_line_start = bad_byte.map(|b| self.src.text[..b].rfind('\n').map_or(0, |i| i + 1));
         let first_error =
             first_error.filter(|err| bad_line_start.is_none_or(|l| err.start_byte() < l));
@@ -672,12 +858,12 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn comment(&mut self, node: Node) {
-        let text = self.text(node);
+    fn comment(&mut self, start: usize, end: usize) {
+        let text = self.src.text.get(start..end).unwrap_or("");
         let Some(d) = parse_directive(text) else {
             return;
         };
-        let base = node.start_byte();
+        let base = start;
         let rules = d
             .rules
             .iter()
@@ -688,7 +874,7 @@ impl<'a> Extractor<'a> {
             .collect();
         self.m.suppressions.items.push(Suppression {
             span: self.src.span(base + d.start, base + d.end),
-            line: node.start_position().row + 1,
+            line: self.src.line_col(start).0,
             file_level: d.file_level,
             rules,
         });
@@ -912,9 +1098,248 @@ fn parse_int(text: &str) -> Option<i64> {
     }
 }
 
+/// Whether `node` is a literal no identifier can be: a number, a boolean, bytes,
+/// a dict or set, or a tuple/list holding one. Alembic fails on those (MV009);
+/// anything else that is not a string literal is resolved statically or reported
+/// as unresolved (MV014).
+fn wrong_literal(node: Node, text: &str) -> bool {
+    let sub = |n: Node| {
+        let start = n.start_byte() - node.start_byte();
+        let end = n.end_byte() - node.start_byte();
+        text.get(start..end).unwrap_or("")
+    };
+    match kind(node) {
+        "integer" | "float" | "true" | "false" | "dictionary" | "set" | "ellipsis" => true,
+        "string" | "concatenated_string" => {
+            // Bytes; an f-string is left to the resolver (reported as unresolved).
+            let mut cursor = node.walk();
+            let interpolated = node
+                .named_children(&mut cursor)
+                .any(|c| kind(c) == "interpolation");
+            !interpolated && string_literal(node, text).is_none()
+        }
+        "parenthesized_expression" | "tuple" | "list" => {
+            let mut cursor = node.walk();
+            node.named_children(&mut cursor)
+                .filter(|c| kind(*c) != "comment")
+                .any(|c| !matches!(kind(c), "tuple" | "list") && wrong_literal(c, sub(c)))
+        }
+        _ => false,
+    }
+}
+
+/// Past this depth an expression is kept as [`Expr::Other`].
+const MAX_EXPR_DEPTH: usize = 16;
+
+/// The longest source text kept in an [`Expr::Other`].
+const MAX_OTHER_TEXT: usize = 80;
+
+/// `node` as an [`Expr`].
+pub(crate) fn to_expr(node: Node, src: &SourceFile, depth: usize) -> Expr {
+    let text = src.text.get(node.byte_range()).unwrap_or("");
+    if let Some(s) = string_literal(node, text) {
+        return Expr::Str(s);
+    }
+    let other = || {
+        Expr::Other(crate::text::truncate(
+            &text.split_whitespace().collect::<Vec<_>>().join(" "),
+            MAX_OTHER_TEXT,
+        ))
+    };
+    if depth > MAX_EXPR_DEPTH {
+        return other();
+    }
+    match kind(node) {
+        "none" => Expr::None,
+        "identifier" => Expr::Name(text.to_string()),
+        "attribute" => match dotted_name(node, &src.text) {
+            Some(name) => Expr::Name(name),
+            None => other(),
+        },
+        "parenthesized_expression" => match node.named_child(0) {
+            Some(inner) if node.named_child_count() == 1 => to_expr(inner, src, depth + 1),
+            _ => other(),
+        },
+        "tuple" | "list" => {
+            let mut cursor = node.walk();
+            let items = node
+                .named_children(&mut cursor)
+                .filter(|c| kind(*c) != "comment")
+                .map(|c| Spanned {
+                    value: to_expr(c, src, depth + 1),
+                    span: src.span(c.start_byte(), c.end_byte()),
+                })
+                .collect();
+            Expr::Seq(items)
+        }
+        "binary_operator" => {
+            let op = field(node, "operator").map(|o| src.text.get(o.byte_range()).unwrap_or(""));
+            match (op, field(node, "left"), field(node, "right")) {
+                (Some("+"), Some(l), Some(r)) => {
+                    let mut parts = Vec::new();
+                    for side in [l, r] {
+                        match to_expr(side, src, depth + 1) {
+                            Expr::Concat(inner) => parts.extend(inner),
+                            e => parts.push(e),
+                        }
+                    }
+                    Expr::Concat(parts)
+                }
+                _ => other(),
+            }
+        }
+        _ => other(),
+    }
+}
+
+/// `a.b.c` for an attribute chain of plain names.
+fn dotted_name(node: Node, text: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut n = node;
+    loop {
+        match kind(n) {
+            "identifier" => {
+                parts.push(text.get(n.byte_range())?);
+                break;
+            }
+            "attribute" => {
+                parts.push(text.get(field(n, "attribute")?.byte_range())?);
+                n = field(n, "object")?;
+            }
+            _ => return None,
+        }
+        if parts.len() > MAX_EXPR_DEPTH {
+            return None;
+        }
+    }
+    parts.reverse();
+    Some(parts.join("."))
+}
+
+/// The module-level names of a parsed Python file: plain and annotated
+/// assignments to a name, `import` and `from ... import` statements, in order.
+/// Statements nested in `if` / `try` blocks are not read.
+pub(crate) fn module_scope(root: Node, src: &SourceFile) -> ModuleScope {
+    let mut scope = ModuleScope::default();
+    let text = src.text.as_str();
+    let t = |n: Node| text.get(n.byte_range()).unwrap_or("");
+    let mut cursor = root.walk();
+    for stmt in root.named_children(&mut cursor) {
+        let at = stmt.start_byte();
+        match kind(stmt) {
+            "expression_statement" => {
+                let Some(assign) = stmt.named_child(0).filter(|a| kind(*a) == "assignment") else {
+                    continue;
+                };
+                // `A = B = "x"`: the right side is another assignment.
+                let mut names = Vec::new();
+                let mut a = assign;
+                let value = loop {
+                    if let Some(left) = field(a, "left")
+                        && kind(left) == "identifier"
+                    {
+                        names.push(t(left).to_string());
+                    }
+                    match field(a, "right") {
+                        Some(r) if kind(r) == "assignment" => a = r,
+                        other => break other,
+                    }
+                };
+                let Some(value) = value else { continue };
+                let expr = to_expr(value, src, 0);
+                for name in names {
+                    scope.bindings.push(Binding {
+                        name,
+                        at,
+                        bound: Bound::Value(expr.clone()),
+                    });
+                }
+            }
+            "import_statement" => {
+                let mut c = stmt.walk();
+                for item in stmt.children_by_field_name("name", &mut c) {
+                    match kind(item) {
+                        "dotted_name" => {
+                            let module = t(item).split_whitespace().collect::<String>();
+                            let first = module.split('.').next().unwrap_or("").to_string();
+                            scope.bindings.push(Binding {
+                                name: first.clone(),
+                                at,
+                                bound: Bound::Module(first),
+                            });
+                        }
+                        "aliased_import" => {
+                            if let (Some(n), Some(alias)) =
+                                (field(item, "name"), field(item, "alias"))
+                            {
+                                scope.bindings.push(Binding {
+                                    name: t(alias).to_string(),
+                                    at,
+                                    bound: Bound::Module(t(n).split_whitespace().collect()),
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "import_from_statement" => {
+                let Some(module_node) = field(stmt, "module_name") else {
+                    continue;
+                };
+                let raw: String = t(module_node).split_whitespace().collect();
+                let level = raw.chars().take_while(|&c| c == '.').count();
+                let module = raw[level..].to_string();
+                let mut c = stmt.walk();
+                let mut any = false;
+                for item in stmt.children_by_field_name("name", &mut c) {
+                    any = true;
+                    let (name, bound) = match kind(item) {
+                        "dotted_name" => (t(item).to_string(), t(item).to_string()),
+                        "aliased_import" => match (field(item, "name"), field(item, "alias")) {
+                            (Some(n), Some(a)) => (t(n).to_string(), t(a).to_string()),
+                            _ => continue,
+                        },
+                        _ => continue,
+                    };
+                    scope.bindings.push(Binding {
+                        name: bound,
+                        at,
+                        bound: Bound::From {
+                            level,
+                            module: module.clone(),
+                            name,
+                        },
+                    });
+                }
+                let mut c = stmt.walk();
+                if !any
+                    && stmt
+                        .named_children(&mut c)
+                        .any(|n| kind(n) == "wildcard_import")
+                {
+                    scope.stars.push((level, module, at));
+                }
+            }
+            _ => {}
+        }
+    }
+    scope
+}
+
 /// The value of a `str` literal (plain, raw, or implicitly concatenated); `None`
 /// for bytes, f-strings with interpolations, and anything that is not a string.
 pub fn string_literal(node: Node, text: &str) -> Option<String> {
+    // Parentheses around the literal, unwrapped in a loop: 8,000 of them around a
+    // `revision` value must not overflow the stack.
+    let (mut node, mut text) = (node, text);
+    while kind(node) == "parenthesized_expression" && node.named_child_count() == 1 {
+        let inner = node.named_child(0)?;
+        let start = inner.start_byte() - node.start_byte();
+        let end = inner.end_byte() - node.start_byte();
+        text = text.get(start..end)?;
+        node = inner;
+    }
     match kind(node) {
         "string" => single_string(node, text),
         "concatenated_string" => {
@@ -929,12 +1354,6 @@ pub fn string_literal(node: Node, text: &str) -> Option<String> {
                 out.push_str(&single_string(child, text.get(start..end)?)?);
             }
             Some(out)
-        }
-        "parenthesized_expression" if node.named_child_count() == 1 => {
-            let inner = node.named_child(0)?;
-            let start = inner.start_byte() - node.start_byte();
-            let end = inner.end_byte() - node.start_byte();
-            string_literal(inner, text.get(start..end)?)
         }
         _ => None,
     }
@@ -964,16 +1383,30 @@ fn single_string(node: Node, text: &str) -> Option<String> {
     };
     let body = rest.strip_prefix(q)?.strip_suffix(q)?;
     if prefix.contains('r') {
-        Some(body.to_string())
+        Some(body.replace(MARK, "\u{FFFF}\u{FFFF}"))
     } else {
         Some(unescape(body))
     }
 }
 
+/// Stands for what a Rust `String` cannot hold in a decoded literal: a lone
+/// surrogate (`"\ud800"`, a code point of its own in Python) is `MARK` and four hex
+/// digits, a named escape (`"\N{...}"`, not decoded here) `MARK` and the escape's
+/// text, and a real U+FFFF is `MARK` twice. The encoding is injective, so two
+/// literals Python reads as different strings never compare equal (a false MV001):
+/// `"s\ud800x"` is not `"s\\ud800x"`.
+const MARK: char = '\u{FFFF}';
+
+/// Decodes the escapes of a non-raw `str` literal's body as Python does.
 fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == MARK {
+            out.push(MARK);
+            out.push(MARK);
+            continue;
+        }
         if c != '\\' {
             out.push(c);
             continue;
@@ -982,7 +1415,10 @@ fn unescape(s: &str) -> String {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
+            Some('a') => out.push('\x07'),
+            Some('b') => out.push('\x08'),
+            Some('f') => out.push('\x0c'),
+            Some('v') => out.push('\x0b'),
             Some('\\') => out.push('\\'),
             Some('\'') => out.push('\''),
             Some('"') => out.push('"'),
@@ -992,6 +1428,30 @@ fn unescape(s: &str) -> String {
                     chars.next();
                 }
             }
+            Some(d @ '0'..='7') => {
+                // One to three octal digits.
+                let mut n = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(v) => {
+                            n = n * 8 + v;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            Some('N') if chars.peek() == Some(&'{') => {
+                out.push(MARK);
+                out.push('N');
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '}' {
+                        break;
+                    }
+                }
+            }
             Some(x @ ('x' | 'u' | 'U')) => {
                 let n = match x {
                     'x' => 2,
@@ -999,8 +1459,27 @@ fn unescape(s: &str) -> String {
                     _ => 8,
                 };
                 let hex: String = chars.by_ref().take(n).collect();
-                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    Some(ch) => out.push(ch),
+                let code = (hex.len() == n && hex.chars().all(|c| c.is_ascii_hexdigit()))
+                    .then(|| u32::from_str_radix(&hex, 16).ok())
+                    .flatten();
+                match code {
+                    Some(code) => match char::from_u32(code) {
+                        Some(MARK) => {
+                            out.push(MARK);
+                            out.push(MARK);
+                        }
+                        Some(ch) => out.push(ch),
+                        // A surrogate: its own code point in Python.
+                        None if (0xD800..=0xDFFF).contains(&code) => {
+                            out.push(MARK);
+                            out.push_str(&format!("{code:04x}"));
+                        }
+                        None => {
+                            out.push('\\');
+                            out.push(x);
+                            out.push_str(&hex);
+                        }
+                    },
                     None => {
                         out.push('\\');
                         out.push(x);
@@ -1175,10 +1654,18 @@ def downgrade() -> None:
             m.problems
         );
 
+        for value in ["5", "None", "b'ab'"] {
+            let m = parse(&format!("revision = {value}\ndown_revision = None\n"));
+            assert!(
+                m.problems[0].message.contains("must be a string"),
+                "{value}"
+            );
+        }
+        // Not a literal: resolved after loading (`resolve`), not a problem.
         let m = parse("revision = get_rev()\ndown_revision = None\n");
-        assert!(m.problems[0].message.contains("string literal"));
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
 
-        let m = parse("revision = 'a'\ndown_revision = some_var\n");
+        let m = parse("revision = 'a'\ndown_revision = {}\n");
         assert_eq!(m.problems[0].span.unwrap().start_line, 2);
 
         let m = parse("revision = 'a-b'\ndown_revision = None\n");
@@ -1306,13 +1793,63 @@ def downgrade() -> None:
 
     #[test]
     fn deep_nesting_does_not_overflow() {
-        let depth = 5000;
-        let src = format!(
-            "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.execute({}1{})\n",
-            "(".repeat(depth),
-            ")".repeat(depth)
+        let deep = |inner: String| {
+            parse(&format!(
+                "revision = 'a'\ndown_revision = None\ndef upgrade():\n    op.execute({inner})\n"
+            ))
+        };
+        // CPython refuses more than 200 open brackets: such a file is not parsed.
+        let m = deep(format!("{}1{}", "(".repeat(5000), ")".repeat(5000)));
+        assert_eq!(
+            m.problems[0].message,
+            "Python syntax error at 4:215: too many nested parentheses"
         );
-        let m = parse(&src);
+        assert_eq!(
+            deep(format!("{}1{}", "(".repeat(199), ")".repeat(199)))
+                .ops
+                .len(),
+            1
+        );
+        // 5,000 minus signs nest as deep without a bracket.
+        let m = deep(format!("{}1", "-".repeat(5000)));
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
         assert_eq!(m.ops.len(), 1);
+    }
+
+    /// 8,000 parentheses around a `revision` value, read without recursion (the
+    /// bracket limit also keeps such files from the parser; this holds without it).
+    #[test]
+    fn a_deeply_parenthesized_literal_is_read_iteratively() {
+        let depth = 8000;
+        let text = format!("x = {}'ab'{}\n", "(".repeat(depth), ")".repeat(depth));
+        // Parsed without the bracket limit, which refuses it before the parser.
+        let tree = parse_bounded(&text).unwrap();
+        let value = tree
+            .root_node()
+            .named_child(0)
+            .unwrap()
+            .named_child(0)
+            .unwrap();
+        let value = field(value, "right").unwrap();
+        assert_eq!(
+            string_literal(value, &text[value.byte_range()]).as_deref(),
+            Some("ab")
+        );
+    }
+
+    /// Python's escapes; literals Python reads as different strings stay different.
+    #[test]
+    fn escapes_decode_as_python_reads_them() {
+        let lit = |body: &str| unescape(body);
+        assert_ne!(lit(r"s\ud800x"), lit(r"s\\ud800x"));
+        assert_ne!(lit(r"s\ud800x"), lit("s\u{FFFF}d800x"));
+        assert_ne!(lit(r"\N{DIGIT ONE}"), lit(r"\\N{DIGIT ONE}"));
+        assert_ne!(lit(r"a\a"), lit(r"a\\a"));
+        assert_eq!(lit(r"\101\x41\u0041\U00000041"), "AAAA");
+        assert_eq!(lit(r"\0\012\a\b\f\v"), "\0\n\x07\x08\x0c\x0b");
+        // Unknown escapes keep their backslash, as in Python: `"\q" == "\\q"`.
+        assert_eq!(lit(r"\q"), lit(r"\\q"));
+        assert_eq!(lit(r"\ud83d\ude00"), lit(r"\ud83d\ude00"));
+        assert_ne!(lit(r"\ud83d\ude00"), "\u{1F600}");
     }
 }

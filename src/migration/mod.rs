@@ -2,8 +2,10 @@
 //! extracted statically from a tree-sitter-python parse (see [`extract`]).
 
 mod brackets;
+mod depth;
 mod extract;
 mod indent;
+pub mod resolve;
 mod value;
 
 use std::path::PathBuf;
@@ -15,11 +17,12 @@ use crate::diagnostic::Span;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 
-pub(crate) use extract::{field, kind, parse_python, read_value, string_literal};
+pub(crate) use extract::{field, kind, read_value, string_literal};
 pub use extract::{
     parse_file, parse_source, parse_source_for, parse_source_with, parse_source_without_ops,
     unreadable, use_mimalloc_for_parsing,
 };
+pub use extract::{parse_python, parse_python_checked};
 pub use value::Value;
 
 /// A value with the span of the source text it came from.
@@ -38,6 +41,97 @@ pub struct RevisionList {
     pub value_span: Span,
     /// The strings it names; empty for `None`, `()` and `[]`.
     pub items: Vec<Spanned<String>>,
+}
+
+/// Which identifier assignment a value belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IdField {
+    Revision,
+    DownRevision,
+    BranchLabels,
+    DependsOn,
+}
+
+impl IdField {
+    /// The variable's name in a migration file.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdField::Revision => "revision",
+            IdField::DownRevision => "down_revision",
+            IdField::BranchLabels => "branch_labels",
+            IdField::DependsOn => "depends_on",
+        }
+    }
+}
+
+/// A module-level expression, as far as resolving identifiers statically needs
+/// it ([`resolve`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expr {
+    Str(String),
+    None,
+    /// A name or a dotted name: `BRANCH`, `cli.EXPAND_BRANCH`.
+    Name(String),
+    /// A tuple or list.
+    Seq(Vec<Spanned<Expr>>),
+    /// `a + b + ...` (strings).
+    Concat(Vec<Expr>),
+    /// Anything else (a call, an f-string, a subscript): its source text,
+    /// shortened.
+    Other(String),
+}
+
+/// An identifier assignment whose value is not a literal (`branch_labels =
+/// (cli.EXPAND_BRANCH,)`): kept as an expression and resolved after loading
+/// ([`resolve`]), never in the cache, so a changed helper module is always seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Computed {
+    pub field: IdField,
+    /// The span of the whole assignment statement.
+    pub statement: Span,
+    pub value: Spanned<Expr>,
+}
+
+/// What a module-level name is bound to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Bound {
+    /// `NAME = <expr>`.
+    Value(Expr),
+    /// `import a.b.c as m` binds `m` to `a.b.c`; `import a.b.c` binds `a` to `a`.
+    Module(String),
+    /// `from <level dots><module> import name [as bound]`.
+    From {
+        level: usize,
+        module: String,
+        name: String,
+    },
+}
+
+/// One module-level binding, at the byte offset of its statement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    pub name: String,
+    pub at: usize,
+    pub bound: Bound,
+}
+
+/// The module-level names of a Python file: assignments and imports, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleScope {
+    pub bindings: Vec<Binding>,
+    /// `from <level dots><module> import *`: `(level, module, at)`.
+    pub stars: Vec<(usize, String, usize)>,
+}
+
+/// A computed identifier value that could not be resolved (reported by MV014).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unresolved {
+    pub field: IdField,
+    /// The expression that could not be resolved.
+    pub span: Span,
+    pub expr: String,
+    /// Why, and where it was looked for.
+    pub reason: String,
 }
 
 /// What a function body does, as far as a static reading can tell.
@@ -163,6 +257,15 @@ pub struct Migration {
     pub problems: Vec<Problem>,
     /// Matches of the query rules enabled when the file was parsed.
     pub query_matches: Vec<QueryMatch>,
+    /// Identifier assignments whose values are not literals, to resolve
+    /// ([`resolve`]); the resolved ones fill `revision`, `down_revision`, ...
+    pub computed: Vec<Computed>,
+    /// The file's module-level names, kept only when `computed` is not empty.
+    pub scope: Option<Box<ModuleScope>>,
+    /// The computed values that could not be resolved (set by [`resolve`], never
+    /// cached).
+    #[serde(skip)]
+    pub unresolved: Vec<Unresolved>,
 }
 
 impl Migration {
@@ -179,11 +282,22 @@ impl Migration {
         self.branch_labels.iter().flat_map(|l| l.items.iter())
     }
 
-    /// A merge migration: `down_revision` names two or more revisions.
+    /// A merge migration: `down_revision` names two or more revisions (or is a
+    /// computed tuple of two or more items, resolved or not).
     pub fn is_merge(&self) -> bool {
         self.down_revision
             .as_ref()
             .is_some_and(|l| l.items.len() >= 2)
+            || self.computed.iter().any(|c| {
+                c.field == IdField::DownRevision
+                    && matches!(&c.value.value, Expr::Seq(items) if items.len() >= 2)
+            })
+    }
+
+    /// Whether a value of `field` could not be resolved: what the graph knows of
+    /// it is incomplete.
+    pub fn is_unresolved(&self, field: IdField) -> bool {
+        self.unresolved.iter().any(|u| u.field == field)
     }
 
     pub fn is_base(&self) -> bool {

@@ -17,6 +17,7 @@
 //! among the files (its columns are unknown).
 
 pub mod names;
+pub mod objects;
 mod read;
 
 use std::collections::{HashMap, HashSet};
@@ -113,6 +114,8 @@ pub struct Class {
     pub registry: Option<String>,
     /// First and last line of the class statement (1-based).
     pub lines: (usize, usize),
+    /// Indexes, constraints, comments and defaults as declared ([`objects`]).
+    pub objects: objects::RawObjects,
 }
 
 /// One model file, as read.
@@ -135,6 +138,14 @@ pub struct ModelFile {
     pub table_fks: Vec<(TableName, String, String)>,
     /// `# migverify: ignore[...]` comments: `(line, file_level, rules)`.
     pub suppressions: Vec<(usize, bool, Vec<String>)>,
+    /// What each `Table(...)` object declares besides columns.
+    pub table_objects: Vec<(TableName, objects::RawObjects)>,
+    /// Module-level names bound to a `Table(...)`: `users = Table("users", ...)`.
+    pub table_vars: Vec<(String, TableName)>,
+    /// Module-level `Index(...)` calls.
+    pub module_indexes: Vec<objects::ModuleIndex>,
+    /// `MetaData(naming_convention=...)` conventions (`None`: not readable).
+    pub conventions: Vec<Option<crate::schema::objects::Convention>>,
 }
 
 /// The models of a project: the schema they declare and the files it came from.
@@ -299,6 +310,16 @@ pub fn build(files: &[ModelFile]) -> Models {
         fks.extend(f.table_fks.iter().cloned());
     }
     let mut unknown_bases: Vec<&str> = Vec::new();
+    // Objects are placed once every table is known (a foreign key may name a class
+    // declared later).
+    let mut pending: Vec<(TableName, objects::RawObjects)> = Vec::new();
+    let mut tables_by_name: HashMap<String, TableName> = HashMap::new();
+    for f in files {
+        for (var, t) in &f.table_vars {
+            tables_by_name.insert(var.clone(), t.clone());
+        }
+        pending.extend(f.table_objects.iter().cloned());
+    }
     // Classes in file order; a single-table subclass joins its parent's table, so
     // parents (which come first in their files, or in an earlier file) are placed first
     // by walking up explicitly.
@@ -307,6 +328,8 @@ pub fn build(files: &[ModelFile]) -> Models {
             let Some(target) = resolver.table_of(f, c, &mut schema) else {
                 continue;
             };
+            tables_by_name.insert(c.name.clone(), target.name.clone());
+            pending.push((target.name.clone(), resolver.objects_of(c)));
             let mut columns = resolver.columns_of(c);
             if let Some(t) = &c.table {
                 columns.extend(t.columns.iter().map(|col| {
@@ -384,6 +407,52 @@ pub fn build(files: &[ModelFile]) -> Models {
             )
         })
         .collect();
+    let conventions: Vec<&Option<crate::schema::objects::Convention>> =
+        files.iter().flat_map(|f| &f.conventions).collect();
+    let default_conv = crate::schema::objects::Convention::default();
+    let conv = match conventions.first() {
+        None => Some(&default_conv),
+        Some(_) if conventions.iter().any(|c| c.is_none()) => None,
+        Some(first) => first.as_ref(),
+    };
+    for (name, raw) in &pending {
+        if let Some(i) = schema.table_index(name, fold) {
+            objects::apply(
+                &mut schema.tables[i].objects,
+                name,
+                raw,
+                conv,
+                &tables_by_name,
+            );
+        }
+    }
+    for f in files {
+        for ix in &f.module_indexes {
+            match objects::module_index(ix, &tables_by_name) {
+                Some((name, call)) => {
+                    if let Some(i) = schema.table_index(&name, fold) {
+                        let raw = objects::RawObjects {
+                            items: vec![(call, ix.location.clone())],
+                            ..objects::RawObjects::known()
+                        };
+                        objects::apply(
+                            &mut schema.tables[i].objects,
+                            &name,
+                            &raw,
+                            conv,
+                            &tables_by_name,
+                        );
+                    }
+                }
+                // An index whose table cannot be told: any table's may be missing.
+                None => {
+                    for t in &mut schema.tables {
+                        t.objects.partial = true;
+                    }
+                }
+            }
+        }
+    }
     Models {
         schema,
         files: Vec::new(),
@@ -791,6 +860,30 @@ impl<'a> Resolver<'a> {
             }
         }
         None
+    }
+
+    /// What `c` declares besides columns, with its mixins' columns' extras and
+    /// (unless it has its own) a mixin's `__table_args__`.
+    fn objects_of(&self, c: &'a Class) -> objects::RawObjects {
+        let mut out = c.objects.clone();
+        let ancestry = self.ancestry(c);
+        out.unknown |= ancestry.unresolved;
+        for m in &ancestry.mixins {
+            for col in &m.objects.columns {
+                if !out.columns.iter().any(|o| o.0 == col.0) {
+                    out.columns.push(col.clone());
+                }
+            }
+            if !out.has_table_args && m.objects.has_table_args {
+                out.has_table_args = true;
+                out.items.extend(m.objects.items.iter().cloned());
+                out.comment = m.objects.comment.clone();
+                out.unknown |= m.objects.unknown;
+            } else {
+                out.unknown |= m.objects.unknown && !m.objects.has_table_args;
+            }
+        }
+        out
     }
 
     /// `c`'s own columns, then those of its mixins and abstract bases, with types

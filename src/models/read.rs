@@ -6,16 +6,18 @@ use std::sync::Arc;
 use tree_sitter::Node;
 
 use super::names::{self, Module};
+use super::objects::{ModuleIndex, RawObjects, convention_from_entries};
 use super::{Alias, Class, Hint, ModelFile, TableNameDecl, TypeMap};
 use crate::diagnostic::Location;
-use crate::migration::{Value, field, kind, parse_python, read_value, string_literal};
+use crate::migration::{Value, field, kind, read_value, string_literal};
+use crate::schema::objects::{Convention, column_extras};
 use crate::schema::replay::{column_from_call, is_type_expr};
 use crate::schema::{Column, Kind, SqlType, Table, TableName};
 use crate::source::SourceFile;
 
 /// Reads a model file. Never fails: problems are recorded in the result.
 pub fn read_file(path: &Path) -> ModelFile {
-    match std::fs::read(path) {
+    match crate::bounded::read(path, crate::bounded::DEFAULT_SOURCE_LIMIT, "a model file") {
         Ok(bytes) => read_source(path.to_path_buf(), bytes),
         Err(e) => {
             let mut out = empty(path.to_path_buf());
@@ -37,6 +39,10 @@ fn empty(path: PathBuf) -> ModelFile {
         registries: Vec::new(),
         table_fks: Vec::new(),
         suppressions: Vec::new(),
+        table_objects: Vec::new(),
+        table_vars: Vec::new(),
+        module_indexes: Vec::new(),
+        conventions: Vec::new(),
     }
 }
 
@@ -45,10 +51,12 @@ pub fn read_source(path: PathBuf, bytes: Vec<u8>) -> ModelFile {
     let mut out = empty(path.clone());
     let source = Arc::new(SourceFile::from_bytes(path, bytes));
     out.source = Arc::clone(&source);
-    let Some(tree) = parse_python(&source.text) else {
-        out.problems
-            .push((None, "the Python parser gave up on this file".into()));
-        return out;
+    let tree = match crate::migration::parse_python_checked(&source.text) {
+        Ok(tree) => tree,
+        Err(why) => {
+            out.problems.push((None, why));
+            return out;
+        }
     };
     let root = tree.root_node();
     let module = Module::of(root, &source.text);
@@ -68,6 +76,7 @@ pub fn read_source(path: PathBuf, bytes: Vec<u8>) -> ModelFile {
     for stmt in root.named_children(&mut cursor) {
         r.module_statement(stmt, &mut out);
     }
+    out.conventions = r.conventions(root);
     out.suppressions = suppressions(root, &source.text);
     out
 }
@@ -148,6 +157,11 @@ impl Reader<'_> {
                 }
             }
             "expression_statement" => {
+                // `Index("ix", User.email)` at module level.
+                if let Some(call) = stmt.named_child(0).filter(|n| kind(*n) == "call") {
+                    self.module_index(call, out);
+                    return;
+                }
                 let Some(a) = stmt.named_child(0).filter(|a| kind(*a) == "assignment") else {
                     return;
                 };
@@ -163,6 +177,7 @@ impl Reader<'_> {
                 if kind(right) != "call" {
                     return;
                 }
+                self.module_index(right, out);
                 let func = field(right, "function").map(|f| self.text(f)).unwrap_or("");
                 let last = func.rsplit('.').next().unwrap_or(func);
                 if matches!(last, "declarative_base" | "generate_base" | "registry")
@@ -182,6 +197,12 @@ impl Reader<'_> {
                         fks.into_iter()
                             .map(|(c, target)| (t.name.clone(), c, target)),
                     );
+                    if kind(left) == "identifier" {
+                        out.table_vars
+                            .push((self.text(left).to_string(), t.name.clone()));
+                    }
+                    out.table_objects
+                        .push((t.name.clone(), self.table_raw(right)));
                     out.tables.push(t);
                 }
             }
@@ -263,6 +284,7 @@ impl Reader<'_> {
             type_map: None,
             registry: None,
             lines: (def.start_position().row + 1, def.end_position().row + 1),
+            objects: RawObjects::known(),
         };
         let body = field(def, "body")?;
         let mut c = body.walk();
@@ -302,14 +324,20 @@ impl Reader<'_> {
             }
             "__table_args__" => {
                 class.schema = right.and_then(|r| self.schema_of_table_args(r));
+                class.objects.has_table_args = true;
+                match right {
+                    Some(r) => self.table_args_objects(r, &mut class.objects),
+                    None => class.objects.unknown = true,
+                }
                 return;
             }
             "__table__" => {
-                if let Some(r) = right.filter(|r| kind(*r) == "call")
-                    && let Some((t, fks)) = self.table_call(r)
-                {
-                    class.table = Some(t);
-                    class.table_fks = fks;
+                if let Some(r) = right.filter(|r| kind(*r) == "call") {
+                    if let Some((t, fks)) = self.table_call(r) {
+                        class.table = Some(t);
+                        class.table_fks = fks;
+                    }
+                    class.objects = self.table_raw(r);
                 }
                 return;
             }
@@ -334,9 +362,11 @@ impl Reader<'_> {
         }
         let loc = self.loc(stmt);
         let mapped = annotation.as_deref().and_then(parse_mapped);
+        let mut extras = None;
         let column = match right {
             Some(r) if kind(r) == "call" => {
                 let v = self.value(r);
+                extras = column_call_args(&v).map(column_extras);
                 model_column(name, &v, annotation.as_deref(), loc.clone())
             }
             Some(_) => None,
@@ -346,13 +376,36 @@ impl Reader<'_> {
                 .and_then(|a| annotation_column(name, a, loc.clone())),
         };
         if let Some(col) = column {
+            let mut extras = extras.unwrap_or_else(|| column_extras(&[]));
+            // `Mapped[intpk]`: an `Annotated` alias may carry `index=True` and more.
+            if mapped
+                .as_ref()
+                .is_some_and(|a| a.type_.kind == Kind::Unknown && !a.relationship)
+            {
+                extras.unknown = true;
+                extras.comment = None;
+                extras.server_default = None;
+            }
+            class
+                .objects
+                .columns
+                .push((col.0.name.clone(), extras, loc));
             class.columns.push(col.0);
             class.hints.push(col.1);
         } else if mapped.is_none()
             && let Some(a) = annotation.as_deref()
-            && let Some(field) = sqlmodel_field(name, a, right.map(|r| self.value(r)), loc)
+            && let Some(field) = {
+                let value = right.map(|r| self.value(r));
+                let extras = field_extras(value.as_ref());
+                sqlmodel_field(name, a, value, loc.clone()).map(|f| (f, extras))
+            }
         {
             // A pydantic-style field: a column only if the class is a SQLModel table.
+            let (field, extras) = field;
+            class
+                .objects
+                .columns
+                .push((field.0.name.clone(), extras, loc));
             class.fields.push(field);
         }
     }
@@ -458,6 +511,12 @@ impl Reader<'_> {
             };
             return;
         }
+        if name == "__table_args__" {
+            class.objects.has_table_args = true;
+            class.objects.unknown = true;
+            class.objects.comment = None;
+            return;
+        }
         if name.starts_with("__") {
             return;
         }
@@ -486,10 +545,26 @@ impl Reader<'_> {
             }
         });
         let read = returned.filter(|r| kind(*r) == "call").and_then(|r| {
-            model_column(&name, &self.value(r), annotation.as_deref(), self.loc(def))
+            let v = self.value(r);
+            let extras = column_call_args(&v).map(column_extras);
+            model_column(&name, &v, annotation.as_deref(), self.loc(def)).map(|c| (c, extras))
         });
         match read {
-            Some((col, hint)) => {
+            Some(((col, hint), extras)) => {
+                let mut extras = extras.unwrap_or_else(|| column_extras(&[]));
+                if annotation
+                    .as_deref()
+                    .and_then(parse_mapped)
+                    .is_some_and(|a| a.type_.kind == Kind::Unknown && !a.relationship)
+                {
+                    extras.unknown = true;
+                    extras.comment = None;
+                    extras.server_default = None;
+                }
+                class
+                    .objects
+                    .columns
+                    .push((col.name.clone(), extras, self.loc(def)));
                 class.columns.push(col);
                 class.hints.push(hint);
             }
@@ -504,8 +579,158 @@ impl Reader<'_> {
                     column: name,
                     ..Hint::default()
                 });
+                // Its index, unique flag and foreign key are not read.
+                class.objects.unknown = true;
             }
         }
+    }
+
+    /// `__table_args__`: its `Index`/`UniqueConstraint`/`ForeignKeyConstraint` items
+    /// and its `comment`.
+    fn table_args_objects(&self, n: Node, raw: &mut RawObjects) {
+        let items: Vec<Node> = match kind(n) {
+            "dictionary" => vec![n],
+            "tuple" | "list" | "parenthesized_expression" => {
+                let mut c = n.walk();
+                n.named_children(&mut c)
+                    .filter(|x| kind(*x) != "comment")
+                    .collect()
+            }
+            _ => {
+                raw.unknown = true;
+                raw.comment = None;
+                return;
+            }
+        };
+        for item in items {
+            match kind(item) {
+                "dictionary" => raw.comment = self.dict_comment(item),
+                "call" => raw.items.push((self.value(item), self.loc(item))),
+                _ => raw.unknown = true,
+            }
+        }
+    }
+
+    /// The `"comment"` of a `__table_args__` dict (unknown when not a literal).
+    fn dict_comment(&self, dict: Node) -> Option<Option<String>> {
+        let mut c = dict.walk();
+        for pair in dict.named_children(&mut c) {
+            if kind(pair) != "pair" {
+                // `**other`: anything may be in it.
+                return None;
+            }
+            let key = field(pair, "key").and_then(|k| string_literal(k, self.text(k)));
+            if key.as_deref() == Some("comment") {
+                let v = field(pair, "value")?;
+                return crate::schema::objects::comment_of(&self.value(v));
+            }
+        }
+        Some(None)
+    }
+
+    /// What a `Table(...)` call declares besides its columns' types.
+    fn table_raw(&self, call: Node) -> RawObjects {
+        let mut raw = RawObjects::known();
+        let Some(args) = field(call, "arguments") else {
+            return raw;
+        };
+        let mut c = args.walk();
+        for a in args.named_children(&mut c) {
+            match kind(a) {
+                "keyword_argument" if field(a, "name").map(|k| self.text(k)) == Some("comment") => {
+                    raw.comment = field(a, "value")
+                        .and_then(|v| crate::schema::objects::comment_of(&self.value(v)));
+                }
+                "call" => {
+                    let v = self.value(a);
+                    if let Value::Call { func, args } = &v
+                        && func.rsplit('.').next() == Some("Column")
+                    {
+                        let name = args
+                            .iter()
+                            .find(|(k, _)| k.is_none())
+                            .and_then(|(_, v)| v.as_str());
+                        if let Some(name) = name {
+                            raw.columns
+                                .push((name.to_string(), column_extras(args), self.loc(a)));
+                        }
+                    } else {
+                        raw.items.push((v, self.loc(a)));
+                    }
+                }
+                "list_splat" | "dictionary_splat" => raw.unknown = true,
+                _ => {}
+            }
+        }
+        raw
+    }
+
+    /// A module-level `Index(...)` call.
+    fn module_index(&self, call: Node, out: &mut ModelFile) {
+        let func = field(call, "function").map(|f| self.text(f)).unwrap_or("");
+        if func.rsplit('.').next() == Some("Index") {
+            out.module_indexes.push(ModuleIndex {
+                call: self.value(call),
+                location: self.loc(call),
+            });
+        }
+    }
+
+    /// Every `MetaData(naming_convention=...)` in the file: a dict literal or a
+    /// module-level name bound to one.
+    fn conventions(&self, root: Node) -> Vec<Option<Convention>> {
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if kind(n) == "call"
+                && let Some(f) = field(n, "function")
+                && self.text(f).rsplit('.').next() == Some("MetaData")
+                && let Some(args) = field(n, "arguments")
+            {
+                let mut c = args.walk();
+                for a in args.named_children(&mut c) {
+                    if kind(a) == "keyword_argument"
+                        && field(a, "name").map(|k| self.text(k)) == Some("naming_convention")
+                    {
+                        out.push(field(a, "value").and_then(|v| self.convention(root, v)));
+                    }
+                }
+            }
+            let mut c = n.walk();
+            stack.extend(n.named_children(&mut c));
+        }
+        out
+    }
+
+    fn convention(&self, root: Node, v: Node) -> Option<Convention> {
+        let dict = match kind(v) {
+            "dictionary" => v,
+            "identifier" => {
+                let name = self.text(v);
+                let mut c = root.walk();
+                root.named_children(&mut c)
+                    .filter(|s| kind(*s) == "expression_statement")
+                    .filter_map(|s| s.named_child(0))
+                    .filter(|a| kind(*a) == "assignment")
+                    .filter(|a| field(*a, "left").map(|l| self.text(l)) == Some(name))
+                    .filter_map(|a| field(a, "right"))
+                    .filter(|r| kind(*r) == "dictionary")
+                    .last()?
+            }
+            _ => return None,
+        };
+        let mut entries = Vec::new();
+        let mut c = dict.walk();
+        for pair in dict.named_children(&mut c) {
+            if kind(pair) != "pair" {
+                return None;
+            }
+            let k = field(pair, "key")?;
+            let key = string_literal(k, self.text(k)).unwrap_or_else(|| self.text(k).to_string());
+            let value = field(pair, "value").and_then(|x| string_literal(x, self.text(x)));
+            entries.push((key, value));
+        }
+        convention_from_entries(&entries)
     }
 
     /// `{"schema": "x"}` or `(..., {"schema": "x"})`.
@@ -697,6 +922,73 @@ fn model_column(
         },
         hint,
     ))
+}
+
+/// The extras of a SQLModel field: `Field(index=True, unique=True,
+/// foreign_key="t.c", ondelete=...)`, or those of its `sa_column=Column(...)`.
+fn field_extras(value: Option<&Value>) -> crate::schema::objects::ColumnExtras {
+    let args: &[(Option<String>, Value)] = match value {
+        Some(Value::Call { func, args }) if func.rsplit('.').next() == Some("Field") => args,
+        _ => return column_extras(&[]),
+    };
+    let kw = |k: &str| {
+        args.iter()
+            .find(|(n, _)| n.as_deref() == Some(k))
+            .map(|(_, v)| v)
+    };
+    if let Some(col) = kw("sa_column") {
+        return match column_call_args(col) {
+            Some(a) => column_extras(a),
+            None => {
+                let mut e = column_extras(&[]);
+                e.unknown = true;
+                e.comment = None;
+                e.server_default = None;
+                e
+            }
+        };
+    }
+    let mut synth: Vec<(Option<String>, Value)> = Vec::new();
+    for k in ["index", "unique", "primary_key"] {
+        if let Some(v) = kw(k) {
+            synth.push((Some(k.to_string()), v.clone()));
+        }
+    }
+    if let Some(target) = kw("foreign_key") {
+        let mut fk_args = vec![(None, target.clone())];
+        if let Some(od) = kw("ondelete") {
+            fk_args.push((Some("ondelete".to_string()), od.clone()));
+        }
+        synth.push((
+            None,
+            Value::Call {
+                func: "ForeignKey".to_string(),
+                args: fk_args,
+            },
+        ));
+    }
+    let mut e = column_extras(&synth);
+    if kw("sa_column_kwargs").is_some() || kw("sa_column_args").is_some() {
+        e.unknown = true;
+        e.comment = None;
+        e.server_default = None;
+    }
+    e
+}
+
+/// The arguments of a column call: `Column(...)`, `mapped_column(...)`, or the one
+/// inside `deferred(...)` / `column_property(...)`.
+fn column_call_args(v: &Value) -> Option<&[(Option<String>, Value)]> {
+    let Value::Call { func, args } = v else {
+        return None;
+    };
+    match func.rsplit('.').next().unwrap_or(func) {
+        "Column" | "mapped_column" => Some(args),
+        "deferred" | "column_property" => {
+            column_call_args(args.iter().find(|(k, _)| k.is_none()).map(|(_, v)| v)?)
+        }
+        _ => None,
+    }
 }
 
 /// `x: Mapped[int]` with no value.

@@ -534,3 +534,188 @@ class User(Mid):
         vec!["users: id:BigInteger name:String(Some(40))"]
     );
 }
+
+/// `kind name (columns)` of each index, unique constraint and foreign key of `table`.
+fn objects_of(m: &Models, table: &str) -> Vec<String> {
+    let t = m
+        .schema
+        .tables
+        .iter()
+        .find(|t| t.name.name == table)
+        .unwrap();
+    let o = &t.objects;
+    let mut out: Vec<String> = Vec::new();
+    for i in &o.indexes {
+        out.push(format!(
+            "ix{} {} {:?}",
+            if i.unique { "u" } else { "" },
+            i.name.as_deref().unwrap_or("-"),
+            i.columns
+        ));
+    }
+    for u in &o.uniques {
+        out.push(format!(
+            "uq {} {:?}",
+            u.name.as_deref().unwrap_or("-"),
+            u.columns
+        ));
+    }
+    for f in &o.foreign_keys {
+        out.push(format!(
+            "fk {:?} -> {}{:?} {}",
+            f.columns,
+            f.referred,
+            f.referred_columns,
+            f.ondelete.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(Some(c)) = &o.comment {
+        out.push(format!("comment {c}"));
+    }
+    for c in &o.columns {
+        if let Some(Some(d)) = &c.server_default {
+            out.push(format!("default {} {d}", c.column));
+        }
+        if let Some(Some(d)) = &c.comment {
+            out.push(format!("comment {} {d}", c.column));
+        }
+    }
+    if o.partial {
+        out.push("partial".into());
+    }
+    out
+}
+
+#[test]
+fn objects_with_a_naming_convention() {
+    let m = models(&[(
+        "models.py",
+        r#"from sqlalchemy import ForeignKey, Index, MetaData, String, UniqueConstraint, func, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=convention)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("first", "last"), {"comment": "people"})
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(120), unique=True, index=True)
+    first: Mapped[str] = mapped_column(server_default="x", comment="given name")
+    last: Mapped[str] = mapped_column(server_default=text("'y'"))
+    seen: Mapped[str] = mapped_column(server_default=func.now())
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey(User.id, ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+
+
+Index("ix_posts_title_lower", func.lower(Post.title))
+Index("ix_posts_user_title", Post.user_id, Post.title, unique=True)
+"#,
+    )]);
+    assert_eq!(
+        objects_of(&m, "users"),
+        vec![
+            "ixu ix_users_email [\"email\"]",
+            "uq uq_users_first_last [\"first\", \"last\"]",
+            "comment people",
+            "default first 'x'",
+            "comment first given name",
+            "default last 'y'",
+            "default seen now()",
+        ]
+    );
+    assert_eq!(
+        objects_of(&m, "posts"),
+        vec![
+            "ix ix_posts_title_lower []",
+            "ixu ix_posts_user_title [\"user_id\", \"title\"]",
+            "fk [\"user_id\"] -> users[\"id\"] CASCADE",
+        ]
+    );
+    // The expression index is kept, but its columns are not compared.
+    assert!(m.schema.tables[1].objects.indexes[0].expression);
+}
+
+#[test]
+fn objects_not_read_make_the_table_partial() {
+    let m = models(&[(
+        "models.py",
+        r#"from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+class Base(DeclarativeBase):
+    pass
+class Owned:
+    @declared_attr
+    def owner_id(cls):
+        return mapped_column(ForeignKey("users.id"))
+class A(Owned, Base):
+    __tablename__ = "a"
+    id: Mapped[int] = mapped_column(primary_key=True)
+class Computed:
+    @declared_attr
+    def owner_id(cls):
+        col = mapped_column(ForeignKey("users.id"))
+        return col
+class A2(Computed, Base):
+    __tablename__ = "a2"
+    id: Mapped[int] = mapped_column(primary_key=True)
+class B(Base):
+    __tablename__ = "b"
+    __table_args__ = make_args()
+    id: Mapped[intpk]
+class C(Base):
+    __tablename__ = "c"
+    id: Mapped[int] = mapped_column(primary_key=True, index=flag)
+class D(Base):
+    __tablename__ = "d"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"#,
+    )]);
+    for t in ["a2", "b", "c"] {
+        assert!(objects_of(&m, t).contains(&"partial".to_string()), "{t}");
+    }
+    // `return mapped_column(...)` as a `@declared_attr`'s one statement is read.
+    assert_eq!(
+        objects_of(&m, "a"),
+        vec!["fk [\"owner_id\"] -> users[\"id\"] -"]
+    );
+    assert!(objects_of(&m, "d").is_empty());
+    // A computed `__table_args__` leaves the table comment unknown.
+    let b = m.schema.tables.iter().find(|t| t.name.name == "b").unwrap();
+    assert_eq!(b.objects.comment, None);
+}
+
+#[test]
+fn sqlmodel_field_objects_are_read() {
+    let m = models(&[(
+        "models.py",
+        r#"from sqlmodel import Field, SQLModel
+class Team(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+class Hero(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", ondelete="CASCADE")
+    tag: str = Field(sa_column_kwargs={"server_default": "x"})
+"#,
+    )]);
+    assert_eq!(objects_of(&m, "team"), vec!["ixu ix_team_name [\"name\"]"]);
+    let hero = objects_of(&m, "hero");
+    assert!(
+        hero.contains(&"fk [\"team_id\"] -> team[\"id\"] CASCADE".to_string()),
+        "{hero:?}"
+    );
+    assert!(hero.contains(&"partial".to_string()), "{hero:?}");
+}

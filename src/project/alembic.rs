@@ -25,6 +25,9 @@ pub struct AlembicConfig {
     pub recursive_version_locations: bool,
     /// `sqlalchemy.url` from the ini file, raw (after interpolation).
     pub sqlalchemy_url: Option<String>,
+    /// `prepend_sys_path`, split and interpolated: where Alembic's Python looks for
+    /// the package of a `package:path` location first.
+    pub prepend_sys_path: Vec<String>,
 }
 
 impl AlembicConfig {
@@ -74,6 +77,27 @@ impl AlembicConfig {
             None => toml_str("script_location")?,
         };
         out.sqlalchemy_url = ini_get("sqlalchemy.url")?;
+        out.prepend_sys_path = match ini_get("prepend_sys_path")? {
+            // Alembic splits on `path_separator` when set, else on spaces, commas
+            // and colons; version_locations' splitter is close enough for the
+            // directories migverify looks in.
+            Some(v) => {
+                let ini = ini.as_ref().expect("value from it");
+                split_version_locations(ini, &v, &here)?
+                    .into_iter()
+                    .flat_map(|s| s.split(':').map(str::to_string).collect::<Vec<_>>())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }
+            None => match toml.as_ref().and_then(|t| t.table.get("prepend_sys_path")) {
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+                Some(toml::Value::String(s)) => vec![s.clone()],
+                _ => Vec::new(),
+            },
+        };
         out.recursive_version_locations = match ini_get("recursive_version_locations")? {
             // ConfigParser's value compared as Alembic does: exactly "true".
             Some(v) => v == "true",
@@ -122,35 +146,120 @@ impl AlembicConfig {
 
     /// A path from Alembic's config, resolved the way running `alembic` in
     /// [`AlembicConfig::dir`] would: relative to that directory. A package
-    /// resource (`myapp:migrations`) is taken as the path `myapp/migrations`.
+    /// resource (`myapp.db:migrations`) is looked up as in [`locate`]; when the
+    /// package is not found, the path it would have below the directory.
     pub fn resolve(&self, value: &str) -> PathBuf {
-        resolve_location(&self.dir, value)
+        self.locate(value, &[]).unwrap_or_else(|e| e.fallback)
+    }
+
+    /// [`locate`] with the directories Alembic's Python would search:
+    /// `prepend_sys_path` (relative to the directory), the directory itself and its
+    /// `src/`, then `extra` (the project root and its `src/`, say).
+    pub fn locate(&self, value: &str, extra: &[PathBuf]) -> Result<PathBuf, NoPackage> {
+        let mut roots: Vec<PathBuf> = self
+            .prepend_sys_path
+            .iter()
+            .map(|p| {
+                self.dir
+                    .join(p)
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .collect()
+            })
+            .collect();
+        roots.push(self.dir.clone());
+        roots.push(self.dir.join("src"));
+        roots.extend(extra.iter().cloned());
+        locate(&self.dir, value, &roots)
+    }
+}
+
+/// A `package:path` location whose package is in none of the places searched.
+#[derive(Clone, Debug)]
+pub struct NoPackage {
+    pub package: String,
+    /// The directories the package was looked for in (each `root/package/as/dirs`).
+    pub tried: Vec<PathBuf>,
+    /// The path as if the package were below the config's directory.
+    pub fallback: PathBuf,
+}
+
+impl NoPackage {
+    /// A sentence naming what was tried, for an error message.
+    pub fn describe(&self, value: &str, key: &str, source: &str) -> String {
+        let tried: Vec<String> = self
+            .tried
+            .iter()
+            .map(|p| format!("  {}", p.display()))
+            .collect();
+        format!(
+            "{key} `{value}` (in {source}) names the package `{}`, which was not found; \
+             looked for its directory at:\n{}",
+            self.package,
+            tried.join("\n")
+        )
     }
 }
 
 /// See [`AlembicConfig::resolve`].
 pub fn resolve_location(dir: &Path, value: &str) -> PathBuf {
+    locate(dir, value, &[dir.to_path_buf()]).unwrap_or_else(|e| e.fallback)
+}
+
+/// Where a location from Alembic's config is: an absolute path as is; a value with
+/// a `:` is a package resource, `package.sub:path/in/it` (Alembic's
+/// `coerce_resource_to_filename`: `importlib.resources.files("package.sub")`, then
+/// each further `:`-separated part), looked up as Python would import the package:
+/// in each of `roots` in turn, the first where `package/sub` is a directory (or
+/// `package/sub.py` a module, whose directory it is); anything else is relative to
+/// `dir`.
+pub fn locate(dir: &Path, value: &str, roots: &[PathBuf]) -> Result<PathBuf, NoPackage> {
     let p = Path::new(value);
     if p.is_absolute() {
-        return p.to_path_buf();
+        return Ok(p.to_path_buf());
     }
-    if value.contains(':') {
-        let mut tokens = value.split(':');
-        let package = tokens.next().unwrap_or_default();
-        let mut out = dir.join(package.replace('.', "/"));
-        for t in tokens {
-            out.push(t);
+    if !value.contains(':') {
+        return Ok(dir.join(p));
+    }
+    let mut tokens = value.split(':');
+    let package = tokens.next().unwrap_or_default();
+    let rest: Vec<&str> = tokens.collect();
+    let as_dirs: PathBuf = package.split('.').collect();
+    let with_rest = |mut base: PathBuf| {
+        for t in &rest {
+            base.push(t);
         }
-        return out;
+        base
+    };
+    let mut tried: Vec<PathBuf> = Vec::new();
+    for root in roots {
+        let candidate = root.join(&as_dirs);
+        if tried.contains(&candidate) {
+            continue;
+        }
+        if candidate.is_dir() {
+            return Ok(with_rest(candidate));
+        }
+        if candidate.with_extension("py").is_file()
+            && let Some(parent) = candidate.parent()
+        {
+            return Ok(with_rest(parent.to_path_buf()));
+        }
+        tried.push(candidate);
     }
-    dir.join(p)
+    Err(NoPackage {
+        package: package.to_string(),
+        tried,
+        fallback: with_rest(dir.join(&as_dirs)),
+    })
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::bounded::read(path, crate::bounded::CONFIG_LIMIT, "a configuration file")
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -576,6 +685,34 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("not a valid value for path_separator")
+        );
+    }
+
+    #[test]
+    fn package_found_in_src_or_an_ancestor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("src/myapp/db/migrations")).unwrap();
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        let roots = [
+            root.join("deploy"),
+            root.join("deploy/src"),
+            root.to_path_buf(),
+            root.join("src"),
+        ];
+        assert_eq!(
+            locate(&root.join("deploy"), "myapp.db:migrations", &roots).unwrap(),
+            root.join("src/myapp/db/migrations")
+        );
+        let err = locate(&root.join("deploy"), "other.pkg:migrations", &roots).unwrap_err();
+        assert_eq!(err.package, "other.pkg");
+        assert_eq!(err.tried.len(), 4);
+        assert_eq!(err.tried[3], root.join("src/other/pkg"));
+        let msg = err.describe("other.pkg:migrations", "script_location", "alembic.ini");
+        assert!(msg.contains("package `other.pkg`"), "{msg}");
+        assert!(
+            msg.contains(&root.join("src/other/pkg").display().to_string()),
+            "{msg}"
         );
     }
 

@@ -58,6 +58,10 @@ pub fn collect(
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
     for loc in locations {
+        if !loc.path.exists() && std::fs::symlink_metadata(&loc.path).is_err() {
+            // Not there at all: discovery has said so ("does not exist").
+            continue;
+        }
         let walker = WalkDir::new(&loc.path)
             .follow_links(true)
             .min_depth(1)
@@ -173,7 +177,15 @@ fn walk_warning(err: &walkdir::Error) -> String {
     }
     match err.io_error() {
         Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            format!("skipping {path}: dangling symlink")
+            let symlink = err
+                .path()
+                .and_then(|p| std::fs::symlink_metadata(p).ok())
+                .is_some_and(|m| m.file_type().is_symlink());
+            if symlink {
+                format!("skipping {path}: dangling symlink")
+            } else {
+                format!("skipping {path}: does not exist")
+            }
         }
         Some(io) => format!("skipping {path}: {io}"),
         None => format!("skipping {path}: {err}"),

@@ -12,6 +12,7 @@
 //! 5. Files ([`files`]): as Alembic lists them, minus `exclude`, each real file once.
 
 pub mod alembic;
+pub mod environments;
 pub mod files;
 
 use std::path::{Component, Path, PathBuf};
@@ -92,6 +93,60 @@ impl Project {
         }
     }
 
+    /// Where the modules that migrations import identifier values from are looked
+    /// up ([`crate::migration::resolve`]), in order: `[migrations] python_path`,
+    /// the root, `<root>/src`, Alembic's directory (where `alembic` runs, its
+    /// `prepend_sys_path = .`), the directory above the topmost package
+    /// (`__init__.py`) holding each version location (what must be on
+    /// `sys.path` to import it), then each directory from a version location's
+    /// parent up to the root.
+    pub fn python_path(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .migrations
+            .python_path
+            .iter()
+            .map(|p| clean(&self.root.join(p.get_ref())))
+            .collect();
+        out.push(self.root.clone());
+        out.push(self.root.join("src"));
+        if let Some(a) = &self.alembic {
+            out.push(clean(
+                &std::path::absolute(&a.dir).unwrap_or_else(|_| a.dir.clone()),
+            ));
+        }
+        for loc in &self.version_locations {
+            // The directory a package holding the location is imported from: above
+            // the topmost `__init__.py` over it (`neutron/db/migration/
+            // alembic_migrations/versions` -> the directory holding `neutron/`).
+            let mut ancestors = loc.ancestors().take(32).skip_while(|d| !is_package(d));
+            if let Some(mut top) = ancestors.next() {
+                for d in ancestors {
+                    if !is_package(d) {
+                        break;
+                    }
+                    top = d;
+                }
+                if let Some(parent) = top.parent() {
+                    out.push(parent.to_path_buf());
+                }
+            }
+            let inside = loc.starts_with(&self.root);
+            for dir in loc
+                .ancestors()
+                .skip(1)
+                .take(if inside { usize::MAX } else { 3 })
+            {
+                if inside && !dir.starts_with(&self.root) {
+                    break;
+                }
+                out.push(dir.to_path_buf());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|p| seen.insert(p.clone()));
+        out
+    }
+
     /// `sqlalchemy.url` from `alembic.ini`, raw (may be Alembic's `driver://`
     /// placeholder).
     pub fn sqlalchemy_url(&self) -> Option<&str> {
@@ -118,6 +173,106 @@ pub fn discover(
         source,
     })?;
     discover_from(&cwd, paths, config, selection, registry)
+}
+
+/// What a run covers: one project (as [`discover`] finds it, `name` `None`), or
+/// several Alembic environments of one repository, each its own project.
+pub struct Discovered {
+    pub projects: Vec<(Option<String>, Project)>,
+}
+
+/// [`discover`], extended to repositories with several Alembic environments: when
+/// the run is on one directory (or none) that is not inside an environment and no
+/// config sets `[migrations]` locations, every environment below it (or the
+/// `[[projects]]` of the config) is a project of its own. `pick` (`--project NAME`
+/// or a path) keeps one. Anything else is [`discover`] unchanged.
+pub fn discover_environments(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+    selection: &RuleSelection,
+    registry: &Registry,
+    pick: Option<&str>,
+) -> Result<Discovered, Error> {
+    let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let single = |paths: &[PathBuf]| -> Result<Discovered, Error> {
+        Ok(Discovered {
+            projects: vec![(
+                None,
+                discover_from(&cwd, paths, config, selection, registry)?,
+            )],
+        })
+    };
+    let start = match paths {
+        [] => cwd.clone(),
+        [one] if cwd.join(one).is_dir() => clean(&cwd.join(one)),
+        _ => {
+            if let Some(wanted) = pick {
+                return Err(Error::Project {
+                    message: format!("--project {wanted} needs a directory (or none), not files"),
+                    help: None,
+                });
+            }
+            return single(paths);
+        }
+    };
+    let user = match config {
+        Some(path) => ConfigFile::read(&clean(&cwd.join(path)))?,
+        None => find_config(&start)?,
+    };
+    let stop = user
+        .as_ref()
+        .and_then(|f| f.path.as_deref())
+        .and_then(Path::parent);
+    // A run inside one environment is that project alone, as always.
+    let inside = start
+        .ancestors()
+        .take_while(|d| stop.is_none_or(|s| d.starts_with(s)))
+        .any(environments::is_environment);
+    let configured = match &user {
+        Some(file) if !inside || pick.is_some() => environments::configured(file)?,
+        _ => None,
+    };
+    let envs = match configured {
+        Some(list) => list,
+        None => {
+            let own_locations = user
+                .as_ref()
+                .and_then(|f| f.options.migrations.as_ref())
+                .is_some_and(|m| m.script_location.is_some() || m.version_locations.is_some());
+            if own_locations || inside || has_migration_files(&start) {
+                Vec::new()
+            } else {
+                environments::find(&start)
+            }
+        }
+    };
+    let envs = match pick {
+        Some(wanted) if !envs.is_empty() => vec![environments::pick(&envs, wanted, &cwd)?],
+        Some(wanted) => {
+            // No environments to choose from: `--project PATH` is the path.
+            return single(&[PathBuf::from(wanted)]);
+        }
+        None => envs,
+    };
+    if envs.is_empty() {
+        return single(paths);
+    }
+    let several = envs.len() > 1;
+    let mut projects = Vec::new();
+    for env in envs {
+        let project = discover_from(
+            &cwd,
+            std::slice::from_ref(&env.dir),
+            config,
+            selection,
+            registry,
+        )?;
+        projects.push((several.then_some(env.name), project));
+    }
+    Ok(Discovered { projects })
 }
 
 /// [`discover`] with an explicit working directory (relative paths are resolved
@@ -197,19 +352,7 @@ pub fn discover_from(
         .recursive_version_locations
         .or(alembic.as_ref().map(|a| a.recursive_version_locations))
         .unwrap_or(false);
-    let configured: Vec<PathBuf> = if let Some(v) = &migrations.version_locations {
-        v.iter().map(|s| clean(&root.join(s.get_ref()))).collect()
-    } else if let Some(v) = alembic.as_ref().and_then(|a| a.version_locations.as_ref()) {
-        let a = alembic.as_ref().expect("alembic config");
-        v.iter().map(|s| clean(&a.resolve(s))).collect()
-    } else if let Some(s) = &migrations.script_location {
-        vec![clean(&root.join(s.get_ref()).join("versions"))]
-    } else if let Some(s) = alembic.as_ref().and_then(|a| a.script_location.as_ref()) {
-        let a = alembic.as_ref().expect("alembic config");
-        vec![clean(&a.resolve(s).join("versions"))]
-    } else {
-        Vec::new()
-    };
+    let configured = configured_locations(&root, &migrations, alembic.as_ref())?;
     let mut locations: Vec<VersionLocation> = Vec::new();
     let push_location = |locations: &mut Vec<VersionLocation>, loc: VersionLocation| {
         let real = std::fs::canonicalize(&loc.path).ok();
@@ -306,6 +449,23 @@ pub fn discover_from(
             });
         }
     }
+    if !locations.iter().any(|l| l.path.is_dir()) {
+        let tried: Vec<String> = locations
+            .iter()
+            .map(|l| format!("  {}", l.path.display()))
+            .collect();
+        return Err(Error::Project {
+            message: format!(
+                "no version location exists; looked for migrations in:\n{}",
+                tried.join("\n")
+            ),
+            help: Some(
+                "check script_location / version_locations (in alembic.ini, \
+                 [tool.alembic] or [migrations] in migverify.toml)"
+                    .into(),
+            ),
+        });
+    }
     for loc in &locations {
         if !loc.path.is_dir() {
             warnings.push(format!(
@@ -357,6 +517,131 @@ pub fn discover_from(
     })
 }
 
+/// The version locations the configuration names: `[migrations]` keys first, then
+/// Alembic's; with only a `script_location`, `<script_location>/versions`. A
+/// `package:path` value is looked up as Alembic's Python would find the package
+/// ([`alembic::locate`]); one that names no package found, or a `script_location`
+/// that does not exist, stops the run (Alembic would fail there too).
+fn configured_locations(
+    root: &Path,
+    migrations: &MigrationsConfig,
+    alembic: Option<&AlembicConfig>,
+) -> Result<Vec<PathBuf>, Error> {
+    let own_roots = [root.to_path_buf(), root.join("src")];
+    let own = |value: &str, key: &str| -> Result<PathBuf, Error> {
+        alembic::locate(root, value, &own_roots)
+            .map(|p| clean(&p))
+            .map_err(|e| Error::Project {
+                message: e.describe(value, &format!("[migrations] {key}"), "migverify's config"),
+                help: Some(PACKAGE_HELP.into()),
+            })
+    };
+    let theirs = |a: &AlembicConfig, value: &str, key: &str| -> Result<PathBuf, Error> {
+        a.locate(value, &package_roots(&a.dir, root))
+            .map(|p| clean(&p))
+            .map_err(|e| Error::Project {
+                message: e.describe(value, key, &alembic_source(a)),
+                help: Some(PACKAGE_HELP.into()),
+            })
+    };
+    let script_dir_must_exist = |dir: &Path, value: &str, source: String| {
+        if dir.is_dir() {
+            Ok(())
+        } else {
+            Err(Error::Project {
+                message: format!(
+                    "script_location `{value}` (in {source}) resolves to {}, which does not exist",
+                    dir.display()
+                ),
+                help: Some(
+                    "point script_location at the folder that holds env.py and versions/ \
+                     (Alembic stops with \"Path doesn't exist\" here too)"
+                        .into(),
+                ),
+            })
+        }
+    };
+    if let Some(v) = &migrations.version_locations {
+        return v
+            .iter()
+            .map(|s| own(s.get_ref(), "version_locations"))
+            .collect();
+    }
+    if let Some(a) = alembic
+        && let Some(v) = &a.version_locations
+    {
+        return v
+            .iter()
+            .map(|s| theirs(a, s, "version_locations"))
+            .collect();
+    }
+    if let Some(s) = &migrations.script_location {
+        let dir = own(s.get_ref(), "script_location")?;
+        script_dir_must_exist(&dir, s.get_ref(), "migverify's config".into())?;
+        return Ok(vec![dir.join("versions")]);
+    }
+    if let Some(a) = alembic
+        && let Some(s) = &a.script_location
+    {
+        let dir = theirs(a, s, "script_location")?;
+        script_dir_must_exist(&dir, s, alembic_source(a))?;
+        return Ok(vec![dir.join("versions")]);
+    }
+    Ok(Vec::new())
+}
+
+const PACKAGE_HELP: &str = "a `package:path` location is found the way Python imports the \
+     package: run migverify in the project that holds it, list its parent directory in \
+     `prepend_sys_path`, or set `[migrations] script_location` to the folder itself";
+
+/// The file Alembic's settings came from, for messages.
+fn alembic_source(a: &AlembicConfig) -> String {
+    a.ini_path
+        .as_ref()
+        .or(a.pyproject_path.as_ref())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "alembic.ini".into())
+}
+
+/// Where else Python could import a `package:path` location's package from, when
+/// Alembic runs from a directory above `dir` (an `alembic.ini` kept inside the
+/// package itself): the ancestors of `dir` and their `src/`, up to the project root,
+/// or beyond it up to the first directory that looks like a repository or
+/// distribution root (`.git`, `pyproject.toml`, `setup.py`, `setup.cfg`) when there
+/// is one; then the project root and its `src/`.
+fn package_roots(dir: &Path, root: &Path) -> Vec<PathBuf> {
+    let is_marked = |d: &Path| {
+        [".git", "pyproject.toml", "setup.py", "setup.cfg"]
+            .iter()
+            .any(|m| d.join(m).exists())
+    };
+    let ancestors: Vec<&Path> = dir.ancestors().skip(1).collect();
+    let stop = ancestors
+        .iter()
+        .position(|d| *d == root || is_marked(d))
+        .map(|i| {
+            // A marker above the root wins over stopping at the root.
+            if ancestors[i] == root && !is_marked(root) {
+                ancestors[i..]
+                    .iter()
+                    .position(|d| is_marked(d))
+                    .map_or(i, |j| i + j)
+            } else {
+                i
+            }
+        });
+    let mut out = Vec::new();
+    if let Some(stop) = stop {
+        for anc in &ancestors[..=stop] {
+            out.push(anc.to_path_buf());
+            out.push(anc.join("src"));
+        }
+    }
+    out.push(root.to_path_buf());
+    out.push(root.join("src"));
+    out
+}
+
 /// The config file for a run starting in `start`: the first of [`CONFIG_FILES`]
 /// walking up (a `pyproject.toml` counts only with a `[tool.migverify]` table).
 pub fn find_config(start: &Path) -> Result<Option<ConfigFile>, Error> {
@@ -372,7 +657,12 @@ pub fn find_config(start: &Path) -> Result<Option<ConfigFile>, Error> {
                 // A pyproject.toml that does not parse is only our problem if it
                 // means to configure migverify.
                 Err(e) if *name == "pyproject.toml" => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let text = crate::bounded::read_to_string(
+                        &path,
+                        crate::bounded::CONFIG_LIMIT,
+                        "a configuration file",
+                    )
+                    .unwrap_or_default();
                     if text.contains("tool.migverify") {
                         return Err(e);
                     }
@@ -404,6 +694,11 @@ fn find_same_file<'a>(files: &'a [PathBuf], path: &Path) -> Option<&'a PathBuf> 
         .find(|f| std::fs::canonicalize(f).ok().as_ref() == Some(&real))
 }
 
+/// A directory holding `__init__.py` (a regular Python package).
+fn is_package(dir: &Path) -> bool {
+    dir.join("__init__.py").is_file()
+}
+
 /// `path` without `.` components (lexically; `..` is kept).
 fn clean(path: &Path) -> PathBuf {
     path.components()
@@ -429,4 +724,49 @@ pub fn use_stdin(project: &mut Project, name: &Path, text: String) -> Result<(),
     project.only = Some(vec![path.clone()]);
     project.stdin = Some((path, text));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// neutron's layout: `alembic.ini` (the root) in `neutron/db/migration`, the
+    /// versions in the `alembic_migrations` package below it; `neutron.db.migration`
+    /// is importable only from the directory holding `neutron/`.
+    #[test]
+    fn python_path_reaches_the_directory_above_the_topmost_package() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().join("checkout");
+        let pkg = top.join("neutron/db/migration");
+        let versions = pkg.join("alembic_migrations/versions");
+        std::fs::create_dir_all(&versions).unwrap();
+        for d in [
+            "neutron",
+            "neutron/db",
+            "neutron/db/migration",
+            "neutron/db/migration/alembic_migrations",
+        ] {
+            std::fs::write(top.join(d).join("__init__.py"), "").unwrap();
+        }
+        let registry = Registry::builtin();
+        let mut project = Project::for_files(
+            pkg.clone(),
+            vec![versions.clone()],
+            Vec::new(),
+            Settings::recommended(&registry),
+        );
+        project.migrations.python_path = vec![toml::Spanned::new(0..0, "../lib".to_string())];
+        let path = project.python_path();
+        assert_eq!(path[0], pkg.join("../lib"), "configured first: {path:?}");
+        assert_eq!(path[1], pkg, "then the root: {path:?}");
+        assert!(path.contains(&top), "{path:?}");
+        assert!(path.contains(&pkg.join("alembic_migrations")), "{path:?}");
+        assert!(
+            !path.contains(&tmp.path().to_path_buf()),
+            "no further up: {path:?}"
+        );
+        let mut unique = path.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), path.len());
+    }
 }

@@ -8,7 +8,7 @@ use crate::db::snapshot::Dialect;
 use crate::diagnostic::{Finding, Location};
 use crate::schema::compare::{self, Difference, Side};
 use crate::schema::replay::Replay;
-use crate::schema::{Fold, Opaque, Schema, TableName};
+use crate::schema::{Fold, Opaque, Schema, TableName, objects};
 
 /// One side of a comparison, as messages name it.
 pub(super) struct Named<'a> {
@@ -209,6 +209,68 @@ pub(super) fn findings(
         );
         out.push(f);
     }
+    object_findings(ctx, &left, &right, dialect, helps, out);
+}
+
+/// Indexes, unique constraints, foreign keys, comments (and server defaults when
+/// configured) of the tables both sides have ([`crate::schema::objects`]).
+fn object_findings(
+    ctx: &Context<'_>,
+    left: &Named<'_>,
+    right: &Named<'_>,
+    dialect: Option<Dialect>,
+    helps: &Helps<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let fold = dialect.map_or(Fold::exact(), |d| Fold::for_dialect(Some(d)));
+    let opts = objects::ObjectOptions {
+        dialect: dialect.or(ctx.drift.dialect),
+        server_defaults: ctx.drift.compare_server_default,
+        columns_ci: fold.columns_ci,
+    };
+    for lt in left.schema.tables.iter().filter(|t| !ignored(ctx, &t.name)) {
+        let Some(rt) = right.schema.table(&lt.name, fold) else {
+            continue;
+        };
+        let table = lt.name.to_string();
+        for d in objects::diff(&table, &lt.objects, &rt.objects, opts) {
+            let message = d
+                .message
+                .replace("{left}", left.label)
+                .replace("{right}", right.label);
+            let at = d
+                .left
+                .clone()
+                .or_else(|| d.right.clone())
+                .or_else(|| lt.origin.clone())
+                .or_else(|| rt.origin.clone())
+                .unwrap_or_else(|| ctx.database_location());
+            let mut f = Finding::new(at.path, at.span, message).with_help(helps.changed_column);
+            let also = match (&d.left, &d.right) {
+                (Some(_), Some(r)) => Some((r.clone(), format!("as {} declare it", right.label))),
+                (Some(_), None) | (None, None) => rt
+                    .origin
+                    .clone()
+                    .filter(|_| d.left.is_some() || lt.origin.is_some())
+                    .map(|o| (o, format!("`{}` in {}", rt.name, right.label))),
+                (None, Some(_)) => lt
+                    .origin
+                    .clone()
+                    .map(|o| (o, format!("`{}` in {}", lt.name, left.label))),
+            };
+            if let Some((also, label)) = also {
+                f = f.with_related(also.path, also.span, label);
+            }
+            hedge(
+                &mut f,
+                left.schema
+                    .opaque_for(&lt.name.name, fold)
+                    .into_iter()
+                    .chain(right.schema.opaque_for(&lt.name.name, fold)),
+            );
+            out.push(f);
+        }
+    }
 }
 
 /// Says that opaque operations might explain the finding, and points at them.
@@ -254,6 +316,7 @@ pub(crate) mod testing {
             type_: type_.into(),
             nullable,
             default: None,
+            comment: None,
         }
     }
 
@@ -273,6 +336,7 @@ pub(crate) mod testing {
                 foreign_keys: Vec::new(),
                 indexes: Vec::new(),
                 unique_constraints: Vec::new(),
+                comment: None,
             })
             .collect();
         s
@@ -300,6 +364,7 @@ pub(crate) mod testing {
                 database_origin: None,
                 models: models.as_ref(),
                 ignore_tables: &[],
+                drift: Default::default(),
             },
             &mut out,
         );

@@ -26,6 +26,7 @@ mod mv010_multiple_bases;
 mod mv011_irreversible_downgrade;
 pub mod mv012_unused_suppression;
 mod mv013_duplicate_branch_label;
+mod mv014_unresolved_value;
 mod mv101_behind_head;
 mod mv102_unknown_db_revision;
 mod mv103_missing_version_table;
@@ -140,6 +141,8 @@ pub struct Context<'a> {
     pub models: Option<&'a crate::models::Models>,
     /// Tables the drift rules leave out (`[models] ignore_tables`).
     pub ignore_tables: &'a [String],
+    /// How the drift rules compare objects (`[drift]`, the project's dialect).
+    pub drift: crate::schema::objects::DriftOptions,
 }
 
 impl Context<'_> {
@@ -266,6 +269,7 @@ impl Registry {
             Box::new(mv011_irreversible_downgrade::IrreversibleDowngrade),
             Box::new(mv012_unused_suppression::UnusedSuppression),
             Box::new(mv013_duplicate_branch_label::DuplicateBranchLabel),
+            Box::new(mv014_unresolved_value::UnresolvedValue),
             Box::new(mv101_behind_head::BehindHead),
             Box::new(mv102_unknown_db_revision::UnknownDbRevision),
             Box::new(mv103_missing_version_table::MissingVersionTable),

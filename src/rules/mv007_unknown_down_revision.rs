@@ -51,7 +51,20 @@ impl Rule for UnknownDownRevision {
 
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let g = ctx.graph;
+        let mut budget = COMPARISON_BUDGET;
+        // A name may be a revision id or label migverify could not resolve (MV014).
+        use crate::migration::IdField;
+        let unresolved = |f| ctx.migrations.iter().any(|m| m.is_unresolved(f));
+        let unknown_revisions = unresolved(IdField::Revision);
+        let unknown_labels = unresolved(IdField::BranchLabels);
         for d in &g.dangling {
+            let held_back = match d.kind {
+                LinkKind::DownRevision => unknown_revisions,
+                LinkKind::DependsOn => unknown_revisions || unknown_labels,
+            };
+            if held_back {
+                continue;
+            }
             let m = &ctx.migrations[d.migration];
             let (list, what) = match d.kind {
                 LinkKind::DownRevision => (&m.down_revision, "down_revision"),
@@ -72,7 +85,7 @@ impl Rule for UnknownDownRevision {
                 }
             };
             let mut f = Finding::new(&m.path, Some(item.span), message);
-            f = match suggest(g.nodes.iter().map(|n| n.revision.as_str()), name) {
+            f = match suggest(g.nodes.iter().map(|n| n.revision.as_str()), name, &mut budget) {
                 Some(s) => f.with_help(format!("did you mean `{s}`?")),
                 None => f.with_help("point it at an existing revision (`alembic heads` lists the heads), or restore the missing file"),
             };
@@ -81,14 +94,34 @@ impl Rule for UnknownDownRevision {
     }
 }
 
-/// A declared revision that the dangling name is probably a typo or a prefix of.
-fn suggest<'a>(revisions: impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+/// Ids longer than this (in bytes) are only compared by prefix: Jaro-Winkler is
+/// quadratic in the length, and two 1 MB ids took over a minute.
+const MAX_COMPARED_LEN: usize = 256;
+
+/// How much similarity comparing one run may do, in compared byte pairs (the sum of
+/// `len(a) * len(b)`, about a tenth of a second): thousands of dangling names
+/// against thousands of revisions must not take minutes. Past it, names are only
+/// compared by prefix.
+const COMPARISON_BUDGET: usize = 50_000_000;
+
+/// A declared revision that the dangling name is probably a typo or a prefix of;
+/// `budget` is what is left of [`COMPARISON_BUDGET`].
+fn suggest<'a>(
+    revisions: impl Iterator<Item = &'a str>,
+    name: &str,
+    budget: &mut usize,
+) -> Option<&'a str> {
     let mut best: Option<(f64, &str)> = None;
     for rev in revisions {
+        let cost = rev.len().saturating_mul(name.len());
         let score = if rev.starts_with(name) || name.starts_with(rev) {
             0.95
-        } else {
+        } else if rev.len() <= MAX_COMPARED_LEN && name.len() <= MAX_COMPARED_LEN && cost <= *budget
+        {
+            *budget -= cost;
             strsim::jaro_winkler(rev, name)
+        } else {
+            0.0
         };
         if score >= 0.9 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, rev));
@@ -112,6 +145,30 @@ mod tests {
         let c = mig("c", "'abcdef12'", "op.f()", "op.g()")
             .replace("branch_labels = None", "depends_on = 'nolabel'");
         lint_fires(&UnknownDownRevision, &[("a.py", &a), ("c.py", &c)], 1);
+    }
+
+    #[test]
+    fn long_ids_are_compared_by_prefix_only() {
+        let long = "a".repeat(1 << 20);
+        let other = format!("{}b", "a".repeat((1 << 20) - 1));
+        let start = std::time::Instant::now();
+        let mut budget = COMPARISON_BUDGET;
+        assert_eq!(
+            suggest([long.as_str()].into_iter(), &other, &mut budget),
+            None
+        );
+        assert_eq!(
+            suggest([long.as_str()].into_iter(), &long[..1000], &mut budget),
+            Some(long.as_str())
+        );
+        // Short ids are compared until the budget is spent.
+        let mut budget = 6 * 6;
+        assert_eq!(
+            suggest(["abcdef"].into_iter(), "abcdeg", &mut budget),
+            Some("abcdef")
+        );
+        assert_eq!(suggest(["abcdef"].into_iter(), "abcdeg", &mut budget), None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -21,27 +21,36 @@ Reports `.py` files in a version location that cannot be read as a migration:
   nothing in it (`IndentationError`), and an assignment whose value starts on the
   next line with no bracket or `\` to continue it; a bracket never closed, closed
   twice or closed by the wrong one gets CPython's message at the bracket (`'(' was
-  never closed`);
+  never closed`); nesting CPython's tokenizer refuses, checked before the file is
+  parsed: a 100th indentation level (`too many levels of indentation`) or a 201st
+  open bracket (`too many nested parentheses`);
 - bytes Python rejects: invalid UTF-8 in code or in a string literal (CPython accepts
   them inside comments, and so does migverify), or NUL bytes (a binary file);
-- no top-level `revision = "..."` string literal, or no `down_revision` assignment;
-- a `down_revision`, `branch_labels` or `depends_on` that is not a literal `None`,
-  string, or tuple/list of strings;
+- no top-level `revision` assignment, or no `down_revision` assignment;
+- a `revision`, `down_revision`, `branch_labels` or `depends_on` that is a literal
+  of a type Alembic cannot use: a number, a boolean, bytes, a dict or a set (alone
+  or in a tuple/list). A value that is not a literal at all (`cli.EXPAND_BRANCH`,
+  a constant, a call) is resolved statically, or reported by MV014
+  unresolved-value, a warning: Alembic may well load it;
+- a revision id, literal or resolved, that is empty;
 - a revision id with a character Alembic refuses (`@`, `-`, `+`, `:`);
-- a file that cannot be read at all (permissions).
+- a file that cannot be read at all (permissions), that is not a regular file, or
+  that is larger than `[migrations] max_file_size` (default 16 MiB: "too large");
+- a file the parser cannot finish within its bound ("too slow to parse"), or whose
+  syntax tree is more than 10,000 levels deep while query rules are enabled (CPython
+  refuses to compile such nesting too).
 
 Files Alembic skips are skipped too: `__init__.py` (any name starting `__init__`),
 names starting with `.#` (editor lock files), and anything not ending in `.py`.
 
 ## Why is this bad?
 Alembic imports every file in its version locations; one broken file stops every
-command (`upgrade`, `history`, `current`) for everyone. A file whose identifiers are
-computed at run time also cannot be checked without running it.
+command (`upgrade`, `history`, `current`) for everyone.
 
 ## Example
 ```python
 revision = "b1"
-down_revision = get_previous()   # not a literal
+down_revision = 20240101   # a number, not a revision id
 ```
 
 ## Use instead

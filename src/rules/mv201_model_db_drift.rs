@@ -22,7 +22,10 @@ static META: RuleMeta = RuleMeta {
 Compares the SQLAlchemy models (read statically from `[models] paths`, no Python needed)
 with the database (live, or a snapshot file), both ways: tables and columns in the models
 that the database lacks, and tables and columns in the database that no model maps;
-then, for columns both have, nullability and type. Types compare through a documented
+then, for columns both have, nullability and type; then indexes, unique constraints,
+foreign keys (with `ON DELETE`/`ON UPDATE`) and comments, and server defaults with
+`[drift] compare-server-default = true`, as Alembic's autogenerate compares them
+(docs/drift.md lists exactly what is compared). Types compare through a documented
 normalisation per dialect (`sa.String(50)` ≡ `character varying(50)` ≡ `varchar(50)`,
 `sa.Boolean` ≡ MySQL `tinyint(1)`); a type migverify cannot normalise (a custom type, an
 `Enum`) is never reported. Names compare the way the dialect stores them. The version

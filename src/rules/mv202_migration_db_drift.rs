@@ -21,7 +21,9 @@ static META: RuleMeta = RuleMeta {
 Replays, statically, the migrations the database has applied (the revisions in its
 version table and their ancestors) and compares the resulting schema with the database:
 tables and columns both ways, nullability and types (normalised per dialect; a type
-migverify cannot normalise is not compared). The version table and `[models]
+migverify cannot normalise is not compared), then indexes, unique constraints, foreign
+keys and comments (server defaults with `[drift] compare-server-default = true`) as
+docs/drift.md describes. The version table and `[models]
 ignore_tables` are skipped. Where a migration runs raw SQL (`op.execute`) that could
 explain a difference, the message says so instead of asserting. It does not run when
 the version table is missing (MV103) or names an unknown revision (MV102).

@@ -23,10 +23,14 @@ Replays every migration's `upgrade()` statically (`op.create_table`, `add_column
 graph order up to the head(s), and compares the resulting schema with the SQLAlchemy
 models: tables and columns both ways, nullability, and types (SQLAlchemy type to
 SQLAlchemy type, e.g. `sa.String(50)` ≢ `String(80)`; types it cannot normalise are not
-compared). No database and no Python needed: this is what `alembic check` reports,
-found in milliseconds. Where a migration runs raw SQL (`op.execute`) that could explain a
-difference, the message says so instead of asserting. A finding in a model file is
-silenced by `# migverify: ignore[MV203]` on its line, or on the line of its `class`.
+compared); then indexes, unique constraints, foreign keys and comments, and server
+defaults with `[drift] compare-server-default = true`, with the semantics of Alembic's
+autogenerate. No database and no Python needed: for these kinds of objects this is
+what `alembic check` reports, found in milliseconds; docs/drift.md lists exactly what
+is compared and what is not (check constraints, primary key changes, index options,
+...). Where a migration runs raw SQL (`op.execute`) that could explain a difference,
+the message says so instead of asserting. A finding in a model file is silenced by
+`# migverify: ignore[MV203]` on its line, or on the line of its `class`.
 
 ## Why is this bad?
 A model change without a migration ships code that expects a column that production
@@ -137,6 +141,45 @@ mod tests {
         // Pointing at the model attribute, with the migration's column as related.
         assert_eq!(found[0].location.path.to_str(), Some("models.py"));
         assert_eq!(found[0].related[0].location.path.to_str(), Some("a1.py"));
+    }
+
+    #[test]
+    fn objects_are_compared() {
+        // An index and a foreign key in the models that no migration creates; the
+        // migration's unnamed unique constraint matches the model's `unique=True`.
+        let models = "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\
+            Base = declarative_base()\n\
+            class User(Base):\n    __tablename__ = 'users'\n    id = sa.Column(sa.Integer, primary_key=True)\n    name = sa.Column(sa.String(50), nullable=False, index=True, unique=True)\n    boss_id = sa.Column(sa.Integer, sa.ForeignKey('users.id'), nullable=False)\n";
+        let create = CREATE.replace(
+            "sa.PrimaryKeyConstraint('id'))",
+            "sa.Column('boss_id', sa.Integer(), nullable=False),\n        sa.PrimaryKeyConstraint('id'))",
+        );
+        let found = run(
+            &ModelMigrationDrift,
+            &[("a1.py", &create)],
+            Some(models),
+            None,
+        );
+        let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "unique index `ix_users_name` on `users` (`name`) is in the models but not in the migrations at head",
+                "foreign key on `users` (`boss_id`) → `users` (`id`) is in the models but not in the migrations at head",
+            ]
+        );
+        assert_eq!(found[0].location.span.map(|s| s.start_line), Some(7));
+        let create = create.replace(
+            "sa.PrimaryKeyConstraint('id'))",
+            "sa.PrimaryKeyConstraint('id'), sa.ForeignKeyConstraint(['boss_id'], ['users.id']))\n    op.create_index(op.f('ix_users_name'), 'users', ['name'], unique=True)",
+        );
+        let found = run(
+            &ModelMigrationDrift,
+            &[("a1.py", &create)],
+            Some(models),
+            None,
+        );
+        assert!(found.is_empty(), "{found:#?}");
     }
 
     #[test]

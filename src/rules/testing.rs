@@ -14,6 +14,7 @@ pub fn migrations(files: &[(&str, &str)]) -> Vec<Migration> {
         .map(|(name, src)| parse_source(PathBuf::from(name), src.as_bytes().to_vec()))
         .collect();
     ms.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::migration::resolve::resolve_all(&mut ms, &[], std::path::Path::new("."));
     ms
 }
 
@@ -39,6 +40,7 @@ pub fn check_with_db(
             database_origin: origin,
             models: None,
             ignore_tables: &[],
+            drift: Default::default(),
         },
         &mut out,
     );

@@ -4,6 +4,7 @@
 //! ([`replay`]), and the database ([`Schema::from_snapshot`]). [`compare`] diffs two.
 
 pub mod compare;
+pub mod objects;
 pub mod replay;
 pub mod types;
 
@@ -52,6 +53,8 @@ pub struct Table {
     pub name: TableName,
     pub columns: Vec<Column>,
     pub indexes: Vec<String>,
+    /// Indexes, constraints, comments and column attributes ([`objects`]).
+    pub objects: objects::Objects,
     /// Where the table was declared (model class, `op.create_table`).
     pub origin: Option<Location>,
     /// The model class name, for messages (`User`).
@@ -64,6 +67,7 @@ impl Table {
             name,
             columns: Vec::new(),
             indexes: Vec::new(),
+            objects: objects::Objects::known(),
             origin,
             class: None,
         }
@@ -136,6 +140,7 @@ impl Schema {
                     .map(|i| i.name.clone())
                     .chain(t.unique_constraints.iter().filter_map(|u| u.name.clone()))
                     .collect(),
+                objects: snapshot_objects(t, default, snapshot.format_version),
                 origin: None,
                 class: None,
             })
@@ -152,6 +157,71 @@ impl Schema {
             .iter()
             .filter(|o| o.table.as_deref().is_none_or(|t| fold.name_eq(t, table)))
             .collect()
+    }
+}
+
+/// A captured table's objects, with referred tables in the default schema unqualified.
+fn snapshot_objects(
+    t: &crate::db::snapshot::Table,
+    default: Option<&str>,
+    format_version: u32,
+) -> objects::Objects {
+    // Format 1 captured neither comments nor foreign key actions.
+    let v1 = format_version < 2;
+    use objects::{ColumnAttrs, ForeignKey, Index, Objects, Unique};
+    let is_expr = |c: &str| c.contains('(') || c.contains(' ') || c == "<expression>";
+    Objects {
+        indexes: t
+            .indexes
+            .iter()
+            .map(|i| Index {
+                name: Some(i.name.clone()),
+                columns: i.columns.clone(),
+                unique: i.unique,
+                expression: i.columns.iter().any(|c| is_expr(c)),
+                origin: None,
+            })
+            .collect(),
+        uniques: t
+            .unique_constraints
+            .iter()
+            .map(|u| Unique {
+                name: u.name.clone(),
+                columns: u.columns.clone(),
+                origin: None,
+            })
+            .collect(),
+        foreign_keys: t
+            .foreign_keys
+            .iter()
+            .map(|f| ForeignKey {
+                name: f.name.clone(),
+                columns: f.columns.clone(),
+                referred: TableName::new(
+                    (Some(f.referred_schema.as_str()) != default && !f.referred_schema.is_empty())
+                        .then(|| f.referred_schema.clone()),
+                    f.referred_table.clone(),
+                ),
+                referred_columns: f.referred_columns.clone(),
+                ondelete: f.on_delete.clone(),
+                onupdate: f.on_update.clone(),
+                origin: None,
+            })
+            .collect(),
+        comment: (!v1).then(|| t.comment.clone().filter(|c| !c.is_empty())),
+        columns: t
+            .columns
+            .iter()
+            .map(|c| ColumnAttrs {
+                column: c.name.clone(),
+                comment: (!v1).then(|| c.comment.clone().filter(|c| !c.is_empty())),
+                server_default: Some(c.default.clone()),
+                primary_key: t.primary_key.contains(&c.name),
+                origin: None,
+            })
+            .collect(),
+        partial: false,
+        fk_options_unknown: v1,
     }
 }
 

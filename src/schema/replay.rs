@@ -13,6 +13,7 @@
 use crate::diagnostic::Location;
 use crate::migration::{Migration, OpCall, Phase, Value};
 
+use super::objects::{self, Convention, ForeignKey, Unique, column_extras};
 use super::{Column, Fold, Opaque, Schema, SqlType, Table, TableName};
 
 /// An operation that would fail against the schema it is replayed over.
@@ -129,13 +130,34 @@ impl Replay {
                     return;
                 }
                 let mut t = Table::new(table, Some(loc.clone()));
+                if let Some(v) = c.kw("comment") {
+                    t.objects.comment = objects::comment_of(v);
+                }
+                let conv = Convention::default();
+                let resolve = |_: &str| None;
+                let tn = t.name.name.clone();
                 for a in op.args.iter().filter(|a| a.keyword.is_none()).skip(1) {
                     let aloc = Location {
                         path: m.path.clone(),
                         span: Some(a.span),
                     };
-                    if let Some(col) = c.column(&a.value, aloc) {
+                    if let Some(col) = c.column(&a.value, aloc.clone()) {
+                        if let Value::Call { args, .. } = &a.value {
+                            let extras = column_extras(args);
+                            t.objects.add_column_extras(
+                                &tn,
+                                &col.name,
+                                &extras,
+                                &conv,
+                                Some(aloc),
+                                &resolve,
+                            );
+                        }
                         t.columns.push(col);
+                    } else if t
+                        .objects
+                        .add_table_item(&tn, &a.value, &conv, Some(aloc), &|v| c.name(v))
+                    {
                     } else if let Value::Call { func, args } = &a.value
                         && last(func) == "PrimaryKeyConstraint"
                     {
@@ -217,6 +239,19 @@ impl Replay {
                     self.conflict(m, loc, &tname, msg);
                     return;
                 }
+                if let Some(Value::Call { args, .. }) = arg.map(|a| &a.value) {
+                    let extras = column_extras(args);
+                    let table = &mut self.schema.tables[t];
+                    let tn = table.name.name.clone();
+                    table.objects.add_column_extras(
+                        &tn,
+                        &col.name,
+                        &extras,
+                        &Convention::default(),
+                        col.origin.clone(),
+                        &|_| None,
+                    );
+                }
                 self.schema.tables[t].columns.push(col);
             }
             "drop_column" | "alter_column" => {
@@ -234,7 +269,8 @@ impl Replay {
                     return;
                 };
                 if method == "drop_column" {
-                    table.columns.remove(ci);
+                    let old = table.columns.remove(ci).name;
+                    table.objects.drop_column(&old);
                     return;
                 }
                 if let Some(new) = c.kw("new_column_name").and_then(|v| c.name(v)) {
@@ -243,7 +279,17 @@ impl Replay {
                         self.conflict(m, loc, &tname, msg);
                         return;
                     }
-                    table.columns[ci].name = new;
+                    let old = std::mem::replace(&mut table.columns[ci].name, new.clone());
+                    table.objects.rename_column(&old, &new);
+                }
+                let cname = table.columns[ci].name.clone();
+                if let Some(attrs) = table.objects.column_mut(&cname) {
+                    if let Some(v) = c.kw("comment") {
+                        attrs.comment = objects::comment_of(v);
+                    }
+                    if let Some(v) = c.kw("server_default") {
+                        attrs.server_default = objects::server_default_of(v);
+                    }
                 }
                 let col = &mut table.columns[ci];
                 if let Some(v) = c.kw("nullable") {
@@ -282,13 +328,50 @@ impl Replay {
                     self.conflict(m, loc, &tname, msg);
                     return;
                 }
-                if let Some(name) = name {
-                    if self.schema.tables[t].indexes.contains(&name) {
+                if let Some(name) = &name {
+                    if self.schema.tables[t].indexes.contains(name) {
                         let msg = format!("index or constraint `{name}` already exists");
                         self.conflict(m, loc, &tname, msg);
                         return;
                     }
-                    self.schema.tables[t].indexes.push(name);
+                    self.schema.tables[t].indexes.push(name.clone());
+                }
+                let names: Vec<Option<String>> = cols.iter().map(|v| c.name(v)).collect();
+                let objects = &mut self.schema.tables[t].objects;
+                if method == "create_unique_constraint" && name.is_none() {
+                    // `create_unique_constraint(None, ...)`: unnamed, as autogenerate
+                    // writes it without a naming convention.
+                    if names.iter().all(Option::is_some) {
+                        objects.uniques.push(Unique {
+                            name: None,
+                            columns: names.into_iter().flatten().collect(),
+                            origin: Some(loc.clone()),
+                        });
+                    } else {
+                        objects.partial = true;
+                    }
+                    return;
+                }
+                let Some(name) = name else {
+                    objects.partial = true;
+                    return;
+                };
+                if method == "create_index" {
+                    objects.indexes.push(objects::Index {
+                        name: Some(name),
+                        expression: names.iter().any(Option::is_none),
+                        columns: names.into_iter().flatten().collect(),
+                        unique: c.kw("unique").and_then(Value::as_bool) == Some(true),
+                        origin: Some(loc.clone()),
+                    });
+                } else if names.iter().all(Option::is_some) {
+                    objects.uniques.push(Unique {
+                        name: Some(name),
+                        columns: names.into_iter().flatten().collect(),
+                        origin: Some(loc.clone()),
+                    });
+                } else {
+                    objects.partial = true;
                 }
             }
             "drop_index" => {
@@ -300,6 +383,7 @@ impl Replay {
                     return;
                 };
                 let table = &mut self.schema.tables[t];
+                table.objects.drop_named(&name, Some("index"));
                 match table.indexes.iter().position(|n| *n == name) {
                     Some(i) => {
                         table.indexes.remove(i);
@@ -316,6 +400,45 @@ impl Replay {
                     .or_else(|| c.pos(rest + 1))
                     .and_then(|v| c.name(v));
                 let schema = c.kw("referent_schema").and_then(|v| c.name(v));
+                let list = |v: Option<&Value>| -> Option<Vec<String>> {
+                    match v? {
+                        Value::List(items) | Value::Tuple(items) => {
+                            items.iter().map(|v| c.name(v)).collect()
+                        }
+                        _ => None,
+                    }
+                };
+                let locals = list(c.kw("local_cols").or_else(|| c.pos(rest + 2)));
+                let remotes = list(c.kw("remote_cols").or_else(|| c.pos(rest + 3)));
+                let action = |k: &str| match c.kw(k) {
+                    None | Some(Value::None) => Ok(None),
+                    Some(Value::Str(s)) => Ok(Some(s.clone())),
+                    Some(_) => Err(()),
+                };
+                let name = c
+                    .pos(0)
+                    .or_else(|| c.kw("constraint_name"))
+                    .and_then(|v| c.name(v));
+                match (
+                    &referent,
+                    locals,
+                    remotes,
+                    action("ondelete"),
+                    action("onupdate"),
+                ) {
+                    (Some(r), Some(locals), Some(remotes), Ok(ondelete), Ok(onupdate)) => {
+                        self.schema.tables[t].objects.foreign_keys.push(ForeignKey {
+                            name,
+                            columns: locals,
+                            referred: TableName::new(schema.clone(), r.clone()),
+                            referred_columns: remotes,
+                            ondelete,
+                            onupdate,
+                            origin: Some(loc.clone()),
+                        });
+                    }
+                    _ => self.schema.tables[t].objects.partial = true,
+                }
                 if let Some(r) = referent {
                     let rt = TableName::new(schema, r);
                     if self.schema.table_index(&rt, fold).is_none() {
@@ -324,6 +447,47 @@ impl Replay {
                         self.conflict(m, loc, &tname, msg);
                     }
                 }
+            }
+            "drop_constraint" => {
+                let name = c
+                    .pos(0)
+                    .or_else(|| c.kw("constraint_name"))
+                    .and_then(|v| c.name(v));
+                let kind = c
+                    .kw("type_")
+                    .or_else(|| c.pos(rest + 1))
+                    .and_then(|v| c.name(v));
+                let table_name = self.schema.tables[t].name.name.clone();
+                let objects = &mut self.schema.tables[t].objects;
+                match name {
+                    Some(name) => {
+                        let kind = match kind.as_deref() {
+                            Some("foreignkey") => Some("foreignkey"),
+                            Some("unique") => Some("unique"),
+                            Some(_) => return,
+                            None => None,
+                        };
+                        if !objects.drop_named(&name, kind)
+                            && !objects.drop_unnamed_by_server_name(&table_name, &name, kind)
+                        {
+                            // An unnamed constraint known by the name the database gave
+                            // it: which one it was is not known.
+                            objects.partial = true;
+                        }
+                        self.schema.tables[t].indexes.retain(|n| *n != name);
+                    }
+                    None => objects.partial = true,
+                }
+            }
+            "create_table_comment" | "drop_table_comment" => {
+                let objects = &mut self.schema.tables[t].objects;
+                objects.comment = if method == "drop_table_comment" {
+                    Some(None)
+                } else {
+                    c.kw("comment")
+                        .or_else(|| c.pos(rest))
+                        .and_then(objects::comment_of)
+                };
             }
             _ => {}
         }
@@ -351,6 +515,9 @@ const MODELLED: &[&str] = &[
     "drop_index",
     "create_unique_constraint",
     "create_foreign_key",
+    "drop_constraint",
+    "create_table_comment",
+    "drop_table_comment",
 ];
 
 fn last(dotted: &str) -> &str {
@@ -376,6 +543,14 @@ impl Call<'_> {
     fn name(&self, v: &Value) -> Option<String> {
         match v {
             Value::Str(s) => Some(s.clone()),
+            // `op.f("ix_users_email")`, `batch_op.f(...)`: a name taken as given.
+            Value::Call { func, args }
+                if func.rsplit('.').next() == Some("f")
+                    && args.len() == 1
+                    && args[0].0.is_none() =>
+            {
+                self.name(&args[0].1)
+            }
             Value::Name(n) => self
                 .m
                 .constants
@@ -574,6 +749,50 @@ mod tests {
         assert_eq!(r.schema.tables[0].columns[0].name, "customer_id");
         assert!(r.schema.tables[0].indexes.is_empty());
         assert_eq!(r.schema.tables[1].indexes, vec!["uq_orders_id"]);
+    }
+
+    #[test]
+    fn objects_as_autogenerate_writes_them() {
+        let r = replay(&format!(
+            "{HEAD}def upgrade():\n\
+             \x20   op.create_table('accounts', sa.Column('id', sa.Integer(), nullable=False),\n\
+             \x20       sa.Column('email', sa.String(120), nullable=False, comment='login'),\n\
+             \x20       sa.Column('status', sa.String(20), server_default='active', nullable=False),\n\
+             \x20       sa.PrimaryKeyConstraint('id'), sa.UniqueConstraint('email'), comment='people')\n\
+             \x20   op.create_table('posts', sa.Column('id', sa.Integer(), nullable=False),\n\
+             \x20       sa.Column('author_id', sa.Integer(), nullable=False),\n\
+             \x20       sa.ForeignKeyConstraint(['author_id'], ['accounts.id'], ondelete='CASCADE'),\n\
+             \x20       sa.UniqueConstraint('author_id', name=op.f('uq_posts_author_id')))\n\
+             \x20   with op.batch_alter_table('accounts', schema=None) as batch_op:\n\
+             \x20       batch_op.create_index(batch_op.f('ix_accounts_status'), ['status'], unique=False)\n\
+             \x20       batch_op.drop_constraint(batch_op.f('accounts_email_key'), type_='unique')\n\
+             \x20       batch_op.alter_column('status', server_default=None, comment='state')\n\
+             \x20       batch_op.alter_column('email', new_column_name='login')\n\
+             \x20   op.drop_table_comment('accounts')\n\
+             \x20   with op.batch_alter_table('posts', schema=None) as batch_op:\n\
+             \x20       batch_op.drop_constraint('posts_author_id_fkey', type_='foreignkey')\n\
+             \x20       batch_op.create_foreign_key(None, 'accounts', ['author_id'], ['id'], onupdate='SET NULL')\n\
+             \x20       batch_op.drop_constraint(batch_op.f('uq_posts_author_id'), type_='unique')\n"
+        ));
+        assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+        let a = &r.schema.tables[0].objects;
+        assert!(!a.partial);
+        assert_eq!(a.comment, Some(None));
+        assert!(a.uniques.is_empty());
+        assert_eq!(a.indexes[0].name.as_deref(), Some("ix_accounts_status"));
+        let status = a.column("status").unwrap();
+        assert_eq!(status.server_default, Some(None));
+        assert_eq!(status.comment, Some(Some("state".into())));
+        assert_eq!(
+            a.column("login").unwrap().comment,
+            Some(Some("login".into()))
+        );
+        let p = &r.schema.tables[1].objects;
+        assert!(!p.partial);
+        assert!(p.uniques.is_empty());
+        assert_eq!(p.foreign_keys.len(), 1);
+        assert_eq!(p.foreign_keys[0].onupdate.as_deref(), Some("SET NULL"));
+        assert_eq!(p.foreign_keys[0].ondelete, None);
     }
 
     #[test]

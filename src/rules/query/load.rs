@@ -182,8 +182,13 @@ fn user_defs(config: &Config, root: &Path) -> Result<Vec<RuleDef>, Error> {
         }
         let mut seen = std::collections::HashSet::new();
         for pattern in rules.dirs.iter().flat_map(|d| d.get_ref()) {
-            for path in expand(file, root, pattern)? {
-                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let inside = Inside::new(file, root, pattern);
+            for path in expand(file, root, pattern, &inside)? {
+                let real = inside.check(&path)?;
+                let scm = path.with_extension("scm");
+                if scm.exists() {
+                    inside.check(&scm)?;
+                }
                 if seen.insert(real) {
                     defs.push(read_rule_file(&path, root)?);
                 }
@@ -191,6 +196,52 @@ fn user_defs(config: &Config, root: &Path) -> Result<Vec<RuleDef>, Error> {
         }
     }
     Ok(defs)
+}
+
+/// Rule files are read only inside the project root (after resolving symlinks):
+/// a file outside it (`/proc/self/environ`, a key next to the checkout, a symlink
+/// committed in the project) would be quoted in a parse error, in public CI logs.
+/// The error names the path and never shows the file.
+struct Inside<'a> {
+    file: &'a ConfigFile,
+    pattern: &'a toml::Spanned<String>,
+    root: &'a Path,
+    real_root: PathBuf,
+}
+
+impl<'a> Inside<'a> {
+    fn new(file: &'a ConfigFile, root: &'a Path, pattern: &'a toml::Spanned<String>) -> Self {
+        Inside {
+            file,
+            pattern,
+            root,
+            real_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+        }
+    }
+
+    /// `path`'s real path when it is inside the project root, else the error.
+    fn check(&self, path: &Path) -> Result<PathBuf, Error> {
+        let real = std::fs::canonicalize(path).ok();
+        match real {
+            Some(real) if real.starts_with(&self.real_root) => Ok(real),
+            _ => Err(self.file.error(
+                self.pattern.span(),
+                format!(
+                    "`rules.dirs` entry `{}`: {} is outside the project root {}",
+                    crate::text::truncate(self.pattern.get_ref(), 200),
+                    path.display(),
+                    self.root.display()
+                ),
+                "outside the project",
+                Some(
+                    "rule files are read only inside the project (symlinks resolved), so a \
+                     change to the config cannot show other files of the machine: copy the rules \
+                     into the project"
+                        .into(),
+                ),
+            )),
+        }
+    }
 }
 
 fn shown_name(file: &ConfigFile, root: &Path) -> String {
@@ -217,6 +268,7 @@ fn expand(
     file: &ConfigFile,
     root: &Path,
     pattern: &toml::Spanned<String>,
+    inside: &Inside<'_>,
 ) -> Result<Vec<PathBuf>, Error> {
     let p = pattern.get_ref();
     let none = |why: &str| {
@@ -234,6 +286,9 @@ fn expand(
     let mut found: Vec<PathBuf> = Vec::new();
     if !has_glob(p) {
         let path = root.join(p);
+        if path.exists() {
+            inside.check(&path)?;
+        }
         if path.is_dir() {
             found.extend(rule_files(file, pattern, &path)?);
         } else if path.is_file() {
@@ -245,7 +300,7 @@ fn expand(
         let matcher = crate::config::resolve::glob_matcher(p).map_err(|e| {
             file.error(
                 pattern.span(),
-                format!("invalid glob in `rules.dirs`: {}", e.kind()),
+                format!("invalid glob in `rules.dirs`: {e}"),
                 "invalid glob",
                 Some("globs use globset syntax: `*`, `**`, `?`, `[abc]`, `{a,b}`".into()),
             )
@@ -261,6 +316,9 @@ fn expand(
         } else {
             root.to_path_buf()
         };
+        if base.exists() {
+            inside.check(&base)?;
+        }
         for entry in walkdir::WalkDir::new(&base)
             .sort_by_file_name()
             .into_iter()
@@ -297,7 +355,8 @@ fn rule_files(
         .flatten()
     {
         let path = entry.path();
-        if !entry.file_type().is_file() {
+        // A symlink to a file is taken (and checked to stay in the project).
+        if !(entry.file_type().is_file() || entry.path_is_symlink() && path.is_file()) {
             continue;
         }
         match path.extension().and_then(|e| e.to_str()) {
@@ -322,10 +381,12 @@ fn rule_files(
 /// Reads a rule file, and the `.scm` of the same name when there is one.
 fn read_rule_file(path: &Path, root: &Path) -> Result<RuleDef, Error> {
     let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|source| Error::Io {
-            path: p.to_path_buf(),
-            source,
-        })
+        crate::bounded::read_to_string(p, crate::bounded::CONFIG_LIMIT, "a rule file").map_err(
+            |source| Error::Io {
+                path: p.to_path_buf(),
+                source,
+            },
+        )
     };
     let name = path.display().to_string();
     let text = read(path)?;
@@ -412,6 +473,42 @@ enum Check {
     /// Everything but compiling the query (templates are checked against the
     /// captures its text names): migverify's own rules, which tests check in full.
     Trusted,
+}
+
+/// How deep a query's parentheses and brackets may nest.
+const MAX_QUERY_DEPTH: usize = 100;
+
+/// The offset of the bracket that opens level [`MAX_QUERY_DEPTH`] + 1 of a query
+/// (outside strings and `;` comments), if any.
+fn too_deep_query(query: &str) -> Option<usize> {
+    let bytes = query.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b';' => i = query[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_QUERY_DEPTH {
+                    return Some(i);
+                }
+                i += 1;
+            }
+            b')' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// The captures a query's text names (`@name` outside strings and comments).
@@ -588,6 +685,19 @@ fn load_checked(
                 ));
             }
         };
+        // tree-sitter compiles (and later combines) a query recursively: 10,000
+        // nested parentheses compile here on the main thread and then overflow a
+        // worker thread's stack. No real pattern nests this deep.
+        if let Some(at) = too_deep_query(&qtext) {
+            return Err(qfile.error(
+                at..at + 1,
+                format!(
+                    "the query of rule {code} nests more than {MAX_QUERY_DEPTH} levels of parentheses or brackets"
+                ),
+                "too deep".to_string(),
+                Some("a pattern follows the syntax tree a few levels down; split it or use fewer levels".into()),
+            ));
+        }
         let compiled = if check == Check::All {
             let query = Query::new(&language, &qtext).map_err(|e| {
             let at = (line_start(&qtext, e.row) + e.column).min(qtext.len());
@@ -811,6 +921,21 @@ mod tests {
             ours.sort_unstable();
             assert_eq!(ours, names, "{}", t.0.meta.code);
         }
+    }
+
+    #[test]
+    fn query_depth_is_bounded_outside_strings_and_comments() {
+        let deep = |n: usize| format!("{}(identifier){}", "(call ".repeat(n), ")".repeat(n));
+        assert_eq!(too_deep_query(&deep(99)), None);
+        assert_eq!(too_deep_query(&deep(100)), Some(6 * 100));
+        assert_eq!(
+            too_deep_query(&format!(
+                "; {}\n((string) @s (#eq? @s \"{}\"))",
+                "(".repeat(500),
+                "[".repeat(500)
+            )),
+            None
+        );
     }
 
     #[test]

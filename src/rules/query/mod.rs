@@ -324,8 +324,37 @@ impl QuerySet {
         self.fingerprint
     }
 
-    /// Every match of every rule in `tree` (the parse of `src`, extracted as `m`).
-    pub fn run(&self, tree: &Tree, src: &SourceFile, m: &Migration) -> Vec<QueryMatch> {
+    /// Every match of every rule in `tree` (the parse of `src`, extracted as `m`);
+    /// an error (the reason) when the queries did more than
+    /// [`query_budget`] work on it.
+    pub fn run(
+        &self,
+        tree: &Tree,
+        src: &SourceFile,
+        m: &Migration,
+    ) -> Result<Vec<QueryMatch>, String> {
+        // tree-sitter's query cursor keeps a state per open level of the tree: its
+        // work grows with the square of the depth (60,000 nested calls: minutes).
+        if let Some(depth) = deeper_than(tree, MAX_QUERY_TREE_DEPTH) {
+            return Err(format!(
+                "nested more than {MAX_QUERY_TREE_DEPTH} levels deep (at line {}): too deep for \
+                 the query rules, and deeper than CPython compiles (\"maximum recursion depth \
+                 exceeded during compilation\")",
+                depth.start_position().row + 1
+            ));
+        }
+        // tree-sitter calls the progress callback after each 1,000 units of work
+        // (a step, plus one per pattern state in flight).
+        let budget = query_budget(src.text.len()) / 1000;
+        let calls = std::cell::Cell::new(0usize);
+        let mut progress = |_: &tree_sitter::QueryCursorState| {
+            calls.set(calls.get() + 1);
+            if calls.get() > budget {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        };
         let mut out = Vec::new();
         let mut seen: HashSet<(usize, usize, usize)> = HashSet::new();
         let mut cursor = QueryCursor::new();
@@ -342,7 +371,13 @@ impl QuerySet {
             };
             let Some(range) = range else { continue };
             cursor.set_byte_range(range);
-            let mut matches = cursor.matches(&g.query, tree.root_node(), src.text.as_bytes());
+            let options = tree_sitter::QueryCursorOptions::new().progress_callback(&mut progress);
+            let mut matches = cursor.matches_with_options(
+                &g.query,
+                tree.root_node(),
+                src.text.as_bytes(),
+                options,
+            );
             while let Some(qm) = matches.next() {
                 let (ri, predicates) = &g.patterns[qm.pattern_index];
                 if !predicates.iter().all(|p| p.holds(qm, &mut facts)) {
@@ -384,9 +419,54 @@ impl QuerySet {
                     captures,
                 });
             }
+            if calls.get() > budget {
+                return Err(format!(
+                    "too complex for the query rules: they stopped after {} million steps \
+                     on this {} file (expressions nested thousands deep, which CPython \
+                     also refuses to compile)",
+                    budget / 1000,
+                    crate::bounded::describe_size(src.text.len() as u64)
+                ));
+            }
         }
-        out
+        Ok(out)
     }
+}
+
+/// The deepest syntax tree the query rules run on. CPython 3.11 to 3.13 refuse to
+/// compile expressions nested about 3,000 levels deep (each level is one to three
+/// tree-sitter nodes), so no module Alembic can import comes near it.
+const MAX_QUERY_TREE_DEPTH: usize = 10_000;
+
+/// The first node deeper than `max` levels, if any (an iterative walk).
+fn deeper_than(tree: &Tree, max: usize) -> Option<tree_sitter::Node<'_>> {
+    let mut cursor = tree.walk();
+    let mut depth = 0usize;
+    loop {
+        if cursor.goto_first_child() {
+            depth += 1;
+            if depth > max {
+                return Some(cursor.node());
+            }
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return None;
+            }
+            depth -= 1;
+        }
+    }
+}
+
+/// The work the query rules may do on one file, in tree-sitter's units: 1,000 per
+/// byte and 10 million more. Real files need a few per byte; 60,000 nested calls
+/// need tens of thousands per byte (the cursor tracks a state per open level).
+fn query_budget(len: usize) -> usize {
+    len.saturating_mul(1000).saturating_add(10_000_000)
 }
 
 #[cfg(test)]
@@ -434,6 +514,7 @@ mod tests {
                 database_origin: None,
                 models: None,
                 ignore_tables: &[],
+                drift: Default::default(),
             },
             &mut out,
         );
