@@ -523,6 +523,9 @@ pub fn check_buffers(
         {
             return;
         }
+        if model_suppressed(opts.models.as_ref(), registry, ri, &f) {
+            return;
+        }
         let meta = registry.get(ri).meta();
         diagnostics.push(Diagnostic {
             code: meta.code.to_string(),
@@ -733,6 +736,22 @@ fn about_itself(
         && f.location
             .span
             .is_some_and(|fs| s.span.start <= fs.start && fs.end <= s.span.end)
+}
+
+/// Whether a `# migverify: ignore[...]` comment in a model file silences `f`: on
+/// the line it points at, on the line of the class around it, or file-level.
+fn model_suppressed(
+    models: Option<&crate::models::Models>,
+    registry: &Registry,
+    ri: usize,
+    f: &Finding,
+) -> bool {
+    let Some(s) = models.and_then(|m| m.suppressions.get(&f.location.path)) else {
+        return false;
+    };
+    s.rules_at(f.location.span.map(|s| s.start_line))
+        .into_iter()
+        .any(|rules| rules.is_empty() || rules.iter().any(|r| registry.find(r) == Some(ri)))
 }
 
 /// A file's suppressions by the line they apply to, so that matching a finding

@@ -267,10 +267,12 @@ fn looks_like_models(text: &str) -> bool {
         "DeclarativeBase",
         "declarative_base",
         "Table(",
+        "table=True",
     ]
     .iter()
     .any(|m| text.contains(m));
-    imports && declares
+    // Flask-SQLAlchemy models import `db`, not SQLAlchemy.
+    (imports && declares) || text.contains("(db.Model)")
 }
 
 /// Globs covering `files`: `<prefix>/models/**/*.py` for files in a `models/`
@@ -479,6 +481,12 @@ mod tests {
             "from sqlalchemy import engine_from_config\ntarget_metadata = None\n"
         ));
         assert!(!looks_like_models("__tablename__ = 'x'\n"));
+        assert!(looks_like_models(
+            "from app import db\nclass User(db.Model):\n    id = db.Column(db.Integer)\n"
+        ));
+        assert!(looks_like_models(
+            "from sqlmodel import SQLModel\nclass Hero(SQLModel, table=True):\n    id: int\n"
+        ));
     }
 
     #[test]

@@ -190,12 +190,22 @@ pub(super) fn findings(
             f = f.with_related(also.path, also.span, label);
         }
         let bare = table.rsplit('.').next().unwrap_or(&table).to_string();
+        // A model base class that is not among the model files can only explain
+        // columns the models seem to lack.
+        let lacks_column = matches!(
+            d,
+            Difference::Column {
+                side: Side::Right,
+                ..
+            }
+        );
         hedge(
             &mut f,
             left.schema
                 .opaque_for(&bare, fold)
                 .into_iter()
-                .chain(right.schema.opaque_for(&bare, fold)),
+                .chain(right.schema.opaque_for(&bare, fold))
+                .filter(|o| lacks_column || !o.what.contains(crate::models::UNKNOWN_BASE)),
         );
         out.push(f);
     }

@@ -3,7 +3,8 @@ use std::borrow::Cow;
 use super::drift::{self, Helps, Named};
 use super::{Context, Input, Rule, RuleMeta, RuleSource};
 use crate::diagnostic::{Finding, Severity};
-use crate::schema::Schema;
+use crate::schema::replay::Replay;
+use crate::schema::{Fold, Schema};
 
 pub struct ModelDbDrift;
 
@@ -28,7 +29,9 @@ foreign keys (with `ON DELETE`/`ON UPDATE`) and comments, and server defaults wi
 normalisation per dialect (`sa.String(50)` ≡ `character varying(50)` ≡ `varchar(50)`,
 `sa.Boolean` ≡ MySQL `tinyint(1)`); a type migverify cannot normalise (a custom type, an
 `Enum`) is never reported. Names compare the way the dialect stores them. The version
-table and `[models] ignore_tables` are skipped.
+table and `[models] ignore_tables` are skipped. When the database is behind head, it is
+compared as its pending migrations will leave it (they are replayed over it): what a
+pending migration will do is not drift (MV101 lists the pending migrations).
 
 ## Why is this bad?
 The application's idea of the schema is not the schema: queries fail at run time on a
@@ -64,17 +67,27 @@ impl Rule for ModelDbDrift {
         let (Some(models), Some(snapshot)) = (ctx.models, ctx.snapshot) else {
             return;
         };
-        let db = Schema::from_snapshot(snapshot);
+        let mut db = Schema::from_snapshot(snapshot);
+        // Behind head: what the pending migrations will do is not drift (MV101 lists
+        // them); compare with the database as they will leave it.
+        let pending = ctx.pending().unwrap_or_default();
+        let label = if pending.is_empty() {
+            "the database"
+        } else {
+            let mut r = Replay::new(db, Fold::for_dialect(Some(snapshot.dialect)));
+            for &n in &pending {
+                r.apply(&ctx.migrations[ctx.graph.nodes[n].migration]);
+            }
+            db = r.schema;
+            "the database after its pending migrations"
+        };
         drift::findings(
             ctx,
             Named {
                 schema: &models.schema,
                 label: "the models",
             },
-            Named {
-                schema: &db,
-                label: "the database",
-            },
+            Named { schema: &db, label },
             Some(snapshot.dialect),
             &Helps {
                 left_only_table: "create it: `alembic revision --autogenerate -m \"add table\"`, then \
@@ -117,6 +130,41 @@ mod tests {
         // The model-side finding points at the attribute.
         assert_eq!(found[0].location.path.to_str(), Some("models.py"));
         assert_eq!(found[0].location.span.map(|s| s.start_line), Some(8));
+    }
+
+    #[test]
+    fn behind_head_leaves_out_what_pending_migrations_do() {
+        let a1 = "revision = 'a1'\ndown_revision = None\n\
+            def upgrade():\n    op.create_table('users', sa.Column('id', sa.Integer(), nullable=False))\n\
+            def downgrade():\n    op.drop_table('users')\n";
+        let b1 = "revision = 'b1'\ndown_revision = 'a1'\n\
+            def upgrade():\n    op.add_column('users', sa.Column('email', sa.String(length=120), nullable=False))\n\
+            def downgrade():\n    op.drop_column('users', 'email')\n";
+        let mut db = snapshot_of(&[("users", &[("id", "INTEGER", false)])]);
+        db.version_table.revisions = vec!["a1".into()];
+        let found = run(
+            &ModelDbDrift,
+            &[("a1.py", a1), ("b1.py", b1)],
+            Some(MODELS),
+            Some(&db),
+        );
+        assert!(found.is_empty(), "{found:#?}");
+        // What no pending migration does is still reported, against the database as
+        // they will leave it.
+        let models = format!("{MODELS}    name: Mapped[str] = mapped_column(String(20))\n");
+        let found = run(
+            &ModelDbDrift,
+            &[("a1.py", a1), ("b1.py", b1)],
+            Some(&models),
+            Some(&db),
+        );
+        let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "column `users.name` is in the models but not in the database after its pending migrations"
+            ]
+        );
     }
 
     #[test]

@@ -29,7 +29,8 @@ autogenerate. No database and no Python needed: for these kinds of objects this 
 what `alembic check` reports, found in milliseconds; docs/drift.md lists exactly what
 is compared and what is not (check constraints, primary key changes, index options,
 ...). Where a migration runs raw SQL (`op.execute`) that could explain a difference,
-the message says so instead of asserting.
+the message says so instead of asserting. A finding in a model file is silenced by
+`# migverify: ignore[MV203]` on its line, or on the line of its `class`.
 
 ## Why is this bad?
 A model change without a migration ships code that expects a column that production
@@ -204,6 +205,33 @@ mod tests {
         assert_eq!(
             found[0].related.last().unwrap().location.path.to_str(),
             Some("b1.py")
+        );
+    }
+
+    #[test]
+    fn an_unknown_mixin_hedges_only_columns_the_models_lack() {
+        let create = "revision = 'a1'\ndown_revision = None\n\
+            def upgrade():\n    op.create_table('users', sa.Column('id', sa.Integer(), nullable=False),\n        sa.Column('created_at', sa.DateTime(), nullable=False),\n        sa.PrimaryKeyConstraint('id'))\n\
+            def downgrade():\n    op.drop_table('users')\n";
+        let models = "import sqlalchemy as sa\nfrom sqlalchemy.orm import declarative_base\n\
+            from app.mixins import TimestampMixin\n\
+            Base = declarative_base()\n\
+            class User(TimestampMixin, Base):\n    __tablename__ = 'users'\n    id = sa.Column(sa.Integer, primary_key=True)\n    nick = sa.Column(sa.String(20))\n";
+        let found = run(
+            &ModelMigrationDrift,
+            &[("a1.py", create)],
+            Some(models),
+            None,
+        );
+        let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "column `users.nick` is in the models but not in the migrations at head",
+                "column `users.created_at` is in the migrations at head but not in the models \
+                 (this may be explained by base class `TimestampMixin` (not in [models] paths: its \
+                 columns are unknown) that migverify cannot read)",
+            ]
         );
     }
 }

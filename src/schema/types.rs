@@ -29,6 +29,10 @@ pub enum Kind {
     Numeric(Option<(u32, Option<u32>)>),
     Float,
     Json,
+    /// PostgreSQL's `JSONB` (alembic tells it from `JSON`).
+    Jsonb,
+    /// PostgreSQL's `ARRAY(item)`.
+    Array(Box<Kind>),
     Uuid,
     Binary,
     /// An enumerated type: spelled too differently across dialects to compare.
@@ -78,7 +82,10 @@ impl SqlType {
             "Integer" | "INTEGER" | "INT" => Kind::Integer,
             "BigInteger" | "BIGINT" => Kind::BigInteger,
             "SmallInteger" | "SMALLINT" => Kind::SmallInteger,
-            "String" | "VARCHAR" | "Unicode" | "NVARCHAR" => Kind::String(int_arg(0, "length")),
+            // SQLModel's `AutoString` is a `String`.
+            "String" | "VARCHAR" | "Unicode" | "NVARCHAR" | "AutoString" => {
+                Kind::String(int_arg(0, "length"))
+            }
             "CHAR" | "NCHAR" => Kind::Char(int_arg(0, "length")),
             "Text" | "TEXT" | "UnicodeText" | "CLOB" => Kind::Text,
             "Boolean" | "BOOLEAN" => Kind::Boolean,
@@ -91,7 +98,16 @@ impl SqlType {
                 Kind::Numeric(int_arg(0, "precision").map(|p| (p, int_arg(1, "scale"))))
             }
             "Float" | "FLOAT" | "REAL" | "Double" | "DOUBLE" | "DOUBLE_PRECISION" => Kind::Float,
-            "JSON" | "JSONB" => Kind::Json,
+            "JSON" => Kind::Json,
+            "JSONB" => Kind::Jsonb,
+            "ARRAY" => {
+                let item = args
+                    .iter()
+                    .find(|(k, _)| k.is_none() || k.as_deref() == Some("item_type"))
+                    .map(|(_, v)| SqlType::from_sqlalchemy(v).kind)
+                    .unwrap_or(Kind::Unknown);
+                Kind::Array(Box::new(item))
+            }
             "Uuid" | "UUID" => Kind::Uuid,
             "LargeBinary" | "BLOB" | "BYTEA" | "LargeBinaryType" => Kind::Binary,
             "Enum" | "ENUM" => Kind::Enum,
@@ -106,6 +122,14 @@ impl SqlType {
     /// A type as a database reports it (`format_type` on PostgreSQL, `COLUMN_TYPE`
     /// on MySQL/MariaDB, the declared type on SQLite).
     pub fn from_database(text: &str, dialect: Dialect) -> SqlType {
+        // PostgreSQL arrays: `character varying(20)[]`.
+        if let Some(item) = text.trim().strip_suffix("[]") {
+            let item = SqlType::from_database(item, dialect).kind;
+            return SqlType {
+                kind: Kind::Array(Box::new(item)),
+                text: text.trim().to_string(),
+            };
+        }
         let lower = text.trim().to_ascii_lowercase();
         let (base, params) = match lower.find('(') {
             Some(i) => {
@@ -142,7 +166,8 @@ impl SqlType {
             "time" | "time without time zone" | "time with time zone" => Kind::Time,
             "numeric" | "decimal" => Kind::Numeric(first.map(|p| (p, params.get(1).copied()))),
             "double precision" | "double" | "real" | "float" | "float4" | "float8" => Kind::Float,
-            "json" | "jsonb" => Kind::Json,
+            "json" => Kind::Json,
+            "jsonb" => Kind::Jsonb,
             "uuid" => Kind::Uuid,
             "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "varbinary" => Kind::Binary,
             b if b.starts_with("enum") => Kind::Enum,
@@ -179,6 +204,9 @@ fn compatible(a: &Kind, b: &Kind, dialect: Option<Dialect>) -> bool {
         },
         // MariaDB stores JSON as LONGTEXT.
         (Json, Text) | (Text, Json) if mysql => true,
+        // `JSONB` exists on PostgreSQL only.
+        (Json, Jsonb) | (Jsonb, Json) => non_pg,
+        (Array(x), Array(y)) => compatible(x, y, dialect),
         // Without a native UUID type SQLAlchemy's `Uuid` is `CHAR(32)`.
         (Uuid, Char(n)) | (Char(n), Uuid) if non_pg => n.is_none() || *n == Some(32),
         // SQLite's `BOOLEAN` and MySQL's `BOOL` are integers underneath, but both are
@@ -289,5 +317,36 @@ mod tests {
         assert!(!custom.differs(&SqlType::from_database("integer", pg), Some(pg)));
         let e = sa("sa.Enum", vec![(None, Value::Str("a".into()))]);
         assert!(!e.differs(&SqlType::from_database("status_enum", pg), Some(pg)));
+    }
+
+    #[test]
+    fn jsonb_arrays_and_autostring() {
+        let pg = Dialect::Postgresql;
+        let json = SqlType::from_sqlalchemy(&Value::Name("sa.JSON".into()));
+        let jsonb = SqlType::from_sqlalchemy(&Value::Name("postgresql.JSONB".into()));
+        assert!(json.differs(&jsonb, None));
+        assert!(jsonb.differs(&SqlType::from_database("json", pg), Some(pg)));
+        assert!(!jsonb.differs(&SqlType::from_database("jsonb", pg), Some(pg)));
+        let arr = |item: Value| sa("postgresql.ARRAY", vec![(None, item)]);
+        let s20 = arr(Value::Call {
+            func: "sa.String".into(),
+            args: vec![(Some("length".into()), Value::Int(20))],
+        });
+        let ints = arr(Value::Name("sa.Integer".into()));
+        assert!(s20.differs(&ints, None));
+        assert!(!s20.differs(
+            &SqlType::from_database("character varying(20)[]", pg),
+            Some(pg)
+        ));
+        assert!(s20.differs(
+            &SqlType::from_database("character varying(40)[]", pg),
+            Some(pg)
+        ));
+        assert!(!ints.differs(&SqlType::from_database("integer[]", pg), Some(pg)));
+        let auto = sa(
+            "sqlmodel.sql.sqltypes.AutoString",
+            vec![(Some("length"), Value::Int(50))],
+        );
+        assert_eq!(auto.kind, Kind::String(Some(50)));
     }
 }
