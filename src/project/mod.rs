@@ -22,7 +22,7 @@ pub use alembic::AlembicConfig;
 pub use files::VersionLocation;
 
 use crate::Error;
-use crate::cli::RuleSelection;
+use crate::config::RuleSelection;
 use crate::config::{Config, ConfigFile, DatabaseConfig, MigrationsConfig, ModelsConfig, Settings};
 use crate::rules::Registry;
 
