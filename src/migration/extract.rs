@@ -318,7 +318,7 @@ pub fn parse_source_without_ops(path: PathBuf, bytes: Vec<u8>) -> Migration {
 pub fn parse_source_with(
     path: PathBuf,
     bytes: Vec<u8>,
-    queries: Option<&crate::rules::query::QuerySet>,
+    queries: Option<&dyn super::TreeQueries>,
 ) -> Migration {
     extract(path, bytes, true, true, queries)
 }
@@ -329,7 +329,7 @@ pub fn parse_source_for(
     path: PathBuf,
     bytes: Vec<u8>,
     ops: bool,
-    queries: Option<&crate::rules::query::QuerySet>,
+    queries: Option<&dyn super::TreeQueries>,
 ) -> Migration {
     extract(path, bytes, true, ops, queries)
 }
@@ -341,7 +341,7 @@ fn extract(
     bytes: Vec<u8>,
     prune: bool,
     ops: bool,
-    queries: Option<&crate::rules::query::QuerySet>,
+    queries: Option<&dyn super::TreeQueries>,
 ) -> Migration {
     let source = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
     let mut m = empty(path, source.clone());

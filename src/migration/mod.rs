@@ -217,6 +217,22 @@ pub struct QueryMatch {
     pub captures: Vec<(String, String)>,
 }
 
+/// Work run on a file's syntax tree while extraction holds it: the enabled query
+/// rules (`rules::query::QuerySet` implements it). The migration model owns this
+/// interface so that it never depends on the rules.
+pub trait TreeQueries {
+    /// Nothing to run: the tree is not handed over.
+    fn is_empty(&self) -> bool;
+    /// The matches in `tree` (of `m`, extracted from `src`), or why the file cannot
+    /// be queried (kept as a [`Problem`]).
+    fn run(
+        &self,
+        tree: &tree_sitter::Tree,
+        src: &SourceFile,
+        m: &Migration,
+    ) -> Result<Vec<QueryMatch>, String>;
+}
+
 /// Why a file cannot be read as a migration (reported by MV009).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {

@@ -258,6 +258,16 @@ impl Group {
     }
 }
 
+impl crate::migration::TreeQueries for QuerySet {
+    fn is_empty(&self) -> bool {
+        QuerySet::is_empty(self)
+    }
+
+    fn run(&self, tree: &Tree, src: &SourceFile, m: &Migration) -> Result<Vec<QueryMatch>, String> {
+        QuerySet::run(self, tree, src, m)
+    }
+}
+
 impl QuerySet {
     /// The enabled query rules of `settings`.
     pub fn enabled(registry: &Registry, settings: &Settings) -> QuerySet {
