@@ -282,12 +282,12 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
         Command::Graph(args) => graph(&registry, args),
         Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
-            let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
+            let registry = crate::project::rules::for_directory(&registry, &current_dir()?)?;
             print_rules(&registry, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { rule } => {
-            let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
+            let registry = crate::project::rules::for_directory(&registry, &current_dir()?)?;
             let Some(i) = registry.find(&rule) else {
                 return Err(crate::Error::UnknownRule {
                     suggestion: registry

@@ -28,12 +28,11 @@ use tree_sitter::{Query, QueryCursor, StreamingIterator, Tree};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{Context, Registry, Rule, RuleMeta};
-use crate::config::Settings;
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Finding, Severity};
 use crate::migration::{Migration, QueryMatch};
 use crate::source::SourceFile;
 
-pub use load::{builtin, extend, for_directory, load};
+pub use load::{builtin, load};
 pub use predicate::PREDICATES;
 use predicate::{Facts, Predicate};
 use template::Template;
@@ -269,10 +268,10 @@ impl crate::migration::TreeQueries for QuerySet {
 }
 
 impl QuerySet {
-    /// The enabled query rules of `settings`.
-    pub fn enabled(registry: &Registry, settings: &Settings) -> QuerySet {
-        let rules: Vec<QueryRule> = settings
-            .enabled
+    /// The enabled query rules among `enabled` (the settings' registry indices
+    /// and severities).
+    pub fn enabled(registry: &Registry, enabled: &[(usize, Severity)]) -> QuerySet {
+        let rules: Vec<QueryRule> = enabled
             .iter()
             .filter_map(|&(i, _)| registry.get(i).query().cloned())
             .collect();
