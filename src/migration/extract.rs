@@ -725,9 +725,9 @@ impl<'a> Extractor<'a> {
         let downgrade_range = self.m.downgrade.as_ref().map(|f| (f.def_line, f.end_line));
 
         let g = grammar();
-        let mut cursor = root.walk();
-        'outer: loop {
-            let node = cursor.node();
+        let mut walk = super::Preorder::new(root);
+        loop {
+            let node = walk.node();
             let mut descend = true;
             if node.is_error() || node.is_missing() {
                 if first_error.is_none() {
@@ -757,19 +757,8 @@ impl<'a> Extractor<'a> {
                 }
             }
             // Skipping subtrees with nothing to find halves the nodes visited.
-            if descend
-                && (!self.prune || worth_descending(node, &self.src.text))
-                && cursor.goto_first_child()
-            {
-                continue;
-            }
-            loop {
-                if cursor.goto_next_sibling() {
-                    continue 'outer;
-                }
-                if !cursor.goto_parent() {
-                    break 'outer;
-                }
+            if !walk.next(descend && (!self.prune || worth_descending(node, &self.src.text))) {
+                break;
             }
         }
 

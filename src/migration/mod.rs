@@ -7,6 +7,7 @@ mod extract;
 mod indent;
 pub mod resolve;
 mod value;
+pub mod walk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use extract::{
 };
 pub use extract::{parse_python, parse_python_checked};
 pub use value::Value;
+pub use walk::Preorder;
 
 /// A value with the span of the source text it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

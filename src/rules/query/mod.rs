@@ -449,26 +449,13 @@ const MAX_QUERY_TREE_DEPTH: usize = 10_000;
 
 /// The first node deeper than `max` levels, if any (an iterative walk).
 fn deeper_than(tree: &Tree, max: usize) -> Option<tree_sitter::Node<'_>> {
-    let mut cursor = tree.walk();
-    let mut depth = 0usize;
-    loop {
-        if cursor.goto_first_child() {
-            depth += 1;
-            if depth > max {
-                return Some(cursor.node());
-            }
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return None;
-            }
-            depth -= 1;
+    let mut walk = crate::migration::Preorder::new(tree.root_node());
+    while walk.next(true) {
+        if walk.depth() > max {
+            return Some(walk.node());
         }
     }
+    None
 }
 
 /// The work the query rules may do on one file, in tree-sitter's units: 1,000 per
