@@ -102,8 +102,13 @@ impl FailOn {
     }
 }
 
+/// The command line's rule selection, as the configuration takes it (kept here
+/// under its old path).
+pub use crate::config::RuleSelection;
+
+/// The rule selection flags; [`RuleSelection`] is what the configuration reads.
 #[derive(Args, Debug, Default, Clone)]
-pub struct RuleSelection {
+pub struct SelectionArgs {
     /// Rules to enable (codes, prefixes like MV0, names, or ALL), replacing the config's
     #[arg(long, value_delimiter = ',')]
     pub select: Vec<String>,
@@ -118,6 +123,17 @@ pub struct RuleSelection {
     pub severity: Vec<String>,
 }
 
+impl From<&SelectionArgs> for RuleSelection {
+    fn from(args: &SelectionArgs) -> RuleSelection {
+        RuleSelection {
+            select: args.select.clone(),
+            ignore: args.ignore.clone(),
+            extend_select: args.extend_select.clone(),
+            severity: args.severity.clone(),
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// Project root, version directory, or migration files
@@ -130,7 +146,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME|PATH")]
     pub project: Option<String>,
     #[command(flatten)]
-    pub selection: RuleSelection,
+    pub selection: SelectionArgs,
     /// Exit with 1 when a diagnostic at or above this severity is found
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
@@ -266,12 +282,12 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
         Command::Graph(args) => graph(&registry, args),
         Command::Snapshot(args) => snapshot(&registry, args),
         Command::Rules(args) => {
-            let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
+            let registry = crate::project::rules::for_directory(&registry, &current_dir()?)?;
             print_rules(&registry, args.json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain { rule } => {
-            let registry = crate::rules::query::for_directory(&registry, &current_dir()?)?;
+            let registry = crate::project::rules::for_directory(&registry, &current_dir()?)?;
             let Some(i) = registry.find(&rule) else {
                 return Err(crate::Error::UnknownRule {
                     suggestion: registry
@@ -524,7 +540,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     let found = crate::project::discover_environments(
         &args.paths,
         args.config.as_deref(),
-        &args.selection,
+        &RuleSelection::from(&args.selection),
         registry,
         args.project.as_deref(),
     )?;

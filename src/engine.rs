@@ -425,7 +425,7 @@ pub fn check_buffers(
             .any(|&(ri, _)| runs(ri) && registry.get(ri).reads_ops()),
         sources: false,
     };
-    let queries = QuerySet::enabled(registry, &project.settings);
+    let queries = QuerySet::enabled(registry, &project.settings.enabled);
     let LoadedMigrations { migrations, hashes } = load_with(
         project,
         opts.cache.as_deref(),

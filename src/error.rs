@@ -1,6 +1,7 @@
 //! Errors that stop a run (exit code 2). Each names the file and, where it can,
 //! points at the place with a miette label.
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -95,4 +96,59 @@ impl From<crate::db::SnapshotError> for Error {
     fn from(e: crate::db::SnapshotError) -> Error {
         Error::Snapshot(Box::new(e))
     }
+}
+
+/// Builds an [`Error::Config`].
+pub fn config_error(
+    name: &str,
+    text: &str,
+    span: Option<Range<usize>>,
+    message: impl Into<String>,
+    label: impl Into<String>,
+    help: Option<String>,
+) -> Error {
+    // miette pads to a label's column and panics past 65,535 (a huge one-line value):
+    // past a long line, the error names the line and column instead of a snippet.
+    let mut message = message.into();
+    let span = match span {
+        Some(r) if line_length_at(text, r.start) > 4096 => {
+            let before = &text.as_bytes()[..r.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = before.len()
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
+            message = format!("{message} (at {name}:{line}:{col})");
+            None
+        }
+        other => other,
+    };
+    Error::Config {
+        message,
+        // A URL in the file may hold a password; snippets never show it.
+        // Nor a control character that would drive the terminal.
+        src: Arc::new(NamedSource::new(name, {
+            let masked = crate::db::url::mask_passwords(text);
+            crate::text::neutralize_controls(&masked).unwrap_or(masked)
+        })),
+        span: span.map(|r| (r.start, r.end - r.start).into()),
+        label: label.into(),
+        help,
+    }
+}
+
+/// The length in bytes of the line holding byte `at`.
+fn line_length_at(text: &str, at: usize) -> usize {
+    let at = at.min(text.len());
+    let start = text.as_bytes()[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = text.as_bytes()[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |i| at + i);
+    end - start
 }

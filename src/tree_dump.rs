@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::migration::Preorder;
 use crate::source::SourceFile;
 
 /// How much of a leaf's text is shown.
@@ -19,17 +20,20 @@ pub fn render(source: &SourceFile, all: bool) -> String {
         Err(why) => return format!("(not parsed: {why})\n"),
     };
     let mut out = String::new();
-    let mut cursor = tree.walk();
-    let mut depth = 0usize;
-    // Whether the node under the cursor is printed (named, or `all`).
+    let mut walk = Preorder::new(tree.root_node());
+    // Whether the node under the walk is printed (named, or `all`).
     let shown = |node: tree_sitter::Node| all || node.is_named() || node.is_missing();
-    'outer: loop {
-        let node = cursor.node();
+    // For each level above the node, how many printed nodes enclose it: its indent.
+    let mut indents: Vec<usize> = Vec::new();
+    loop {
+        let node = walk.node();
+        indents.truncate(walk.depth());
+        let depth = indents.last().copied().unwrap_or(0);
         if shown(node) {
             let (l1, c1) = source.line_col(node.start_byte());
             let (l2, c2) = source.line_col(node.end_byte());
             out.push_str(&"  ".repeat(depth));
-            if let Some(field) = cursor.field_name() {
+            if let Some(field) = walk.field_name() {
                 let _ = write!(out, "{field}: ");
             }
             let kind = if node.is_missing() {
@@ -48,22 +52,9 @@ pub fn render(source: &SourceFile, all: bool) -> String {
             }
             out.push_str(")\n");
         }
-        if cursor.goto_first_child() {
-            if shown(node) {
-                depth += 1;
-            }
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                continue 'outer;
-            }
-            if !cursor.goto_parent() {
-                break 'outer;
-            }
-            if shown(cursor.node()) {
-                depth = depth.saturating_sub(1);
-            }
+        indents.push(depth + usize::from(shown(node)));
+        if !walk.next(true) {
+            break;
         }
     }
     out

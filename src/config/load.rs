@@ -3,12 +3,11 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use miette::NamedSource;
 
 use super::schema::{KEYS, Options, PyProject};
 use crate::Error;
+/// Builds an [`Error::Config`] (kept here under its old path).
+pub use crate::error::config_error;
 
 /// A parsed configuration source: a user's file or an embedded preset.
 #[derive(Debug)]
@@ -89,61 +88,6 @@ impl ConfigFile {
 
 pub(crate) fn is_pyproject(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n == "pyproject.toml")
-}
-
-/// Builds an [`Error::Config`].
-pub fn config_error(
-    name: &str,
-    text: &str,
-    span: Option<Range<usize>>,
-    message: impl Into<String>,
-    label: impl Into<String>,
-    help: Option<String>,
-) -> Error {
-    // miette pads to a label's column and panics past 65,535 (a huge one-line value):
-    // past a long line, the error names the line and column instead of a snippet.
-    let mut message = message.into();
-    let span = match span {
-        Some(r) if line_length_at(text, r.start) > 4096 => {
-            let before = &text.as_bytes()[..r.start.min(text.len())];
-            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-            let col = before.len()
-                - before
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |i| i + 1)
-                + 1;
-            message = format!("{message} (at {name}:{line}:{col})");
-            None
-        }
-        other => other,
-    };
-    Error::Config {
-        message,
-        // A URL in the file may hold a password; snippets never show it.
-        // Nor a control character that would drive the terminal.
-        src: Arc::new(NamedSource::new(name, {
-            let masked = crate::db::url::mask_passwords(text);
-            crate::text::neutralize_controls(&masked).unwrap_or(masked)
-        })),
-        span: span.map(|r| (r.start, r.end - r.start).into()),
-        label: label.into(),
-        help,
-    }
-}
-
-/// The length in bytes of the line holding byte `at`.
-fn line_length_at(text: &str, at: usize) -> usize {
-    let at = at.min(text.len());
-    let start = text.as_bytes()[..at]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let end = text.as_bytes()[at..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(text.len(), |i| at + i);
-    end - start
 }
 
 /// Turns a `toml` deserialization error into a config error: unknown keys list

@@ -26,6 +26,21 @@ use crate::rules::Registry;
 pub use load::ConfigFile;
 pub use resolve::{Config, resolve_selection};
 
+/// The rule selection given on the command line (`--select`, `--ignore`,
+/// `--extend-select`, `--severity`): the last layer [`Config::settings`] applies.
+/// The command line fills it from its flags; values are as typed.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSelection {
+    /// Rules to enable (codes, prefixes like MV0, names, or ALL), replacing the config's.
+    pub select: Vec<String>,
+    /// Rules to disable.
+    pub ignore: Vec<String>,
+    /// Rules to enable on top of the selection.
+    pub extend_select: Vec<String>,
+    /// Severity overrides, each `RULE=LEVEL`.
+    pub severity: Vec<String>,
+}
+
 /// `per-file-ignores`: rules silenced in files matching a glob (relative to the root).
 #[derive(Clone, Debug)]
 pub struct PerFileIgnore {

@@ -17,10 +17,10 @@ use toml::Spanned;
 
 use super::load::{ConfigFile, closest};
 use super::{
-    DatabaseConfig, MigrationsConfig, ModelsConfig, PathPattern, PerFileIgnore, Settings, presets,
+    DatabaseConfig, MigrationsConfig, ModelsConfig, PathPattern, PerFileIgnore, RuleSelection,
+    Settings, presets,
 };
 use crate::Error;
-use crate::cli::RuleSelection;
 use crate::diagnostic::{Level, Severity};
 use crate::rules::Registry;
 

@@ -32,10 +32,9 @@ pub struct EmitOptions {
     pub quiet: bool,
 }
 
-/// Where a rule's documentation lives on the web (SARIF `helpUri`, miette links).
-pub fn help_uri(code: &str) -> String {
-    format!("https://github.com/migverify/migverify/blob/main/docs/rules/{code}.md")
-}
+/// Where a rule's documentation lives on the web (SARIF `helpUri`, miette links);
+/// owned by the registry, which rules read it from.
+pub use crate::rules::help_uri;
 
 pub trait Emitter {
     fn emit(&self, report: &Report, opts: EmitOptions, out: &mut dyn Write) -> io::Result<()>;

@@ -318,7 +318,7 @@ pub fn parse_source_without_ops(path: PathBuf, bytes: Vec<u8>) -> Migration {
 pub fn parse_source_with(
     path: PathBuf,
     bytes: Vec<u8>,
-    queries: Option<&crate::rules::query::QuerySet>,
+    queries: Option<&dyn super::TreeQueries>,
 ) -> Migration {
     extract(path, bytes, true, true, queries)
 }
@@ -329,7 +329,7 @@ pub fn parse_source_for(
     path: PathBuf,
     bytes: Vec<u8>,
     ops: bool,
-    queries: Option<&crate::rules::query::QuerySet>,
+    queries: Option<&dyn super::TreeQueries>,
 ) -> Migration {
     extract(path, bytes, true, ops, queries)
 }
@@ -341,7 +341,7 @@ fn extract(
     bytes: Vec<u8>,
     prune: bool,
     ops: bool,
-    queries: Option<&crate::rules::query::QuerySet>,
+    queries: Option<&dyn super::TreeQueries>,
 ) -> Migration {
     let source = Arc::new(SourceFile::from_bytes(path.clone(), bytes));
     let mut m = empty(path, source.clone());
@@ -725,9 +725,9 @@ impl<'a> Extractor<'a> {
         let downgrade_range = self.m.downgrade.as_ref().map(|f| (f.def_line, f.end_line));
 
         let g = grammar();
-        let mut cursor = root.walk();
-        'outer: loop {
-            let node = cursor.node();
+        let mut walk = super::Preorder::new(root);
+        loop {
+            let node = walk.node();
             let mut descend = true;
             if node.is_error() || node.is_missing() {
                 if first_error.is_none() {
@@ -757,19 +757,8 @@ impl<'a> Extractor<'a> {
                 }
             }
             // Skipping subtrees with nothing to find halves the nodes visited.
-            if descend
-                && (!self.prune || worth_descending(node, &self.src.text))
-                && cursor.goto_first_child()
-            {
-                continue;
-            }
-            loop {
-                if cursor.goto_next_sibling() {
-                    continue 'outer;
-                }
-                if !cursor.goto_parent() {
-                    break 'outer;
-                }
+            if !walk.next(descend && (!self.prune || worth_descending(node, &self.src.text))) {
+                break;
             }
         }
 

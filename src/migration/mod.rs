@@ -7,6 +7,7 @@ mod extract;
 mod indent;
 pub mod resolve;
 mod value;
+pub mod walk;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use extract::{
 };
 pub use extract::{parse_python, parse_python_checked};
 pub use value::Value;
+pub use walk::Preorder;
 
 /// A value with the span of the source text it came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +217,22 @@ pub struct QueryMatch {
     pub span: Span,
     /// The captures its message and help name: `(capture, text)`.
     pub captures: Vec<(String, String)>,
+}
+
+/// Work run on a file's syntax tree while extraction holds it: the enabled query
+/// rules (`rules::query::QuerySet` implements it). The migration model owns this
+/// interface so that it never depends on the rules.
+pub trait TreeQueries {
+    /// Nothing to run: the tree is not handed over.
+    fn is_empty(&self) -> bool;
+    /// The matches in `tree` (of `m`, extracted from `src`), or why the file cannot
+    /// be queried (kept as a [`Problem`]).
+    fn run(
+        &self,
+        tree: &tree_sitter::Tree,
+        src: &SourceFile,
+        m: &Migration,
+    ) -> Result<Vec<QueryMatch>, String>;
 }
 
 /// Why a file cannot be read as a migration (reported by MV009).

@@ -15,6 +15,7 @@ pub mod alembic;
 pub mod env_py;
 pub mod environments;
 pub mod files;
+pub mod rules;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -22,7 +23,7 @@ pub use alembic::AlembicConfig;
 pub use files::VersionLocation;
 
 use crate::Error;
-use crate::cli::RuleSelection;
+use crate::config::RuleSelection;
 use crate::config::{Config, ConfigFile, DatabaseConfig, MigrationsConfig, ModelsConfig, Settings};
 use crate::rules::Registry;
 
@@ -339,7 +340,7 @@ pub fn discover_from(
     };
 
     let config = Config::load(user)?;
-    let own_rules = crate::rules::query::extend(registry, &config, &root)?;
+    let own_rules = rules::extend(registry, &config, &root)?;
     let settings = config.settings(selection, own_rules.as_ref().unwrap_or(registry))?;
     let migrations = config.migrations()?;
     let database = config.database(&root)?;

@@ -68,14 +68,8 @@ pub(super) fn findings(
         dialect,
         ignore: &ignore,
     };
-    let label = |side: Side| match side {
-        Side::Left => left.label,
-        Side::Right => right.label,
-    };
-    let other = |side: Side| match side {
-        Side::Left => right.label,
-        Side::Right => left.label,
-    };
+    let label = |side: Side| this_and_other(side, left.label, right.label).0;
+    let other = |side: Side| this_and_other(side, left.label, right.label).1;
     let fallback = ctx.database_location();
     for d in compare::diff(left.schema, right.schema, &opts) {
         let (table, message, help, at, also) = match &d {
@@ -88,11 +82,7 @@ pub(super) fn findings(
                     label(*side),
                     other(*side)
                 ),
-                if *side == Side::Left {
-                    helps.left_only_table
-                } else {
-                    helps.right_only_table
-                },
+                this_and_other(*side, helps.left_only_table, helps.right_only_table).0,
                 table.origin.clone(),
                 None,
             ),
@@ -102,11 +92,7 @@ pub(super) fn findings(
                 right: rt,
                 column,
             } => {
-                let (own, theirs) = if *side == Side::Left {
-                    (lt, rt)
-                } else {
-                    (rt, lt)
-                };
+                let (own, theirs) = this_and_other(*side, lt, rt);
                 (
                     own.name.to_string(),
                     format!(
@@ -116,11 +102,7 @@ pub(super) fn findings(
                         label(*side),
                         other(*side)
                     ),
-                    if *side == Side::Left {
-                        helps.left_only_column
-                    } else {
-                        helps.right_only_column
-                    },
+                    this_and_other(*side, helps.left_only_column, helps.right_only_column).0,
                     // A column the other side lacks: at its declaration, else at the
                     // table that lacks it.
                     column
@@ -210,6 +192,15 @@ pub(super) fn findings(
         out.push(f);
     }
     object_findings(ctx, &left, &right, dialect, helps, out);
+}
+
+/// `(side's, the other side's)` of a pair given left first: the label, help or
+/// table of the side a difference is on, and of the side that lacks it.
+fn this_and_other<T>(side: Side, left: T, right: T) -> (T, T) {
+    match side {
+        Side::Left => (left, right),
+        Side::Right => (right, left),
+    }
 }
 
 /// Indexes, unique constraints, foreign keys, comments (and server defaults when

@@ -105,12 +105,18 @@ pub struct RuleMeta {
     pub source: RuleSource,
 }
 
+/// Where a migverify rule's documentation lives on the web (SARIF `helpUri`,
+/// miette links, the language server's code descriptions).
+pub fn help_uri(code: &str) -> String {
+    format!("https://github.com/migverify/migverify/blob/main/docs/rules/{code}.md")
+}
+
 impl RuleMeta {
     /// Where the rule's documentation lives on the web: migverify's page for its
     /// own rules, the `url` a project's rule gave (if any).
     pub fn help_uri(&self) -> Option<String> {
         match &self.source {
-            RuleSource::Builtin => Some(crate::emit::help_uri(&self.code)),
+            RuleSource::Builtin => Some(help_uri(&self.code)),
             RuleSource::User { url, .. } => url.clone(),
         }
     }

@@ -95,7 +95,7 @@ impl Rule for UpgradeConflict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::drift::testing::{run, snapshot_of};
+    use crate::rules::drift::testing::{Col, run, snapshot_of};
 
     const A1: &str = "revision = 'a1'\ndown_revision = None\n\
         def upgrade():\n    op.create_table('users', sa.Column('id', sa.Integer(), nullable=False))\n\
@@ -104,51 +104,47 @@ mod tests {
         def upgrade():\n    op.add_column('users', sa.Column('email', sa.String(120)))\n    op.create_table('audit', sa.Column('id', sa.Integer()))\n\
         def downgrade():\n    op.drop_column('users', 'email')\n";
 
-    #[test]
-    fn fires_on_what_exists() {
-        let mut db = snapshot_of(&[(
-            "users",
-            &[("id", "INTEGER", false), ("email", "VARCHAR(120)", true)],
-        )]);
-        db.version_table.revisions = vec!["a1".into()];
-        let found = run(
+    const ID: Col<'static> = ("id", "INTEGER", false);
+    const EMAIL: Col<'static> = ("email", "VARCHAR(120)", true);
+
+    /// MV204 over `A1` and `B1`, the database holding `users` with `columns` and
+    /// stamped at `at`.
+    fn check(columns: &[Col<'_>], at: &str) -> Vec<Finding> {
+        let mut db = snapshot_of(&[("users", columns)]);
+        db.version_table.revisions = vec![at.into()];
+        run(
             &UpgradeConflict,
             &[("a1.py", A1), ("b1.py", B1)],
             None,
             Some(&db),
-        );
-        let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
-        assert_eq!(
-            msgs,
-            vec!["pending migration `b1` would fail: column `users.email` already exists"]
-        );
-        assert_eq!(found[0].location.path.to_str(), Some("b1.py"));
-        assert_eq!(found[0].location.span.map(|s| s.start_line), Some(4));
+        )
     }
 
     #[test]
-    fn silent_when_the_dry_run_succeeds() {
-        let mut db = snapshot_of(&[("users", &[("id", "INTEGER", false)])]);
-        db.version_table.revisions = vec!["a1".into()];
-        assert!(
-            run(
-                &UpgradeConflict,
-                &[("a1.py", A1), ("b1.py", B1)],
-                None,
-                Some(&db)
-            )
-            .is_empty()
-        );
-        // At head: nothing pending.
-        db.version_table.revisions = vec!["b1".into()];
-        assert!(
-            run(
-                &UpgradeConflict,
-                &[("a1.py", A1), ("b1.py", B1)],
-                None,
-                Some(&db)
-            )
-            .is_empty()
-        );
+    fn fires_on_what_exists_and_only_then() {
+        // (the database's `users` columns, the revision it is at, the messages)
+        let cases: &[(&[Col<'_>], &str, &[&str])] = &[
+            (
+                &[ID, EMAIL],
+                "a1",
+                &["pending migration `b1` would fail: column `users.email` already exists"],
+            ),
+            // The dry run succeeds.
+            (&[ID], "a1", &[]),
+            // At head: nothing pending.
+            (&[ID], "b1", &[]),
+        ];
+        for (columns, at, expected) in cases {
+            let found = check(columns, at);
+            let msgs: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+            assert_eq!(msgs, *expected, "users {columns:?}, at {at}");
+        }
+    }
+
+    #[test]
+    fn points_at_the_migration_that_would_fail() {
+        let found = check(&[ID, EMAIL], "a1");
+        assert_eq!(found[0].location.path.to_str(), Some("b1.py"));
+        assert_eq!(found[0].location.span.map(|s| s.start_line), Some(4));
     }
 }

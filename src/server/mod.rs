@@ -34,7 +34,7 @@ use lsp_types::{
     WorkspaceFoldersServerCapabilities, WorkspaceServerCapabilities,
 };
 
-use crate::cli::RuleSelection;
+use crate::config::RuleSelection;
 use crate::db::resolve::Loaded;
 use crate::engine::{self, Buffers, CheckOptions};
 use crate::project::Project;

@@ -28,12 +28,11 @@ use tree_sitter::{Query, QueryCursor, StreamingIterator, Tree};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{Context, Registry, Rule, RuleMeta};
-use crate::config::Settings;
-use crate::diagnostic::Finding;
+use crate::diagnostic::{Finding, Severity};
 use crate::migration::{Migration, QueryMatch};
 use crate::source::SourceFile;
 
-pub use load::{builtin, extend, for_directory, load};
+pub use load::{builtin, load};
 pub use predicate::PREDICATES;
 use predicate::{Facts, Predicate};
 use template::Template;
@@ -258,11 +257,21 @@ impl Group {
     }
 }
 
+impl crate::migration::TreeQueries for QuerySet {
+    fn is_empty(&self) -> bool {
+        QuerySet::is_empty(self)
+    }
+
+    fn run(&self, tree: &Tree, src: &SourceFile, m: &Migration) -> Result<Vec<QueryMatch>, String> {
+        QuerySet::run(self, tree, src, m)
+    }
+}
+
 impl QuerySet {
-    /// The enabled query rules of `settings`.
-    pub fn enabled(registry: &Registry, settings: &Settings) -> QuerySet {
-        let rules: Vec<QueryRule> = settings
-            .enabled
+    /// The enabled query rules among `enabled` (the settings' registry indices
+    /// and severities).
+    pub fn enabled(registry: &Registry, enabled: &[(usize, Severity)]) -> QuerySet {
+        let rules: Vec<QueryRule> = enabled
             .iter()
             .filter_map(|&(i, _)| registry.get(i).query().cloned())
             .collect();
@@ -440,26 +449,13 @@ const MAX_QUERY_TREE_DEPTH: usize = 10_000;
 
 /// The first node deeper than `max` levels, if any (an iterative walk).
 fn deeper_than(tree: &Tree, max: usize) -> Option<tree_sitter::Node<'_>> {
-    let mut cursor = tree.walk();
-    let mut depth = 0usize;
-    loop {
-        if cursor.goto_first_child() {
-            depth += 1;
-            if depth > max {
-                return Some(cursor.node());
-            }
-            continue;
-        }
-        loop {
-            if cursor.goto_next_sibling() {
-                break;
-            }
-            if !cursor.goto_parent() {
-                return None;
-            }
-            depth -= 1;
+    let mut walk = crate::migration::Preorder::new(tree.root_node());
+    while walk.next(true) {
+        if walk.depth() > max {
+            return Some(walk.node());
         }
     }
+    None
 }
 
 /// The work the query rules may do on one file, in tree-sitter's units: 1,000 per
