@@ -8,35 +8,15 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+use common::git;
+
 /// How many migrations the legacy history has.
 const HISTORY: usize = 50;
 /// Old revisions without a `downgrade()` (MV002, errors).
 const NO_DOWNGRADE: &[usize] = &[5, 17, 33];
 /// Old revisions whose `downgrade()` is `pass` (MV003, warnings).
 const EMPTY_DOWNGRADE: &[usize] = &[8, 41];
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn rev(n: usize) -> String {
     format!("r{n:03}")
