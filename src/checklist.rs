@@ -236,6 +236,70 @@ mod tests {
     use super::*;
 
     #[test]
+    fn recount_follows_the_diagnostics_left() {
+        let check = |name: &str, outcome, detail: &str, rules: &[&str]| Check {
+            name: name.into(),
+            outcome,
+            detail: (!detail.is_empty()).then(|| detail.to_string()),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+        };
+        let mut checks = vec![
+            check(
+                "one head per branch",
+                Outcome::Failed,
+                "1 error",
+                &["MV006"],
+            ),
+            check(
+                AT_HEAD,
+                Outcome::Warning,
+                "2 pending, 1 warning",
+                &["MV101"],
+            ),
+            check(
+                "upgrades and downgrades present",
+                Outcome::Warning,
+                "2 warnings",
+                &["MV002", "MV003"],
+            ),
+            check(DATABASE_REACHABLE, Outcome::Passed, "db", &[]),
+            check(
+                "safe operations",
+                Outcome::Skipped,
+                "no database",
+                &["MV301"],
+            ),
+        ];
+        let left = Diagnostic {
+            code: "MV003".into(),
+            name: "empty-downgrade".into(),
+            severity: Severity::Warning,
+            message: "m".into(),
+            location: crate::diagnostic::Location {
+                path: "a.py".into(),
+                span: None,
+            },
+            related: Vec::new(),
+            help: None,
+        };
+        recount(&mut checks, &[left]);
+        let got: Vec<(Outcome, Option<&str>)> = checks
+            .iter()
+            .map(|c| (c.outcome, c.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Outcome::Passed, None),
+                (Outcome::Passed, Some("2 pending")),
+                (Outcome::Warning, Some("1 warning")),
+                (Outcome::Passed, Some("db")),
+                (Outcome::Skipped, Some("no database")),
+            ]
+        );
+    }
+
+    #[test]
     fn every_builtin_rule_belongs_to_a_named_check() {
         let registry = crate::rules::Registry::builtin();
         for r in registry.rules() {
