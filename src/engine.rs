@@ -563,7 +563,7 @@ pub fn check_buffers(
     for d in &mut diagnostics {
         d.bound_related();
     }
-    diagnostics.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    diagnostics.sort_by_key(Diagnostic::order_key);
 
     let mut summary = Summary {
         files: migrations.len(),
