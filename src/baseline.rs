@@ -236,10 +236,25 @@ pub fn apply(report: &mut Report, baseline: &Baseline) {
         }
     }
     report.diagnostics = new;
+    // Entries about files this run did not check (another environment than
+    // `--project` picked) are not "fixed".
+    let checked: std::collections::HashSet<String> = report
+        .status
+        .migration_files
+        .iter()
+        .chain(report.status.model_files.iter().flatten())
+        .chain(report.sources.keys())
+        .map(|p| crate::report::relative_path(p, &baseline.dir))
+        .collect();
+    let fixed = left
+        .iter()
+        .filter(|((_, path, _), _)| checked.contains(path))
+        .map(|(_, n)| n)
+        .sum();
     report.summary.baseline = Some(Outcome {
         file: baseline.path.clone(),
         unchanged,
-        fixed: left.values().sum(),
+        fixed,
     });
     report.recount();
 }

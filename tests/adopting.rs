@@ -653,3 +653,68 @@ fn check_help_documents_the_adoption_flags() {
         );
     }
 }
+
+#[test]
+fn several_environments_share_one_baseline_and_one_change_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().canonicalize().unwrap();
+    for env in ["billing", "users"] {
+        let versions = top.join(env).join("migrations/versions");
+        std::fs::create_dir_all(&versions).unwrap();
+        std::fs::write(
+            top.join(env).join("alembic.ini"),
+            "[alembic]\nscript_location = migrations\n",
+        )
+        .unwrap();
+        for n in 1..=2 {
+            let down = (n > 1).then(|| format!("{env}{}", n - 1));
+            let revision = format!("{env}{n}");
+            std::fs::write(
+                versions.join(format!("{revision}.py")),
+                migration(&revision, down.as_deref(), None),
+            )
+            .unwrap();
+        }
+    }
+    git(&top, &["init", "-q"]);
+    git(&top, &["add", "-A"]);
+    git(&top, &["commit", "-q", "-m", "two environments"]);
+    let repo = Repo {
+        _dir: dir,
+        top: top.clone(),
+        project: top.clone(),
+    };
+    let out = repo.check(&["--write-baseline", "baseline.json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stdout(&out).starts_with("wrote 4 findings"),
+        "{}",
+        both(&out)
+    );
+    let out = repo.check(&["--baseline", "baseline.json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    // One environment picked: the other's entries are not "fixed".
+    let out = repo.check(&["--baseline", "baseline.json", "--project", "users"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(!stderr(&out).contains("fixed"), "{}", both(&out));
+
+    git(&top, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(
+        top.join("users/migrations/versions/users3.py"),
+        migration("users3", Some("users2"), None),
+    )
+    .unwrap();
+    for args in [
+        &["--changed-since", "main", "--format", "concise"][..],
+        &["--baseline", "baseline.json", "--format", "concise"][..],
+    ] {
+        let out = repo.check(args);
+        assert_eq!(code(&out), 1, "{args:?}: {}", both(&out));
+        assert_eq!(
+            findings(&out),
+            vec![("MV002".to_string(), "users3.py".to_string())],
+            "{args:?}: {}",
+            both(&out)
+        );
+    }
+}
