@@ -150,33 +150,68 @@ pub fn build(
                 Severity::Info => {}
             }
         }
-        let outcome = if errors > 0 {
-            Outcome::Failed
-        } else if warnings > 0 {
-            Outcome::Warning
-        } else {
-            Outcome::Passed
-        };
-        let mut details = Vec::new();
-        if name == AT_HEAD
-            && let Some(p) = &status.pending
-        {
-            details.push(format!("{} pending", p.len()));
-        }
-        if errors > 0 {
-            details.push(plural(errors, "error", "errors"));
-        }
-        if warnings > 0 {
-            details.push(plural(warnings, "warning", "warnings"));
-        }
+        let pending = (name == AT_HEAD)
+            .then(|| {
+                status
+                    .pending
+                    .as_ref()
+                    .map(|p| format!("{} pending", p.len()))
+            })
+            .flatten();
+        let (outcome, detail) = outcome(errors, warnings, pending);
         out.push(Check {
             name: name.into(),
             outcome,
-            detail: (!details.is_empty()).then(|| details.join(", ")),
+            detail,
             rules: codes,
         });
     }
     out
+}
+
+/// A check's outcome and detail from the counts of its diagnostics; `pending`
+/// leads the detail ("at head").
+fn outcome(errors: usize, warnings: usize, pending: Option<String>) -> (Outcome, Option<String>) {
+    let outcome = if errors > 0 {
+        Outcome::Failed
+    } else if warnings > 0 {
+        Outcome::Warning
+    } else {
+        Outcome::Passed
+    };
+    let mut details: Vec<String> = pending.into_iter().collect();
+    if errors > 0 {
+        details.push(plural(errors, "error", "errors"));
+    }
+    if warnings > 0 {
+        details.push(plural(warnings, "warning", "warnings"));
+    }
+    (outcome, (!details.is_empty()).then(|| details.join(", ")))
+}
+
+/// The checks' outcomes again from `diagnostics`, after some were left out of the
+/// report (a baseline, `--changed-since`). Skipped checks and the database check
+/// stay as they were; "at head" keeps its pending count.
+pub fn recount(checks: &mut [Check], diagnostics: &[Diagnostic]) {
+    for c in checks
+        .iter_mut()
+        .filter(|c| c.outcome != Outcome::Skipped && !c.rules.is_empty())
+    {
+        let (mut errors, mut warnings) = (0usize, 0usize);
+        for d in diagnostics.iter().filter(|d| c.rules.contains(&d.code)) {
+            match d.severity {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+                Severity::Info => {}
+            }
+        }
+        let pending = c
+            .detail
+            .as_deref()
+            .and_then(|d| d.split(", ").find(|p| p.ends_with(" pending")))
+            .map(str::to_string);
+        (c.outcome, c.detail) = outcome(errors, warnings, pending);
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -199,6 +234,70 @@ pub fn tally(checks: &[Check]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recount_follows_the_diagnostics_left() {
+        let check = |name: &str, outcome, detail: &str, rules: &[&str]| Check {
+            name: name.into(),
+            outcome,
+            detail: (!detail.is_empty()).then(|| detail.to_string()),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+        };
+        let mut checks = vec![
+            check(
+                "one head per branch",
+                Outcome::Failed,
+                "1 error",
+                &["MV006"],
+            ),
+            check(
+                AT_HEAD,
+                Outcome::Warning,
+                "2 pending, 1 warning",
+                &["MV101"],
+            ),
+            check(
+                "upgrades and downgrades present",
+                Outcome::Warning,
+                "2 warnings",
+                &["MV002", "MV003"],
+            ),
+            check(DATABASE_REACHABLE, Outcome::Passed, "db", &[]),
+            check(
+                "safe operations",
+                Outcome::Skipped,
+                "no database",
+                &["MV301"],
+            ),
+        ];
+        let left = Diagnostic {
+            code: "MV003".into(),
+            name: "empty-downgrade".into(),
+            severity: Severity::Warning,
+            message: "m".into(),
+            location: crate::diagnostic::Location {
+                path: "a.py".into(),
+                span: None,
+            },
+            related: Vec::new(),
+            help: None,
+        };
+        recount(&mut checks, &[left]);
+        let got: Vec<(Outcome, Option<&str>)> = checks
+            .iter()
+            .map(|c| (c.outcome, c.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Outcome::Passed, None),
+                (Outcome::Passed, Some("2 pending")),
+                (Outcome::Warning, Some("1 warning")),
+                (Outcome::Passed, Some("db")),
+                (Outcome::Skipped, Some("no database")),
+            ]
+        );
+    }
 
     #[test]
     fn every_builtin_rule_belongs_to_a_named_check() {

@@ -23,6 +23,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of `CheckArgs` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Lint migrations (a project root, a version directory, or single files)
@@ -193,6 +195,18 @@ pub struct CheckArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub cache: CacheDir,
+    /// Report only findings this baseline file does not hold (overrides `[check]
+    /// baseline`); its stale entries are mentioned, never fatal
+    #[arg(long, value_name = "FILE", conflicts_with = "write_baseline")]
+    pub baseline: Option<PathBuf>,
+    /// Record every current finding in this baseline file and exit 0
+    #[arg(long, value_name = "FILE", conflicts_with = "changed_since")]
+    pub write_baseline: Option<PathBuf>,
+    /// Report on the files changed since the merge base of REF and HEAD (and the
+    /// working tree's changes): file rules on those files, graph rules on problems
+    /// involving them; database and drift rules as usual
+    #[arg(long, value_name = "REF")]
+    pub changed_since: Option<String>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -555,6 +569,26 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
             help: Some("pick it with --project NAME (or the path of its directory)".into()),
         });
     }
+    // What --baseline and --changed-since need is checked before the run: a
+    // missing baseline file or an unknown git revision stops it at once.
+    let baseline = match (&args.write_baseline, &args.baseline) {
+        (Some(_), _) => None,
+        (None, Some(path)) => Some(crate::baseline::read(path, &cwd)?),
+        (None, None) => match found.projects.iter().find_map(|(_, p)| p.baseline.clone()) {
+            Some(path) => Some(crate::baseline::read(&path, &cwd)?),
+            None => None,
+        },
+    };
+    let changed = match &args.changed_since {
+        Some(reference) => {
+            let dir = found
+                .projects
+                .first()
+                .map_or(cwd.as_path(), |(_, p)| &p.root);
+            Some(crate::changed::since(dir, reference)?)
+        }
+        None => None,
+    };
     let mut reports = Vec::new();
     for (name, project) in found.projects {
         let report = check_project(registry, &args, project, &cwd)?;
@@ -566,6 +600,25 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         reports.pop().expect("one project").1
     };
     report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
+    if let Some(path) = &args.write_baseline {
+        let entries = crate::baseline::write(path, &cwd, &report)?;
+        print_out(&crate::baseline::written_note(path, &entries))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(baseline) = &baseline {
+        crate::baseline::apply(&mut report, baseline);
+    }
+    if let Some(changed) = &changed {
+        crate::changed::filter(&mut report, changed, registry);
+    }
+    if let Some(note) = report
+        .summary
+        .baseline
+        .as_ref()
+        .and_then(|b| b.fixed_note())
+    {
+        eprintln!("note: {}", crate::text::escape_controls(&note));
+    }
 
     let color = args.format == Format::Human
         && !args.no_color

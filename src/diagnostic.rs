@@ -194,3 +194,15 @@ pub struct Diagnostic {
     pub related: Vec<Related>,
     pub help: Option<String>,
 }
+
+impl Diagnostic {
+    /// The order of a report: path, line, column, code.
+    pub fn order_key(&self) -> (PathBuf, (usize, usize), String) {
+        let s = self
+            .location
+            .span
+            .map(|s| (s.start_line, s.start_column))
+            .unwrap_or((0, 0));
+        (self.location.path.clone(), s, self.code.clone())
+    }
+}

@@ -563,17 +563,7 @@ pub fn check_buffers(
     for d in &mut diagnostics {
         d.bound_related();
     }
-    diagnostics.sort_by(|a, b| {
-        let key = |d: &Diagnostic| {
-            let s = d
-                .location
-                .span
-                .map(|s| (s.start_line, s.start_column))
-                .unwrap_or((0, 0));
-            (d.location.path.clone(), s, d.code.clone())
-        };
-        key(a).cmp(&key(b))
-    });
+    diagnostics.sort_by_key(Diagnostic::order_key);
 
     let mut summary = Summary {
         files: migrations.len(),

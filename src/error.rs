@@ -65,6 +65,25 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// A baseline file (`--baseline`, `[check] baseline`) that cannot be used.
+    #[error("cannot use the baseline file {}: {message}", path.display())]
+    #[diagnostic(code(migverify::baseline))]
+    Baseline {
+        path: PathBuf,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// `--changed-since`: git could not say which files changed.
+    #[error("--changed-since: {message}")]
+    #[diagnostic(code(migverify::git))]
+    Git {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
     /// The database could not be chosen (a bad URL, nothing configured).
     #[error("{message}")]
     #[diagnostic(code(migverify::database))]

@@ -1,7 +1,9 @@
 //! migverify: verifies Alembic migrations statically, against a database, and for drift.
 
+pub mod baseline;
 pub mod bounded;
 pub mod cache;
+pub mod changed;
 pub mod checklist;
 pub mod cli;
 pub mod config;
@@ -10,6 +12,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod engine;
 mod error;
+pub mod fingerprint;
 pub mod fsutil;
 pub mod graph;
 pub mod graph_output;

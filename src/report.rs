@@ -108,6 +108,14 @@ pub struct Summary {
     pub checks: Vec<crate::checklist::Check>,
     #[serde(skip)]
     pub fail_on: FailOn,
+    /// `--baseline`: the findings the baseline file holds (not in the report's
+    /// diagnostics) and its entries that matched nothing. `None` without one.
+    #[serde(skip)]
+    pub baseline: Option<crate::baseline::Outcome>,
+    /// `--changed-since`: the files it covered and the findings it left out.
+    /// `None` without it.
+    #[serde(skip)]
+    pub changed: Option<crate::changed::Scope>,
 }
 
 impl Summary {
@@ -146,9 +154,24 @@ impl Report {
         relative(path, &self.cwd).unwrap_or_else(|| path.display().to_string())
     }
 
+    /// The summary's counts and checklist again, after diagnostics were left out
+    /// (a baseline, `--changed-since`).
+    pub fn recount(&mut self) {
+        let s = &mut self.summary;
+        (s.errors, s.warnings, s.infos) = (0, 0, 0);
+        for d in &self.diagnostics {
+            match d.severity {
+                Severity::Error => s.errors += 1,
+                Severity::Warning => s.warnings += 1,
+                Severity::Info => s.infos += 1,
+            }
+        }
+        crate::checklist::recount(&mut s.checks, &self.diagnostics);
+    }
+
     /// A path relative to the project root with `/` separators (SARIF URIs).
     pub fn root_relative(&self, path: &Path) -> String {
-        relative(path, &self.root).unwrap_or_else(|| path.display().to_string())
+        relative_path(path, &self.root)
     }
 }
 
@@ -241,6 +264,11 @@ pub fn merge(reports: Vec<(Option<String>, Report)>, cwd: PathBuf) -> Report {
         summary,
         verbose,
     }
+}
+
+/// `path` relative to `base` with `/` separators when under it, else as it is.
+pub fn relative_path(path: &Path, base: &Path) -> String {
+    relative(path, base).unwrap_or_else(|| path.display().to_string())
 }
 
 fn common_ancestor(a: &Path, b: &Path) -> PathBuf {

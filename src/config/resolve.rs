@@ -175,6 +175,19 @@ impl Config {
             .is_some_and(|d| *d.get_ref())
     }
 
+    /// `[check] baseline`, resolved against the directory of the file that sets it.
+    pub fn check_baseline(&self) -> Option<PathBuf> {
+        self.chain.iter().rev().find_map(|f| {
+            let baseline = f.options.check.as_ref()?.baseline.as_ref()?;
+            let dir = f
+                .path
+                .as_deref()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new(""));
+            Some(dir.join(baseline.get_ref()))
+        })
+    }
+
     pub fn database(&self, root: &Path) -> Result<DatabaseConfig, Error> {
         let mut out = DatabaseConfig::default();
         for file in &self.chain {

@@ -41,6 +41,8 @@ pub struct Options {
     pub rules: Option<RulesOptions>,
     /// The language server (`migverify server`).
     pub server: Option<ServerOptions>,
+    /// `migverify check` (see docs/adopting.md).
+    pub check: Option<CheckOptions>,
     /// Glob (relative to the project root) → rules silenced in matching files.
     #[schemars(with = "Option<BTreeMap<String, Vec<String>>>")]
     pub per_file_ignores: Option<BTreeMap<Spanned<String>, SpannedList>>,
@@ -84,6 +86,17 @@ pub struct ServerOptions {
     /// while you type.
     #[schemars(with = "Option<bool>")]
     pub database: Option<Spanned<bool>>,
+}
+
+/// `migverify check`; see docs/adopting.md.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckOptions {
+    /// A baseline file (`migverify check --write-baseline FILE` writes it), relative
+    /// to this config file's directory: only findings it does not hold are reported
+    /// and decide the exit code. `--baseline FILE` overrides it.
+    #[schemars(with = "Option<String>")]
+    pub baseline: Option<Spanned<String>>,
 }
 
 /// Where the migration files are; each key overrides Alembic's own setting.
@@ -238,6 +251,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "drift",
             "rules",
             "server",
+            "check",
             "per-file-ignores",
             "projects",
         ],
@@ -279,6 +293,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("server", &["database"]),
+    ("check", &["baseline"]),
 ];
 
 #[cfg(test)]

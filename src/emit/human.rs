@@ -36,6 +36,7 @@ impl Emitter for Human {
         }
         write_status(report, out)?;
         write_checks(report, out)?;
+        write_scope(report, out)?;
         writeln!(out)?;
         writeln!(out, "{}", summary_line(&report.summary, opts.color))
     }
@@ -465,6 +466,29 @@ fn write_checks(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     } else {
         writeln!(out, "Checks: {passed}/{run} passed")
     }
+}
+
+/// What `--changed-since` and a baseline left out; nothing without them.
+fn write_scope(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(c) = &report.summary.changed {
+        writeln!(
+            out,
+            "Changed since {} (merge base {}): {} changed; {} elsewhere not shown",
+            escape_controls(&c.reference),
+            c.merge_base.get(..12).unwrap_or(&c.merge_base),
+            plural(c.migration_files, "migration file", "migration files"),
+            plural(c.left_out, "finding", "findings"),
+        )?;
+    }
+    if let Some(b) = &report.summary.baseline {
+        writeln!(
+            out,
+            "Baseline {}: {} not shown",
+            escape_controls(&report.display_path(&report.cwd.join(&b.file))),
+            plural(b.unchanged.len(), "known finding", "known findings"),
+        )?;
+    }
+    Ok(())
 }
 
 fn list_or_none<'a>(items: impl Iterator<Item = &'a str>) -> String {

@@ -116,6 +116,31 @@ struct JsonSummary<'a> {
     /// Checks that passed, and checks that ran (not skipped).
     checks_passed: usize,
     checks_run: usize,
+    /// Present only with a baseline (`--baseline`, `[check] baseline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<JsonBaseline>,
+    /// Present only with `--changed-since`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_since: Option<JsonChanged<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonBaseline {
+    file: String,
+    /// Findings the baseline holds, not listed in `diagnostics`.
+    unchanged: usize,
+    /// Its entries that matched nothing (problems fixed since it was written).
+    fixed: usize,
+}
+
+#[derive(Serialize)]
+struct JsonChanged<'a> {
+    reference: &'a str,
+    merge_base: &'a str,
+    /// Changed files among the migration files.
+    migration_files: usize,
+    /// Findings left out, in no changed file.
+    left_out: usize,
 }
 
 impl Emitter for Json {
@@ -189,6 +214,17 @@ impl Emitter for Json {
                 infos: report.summary.infos,
                 files: report.summary.files,
                 skipped_rules: &report.summary.skipped_rules,
+                baseline: report.summary.baseline.as_ref().map(|b| JsonBaseline {
+                    file: report.display_path(&report.cwd.join(&b.file)),
+                    unchanged: b.unchanged.len(),
+                    fixed: b.fixed,
+                }),
+                changed_since: report.summary.changed.as_ref().map(|c| JsonChanged {
+                    reference: &c.reference,
+                    merge_base: &c.merge_base,
+                    migration_files: c.migration_files,
+                    left_out: c.left_out,
+                }),
             },
         };
         let json = serde_json::to_vec_pretty(&doc)?;

@@ -7,7 +7,10 @@
 //!   defined in `originalUriBaseIds`); files outside the root get absolute `file://` URIs.
 //! - `partialFingerprints.primaryLocationLineHash` hashes the rule code, the root-relative
 //!   path, the trimmed text of the diagnostic's line and an occurrence counter, so it
-//!   survives lines moving up or down.
+//!   survives lines moving up or down ([`crate::fingerprint`], which baseline files use too).
+//! - With a baseline (`check --baseline`), every result carries `baselineState`: `new`
+//!   for the findings reported, `unchanged` for those the baseline holds (listed too,
+//!   so code scanning keeps tracking them; only the new ones decide the exit code).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -18,7 +21,6 @@ use serde_sarif::sarif::{
     PhysicalLocation, Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult,
     ResultLevel, Run, Sarif as SarifLog, Tool, ToolComponent,
 };
-use sha2::{Digest, Sha256};
 
 use super::{EmitOptions, Emitter};
 use crate::diagnostic::{Diagnostic, Location, Severity};
@@ -49,17 +51,30 @@ fn build(report: &Report) -> SarifLog {
         .map(|(i, r)| (r.meta.code.as_ref(), i))
         .collect();
 
-    let mut occurrences: HashMap<String, usize> = HashMap::new();
-    let results: Vec<SarifResult> = report
-        .diagnostics
+    // Every finding of the run in report order (the baselined ones where they
+    // were), so the occurrence counters of the fingerprints are the baseline's.
+    let all: Vec<(&Diagnostic, Option<&str>)> = match &report.summary.baseline {
+        None => report.diagnostics.iter().map(|d| (d, None)).collect(),
+        Some(b) => b
+            .all(&report.diagnostics)
+            .into_iter()
+            .map(|(d, unchanged)| (d, Some(if unchanged { "unchanged" } else { "new" })))
+            .collect(),
+    };
+    let prints = crate::fingerprint::fingerprints(
+        all.iter().map(|(d, _)| *d),
+        &report.sources,
+        &report.root,
+    );
+    let results: Vec<SarifResult> = all
         .iter()
-        .map(|d| {
-            result(
-                report,
-                d,
-                index.get(d.code.as_str()).copied(),
-                &mut occurrences,
-            )
+        .zip(prints)
+        .map(|(&(d, state), print)| {
+            let mut r = result(report, d, index.get(d.code.as_str()).copied(), print);
+            if let Some(state) = state {
+                r.baseline_state = Some(serde_json::json!(state));
+            }
+            r
         })
         .collect();
 
@@ -155,7 +170,7 @@ fn result(
     report: &Report,
     d: &Diagnostic,
     rule_index: Option<usize>,
-    occurrences: &mut HashMap<String, usize>,
+    fingerprint: String,
 ) -> SarifResult {
     let related: Vec<SarifLocation> = d
         .related
@@ -169,10 +184,7 @@ fn result(
                 .build()
         })
         .collect();
-    let fingerprints = BTreeMap::from([(
-        "primaryLocationLineHash".to_string(),
-        line_hash(report, d, occurrences),
-    )]);
+    let fingerprints = BTreeMap::from([("primaryLocationLineHash".to_string(), fingerprint)]);
     let mut result = SarifResult::builder()
         .rule_id(d.code.clone())
         .level(result_level(d.severity))
@@ -223,34 +235,6 @@ fn artifact(report: &Report, path: &Path) -> ArtifactLocation {
             .uri(file_uri(path, false))
             .build(),
     }
-}
-
-/// A stable hash of what the diagnostic is about, not where the lines are.
-fn line_hash(report: &Report, d: &Diagnostic, occurrences: &mut HashMap<String, usize>) -> String {
-    let line_text = d
-        .location
-        .span
-        .and_then(|s| {
-            let src = report.sources.get(&d.location.path)?;
-            let line = src.line_span(s.start_line)?;
-            src.text.get(line.start..line.end).map(str::trim)
-        })
-        .unwrap_or("");
-    let key = format!(
-        "{}\0{}\0{}",
-        d.code,
-        report.root_relative(&d.location.path),
-        line_text
-    );
-    let counter = occurrences.entry(key.clone()).or_insert(0);
-    *counter += 1;
-    let mut hasher = Sha256::new();
-    hasher.update(key.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(counter.to_string().as_bytes());
-    let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{hex}:{counter}")
 }
 
 fn directory_uri(path: &Path) -> String {

@@ -61,6 +61,8 @@ pub struct Project {
     /// Things that did not stop the run but should be said on stderr (skipped
     /// symlinks, missing version locations, named files that are not migrations).
     pub warnings: Vec<String>,
+    /// `[check] baseline`, resolved against its config file's directory.
+    pub baseline: Option<PathBuf>,
 }
 
 impl Project {
@@ -92,6 +94,7 @@ impl Project {
             models: ModelsConfig::default(),
             alembic: None,
             warnings: Vec::new(),
+            baseline: None,
         }
     }
 
@@ -345,6 +348,7 @@ pub fn discover_from(
     let migrations = config.migrations()?;
     let database = config.database(&root)?;
     let models = config.models()?;
+    let baseline = config.check_baseline();
 
     // 3. Alembic's settings.
     let mut alembic = None;
@@ -530,6 +534,7 @@ pub fn discover_from(
         models,
         alembic,
         warnings,
+        baseline,
     })
 }
 
