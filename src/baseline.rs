@@ -210,8 +210,10 @@ pub fn written_note(path: &Path, entries: &[Entry]) -> String {
 }
 
 /// Leaves the findings `baseline` holds out of `report` (into
-/// `report.summary.baseline`), and counts its entries that matched nothing.
-pub fn apply(report: &mut Report, baseline: &Baseline) {
+/// `report.summary.baseline`), and counts its entries that matched nothing among
+/// the files this run reported on (`scope` when files were named, else the
+/// project's files).
+pub fn apply(report: &mut Report, baseline: &Baseline, scope: Option<&[PathBuf]>) {
     let prints =
         crate::fingerprint::fingerprints(&report.diagnostics, &report.sources, &baseline.dir);
     let mut left: HashMap<(String, String, String), usize> = HashMap::new();
@@ -238,14 +240,20 @@ pub fn apply(report: &mut Report, baseline: &Baseline) {
     report.diagnostics = new;
     // Entries about files this run did not check (another environment than
     // `--project` picked) are not "fixed".
-    let checked: std::collections::HashSet<String> = report
-        .status
-        .migration_files
-        .iter()
-        .chain(report.status.model_files.iter().flatten())
-        .chain(report.sources.keys())
-        .map(|p| crate::report::relative_path(p, &baseline.dir))
-        .collect();
+    let checked: std::collections::HashSet<String> = match scope {
+        Some(files) => files
+            .iter()
+            .map(|p| crate::report::relative_path(p, &baseline.dir))
+            .collect(),
+        None => report
+            .status
+            .migration_files
+            .iter()
+            .chain(report.status.model_files.iter().flatten())
+            .chain(report.sources.keys())
+            .map(|p| crate::report::relative_path(p, &baseline.dir))
+            .collect(),
+    };
     let fixed = left
         .iter()
         .filter(|((_, path, _), _)| checked.contains(path))

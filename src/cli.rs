@@ -589,6 +589,14 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         }
         None => None,
     };
+    // With files named on the command line, only they are reported on: baseline
+    // entries about the project's other files are not "fixed".
+    let scope: Option<Vec<PathBuf>> = found
+        .projects
+        .iter()
+        .map(|(_, p)| p.only.clone())
+        .collect::<Option<Vec<_>>>()
+        .map(|lists| lists.concat());
     let mut reports = Vec::new();
     for (name, project) in found.projects {
         let report = check_project(registry, &args, project, &cwd)?;
@@ -606,7 +614,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(baseline) = &baseline {
-        crate::baseline::apply(&mut report, baseline);
+        crate::baseline::apply(&mut report, baseline, scope.as_deref());
     }
     if let Some(changed) = &changed {
         crate::changed::filter(&mut report, changed, registry);

@@ -337,6 +337,37 @@ fn the_config_names_the_baseline_relative_to_itself() {
 }
 
 #[test]
+fn files_named_on_the_command_line_call_no_other_entry_fixed() {
+    let repo = legacy_repo();
+    let out = repo.check(&["--write-baseline", "migverify-baseline.json"]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    // One file with a baselined finding, and one without any: nothing new, and the
+    // entries about the files not named are not "fixed".
+    for n in [NO_DOWNGRADE[0], 2] {
+        let file = format!("migrations/versions/{}", file_name(&rev(n)));
+        let out = repo.check(&["--baseline", "migverify-baseline.json", &file]);
+        assert_eq!(code(&out), 0, "{}", both(&out));
+        assert!(!stderr(&out).contains("fixed"), "{}", both(&out));
+    }
+    // Fixed in the file named: that entry, and only it, is fixed.
+    let path = repo.versions().join(file_name(&rev(NO_DOWNGRADE[0])));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}\n\ndef downgrade():\n    op.drop_table(\"t\")\n"),
+    )
+    .unwrap();
+    let file = format!("migrations/versions/{}", file_name(&rev(NO_DOWNGRADE[0])));
+    let out = repo.check(&["--baseline", "migverify-baseline.json", &file]);
+    assert_eq!(code(&out), 0, "{}", both(&out));
+    assert!(
+        stderr(&out).contains("1 baseline entry is fixed"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
 fn a_missing_or_malformed_baseline_is_a_usage_error_naming_the_file() {
     let repo = legacy_repo();
     let out = repo.check(&["--baseline", "missing-baseline.json"]);
