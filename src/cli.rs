@@ -177,6 +177,14 @@ pub struct CheckArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub cache: CacheDir,
+    /// Apply the fixes migverify can write (generated downgrades), then report
+    /// what is left; the exit code follows what is left
+    #[arg(long, conflicts_with = "stdin_filename")]
+    pub fix: bool,
+    /// Print the fixes as a unified diff and write nothing (exit 1 when there is
+    /// something to fix)
+    #[arg(long, conflicts_with = "stdin_filename")]
+    pub diff: bool,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -280,7 +288,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     rule: crate::text::truncate(&rule, 60),
                 });
             };
-            print_out(&crate::rules::render_doc(registry.get(i).meta()))?;
+            print_out(&crate::rules::render_rule_doc(registry.get(i)))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
@@ -447,6 +455,7 @@ fn print_rules(registry: &Registry, json: bool) -> Result<(), crate::Error> {
                 serde_json::json!({
                     "code": m.code, "name": m.name, "default": m.default_level(),
                     "severity": m.severity, "source": m.source.describe(), "summary": m.summary,
+                    "fix": r.fix_title(),
                 })
             })
             .collect();
@@ -470,17 +479,18 @@ fn print_rules(registry: &Registry, json: bool) -> Result<(), crate::Error> {
         width(&|m| m.source.describe(), 8),
     );
     let mut text = format!(
-        "{:<cw$} {:<nw$} {:<8} {:<sw$} summary\n",
-        "code", "name", "default", "source"
+        "{:<cw$} {:<nw$} {:<8} {:<sw$} {:<3} summary\n",
+        "code", "name", "default", "source", "fix"
     );
     for r in registry.rules() {
         let m = r.meta();
         text += &format!(
-            "{:<cw$} {:<nw$} {:<8} {:<sw$} {}\n",
+            "{:<cw$} {:<nw$} {:<8} {:<sw$} {:<3} {}\n",
             m.code,
             m.name,
             m.default_level(),
             m.source.describe(),
+            if r.fix_title().is_some() { "yes" } else { "-" },
             m.summary
         );
     }
@@ -549,6 +559,18 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     } else {
         reports.pop().expect("one project").1
     };
+    if args.fix || args.diff {
+        match apply_fixes(&args, &report)? {
+            Fixed::Diff(code) => return Ok(code),
+            Fixed::Written(0) => {}
+            Fixed::Written(n) => {
+                // Report what is left: the whole check again, on the fixed files.
+                let again = rerun(registry, &args, &cwd)?;
+                report = again;
+                report.summary.fixed = n;
+            }
+        }
+    }
     report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
 
     let color = args.format == Format::Human
@@ -583,6 +605,99 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The check again, after `--fix` wrote files: every environment, merged as the
+/// first run was.
+fn rerun(
+    registry: &Registry,
+    args: &CheckArgs,
+    cwd: &std::path::Path,
+) -> Result<crate::report::Report, crate::Error> {
+    let found = crate::project::discover_environments(
+        &args.paths,
+        args.config.as_deref(),
+        &args.selection,
+        registry,
+        args.project.as_deref(),
+    )?;
+    let several = found.projects.len() > 1;
+    let mut reports = Vec::new();
+    for (name, project) in found.projects {
+        reports.push((name, check_project(registry, args, project, cwd)?));
+    }
+    Ok(if several {
+        crate::report::merge(reports, cwd.to_path_buf())
+    } else {
+        reports.pop().expect("one project").1
+    })
+}
+
+enum Fixed {
+    /// `--diff`: printed; the exit code (1 when there was something to fix).
+    Diff(ExitCode),
+    /// `--fix`: how many fixes were written.
+    Written(usize),
+}
+
+/// `--fix` / `--diff`: the fixes of the report's diagnostics, per file, carried out
+/// on each file read again (only where it is still the text checked, a regular file
+/// inside the project, and parses after the fix), then written (atomically, keeping
+/// permissions) or shown as a unified diff.
+fn apply_fixes(args: &CheckArgs, report: &crate::report::Report) -> Result<Fixed, crate::Error> {
+    let fixes = crate::fix::by_file(&report.diagnostics);
+    let mut roots = vec![report.root.clone()];
+    roots.extend(report.status.version_locations.iter().cloned());
+    let limit = report
+        .sources
+        .values()
+        .map(|s| s.text.len() as u64 * 2)
+        .fold(crate::bounded::DEFAULT_SOURCE_LIMIT, u64::max);
+    let (prepared, skipped) = crate::fix::prepare(&fixes, &report.sources, &roots, limit);
+    for s in &skipped {
+        eprintln!(
+            "warning: not fixed: {}: {}",
+            crate::text::escape_controls(&report.display_path(&s.path)),
+            s.reason
+        );
+    }
+    let count: usize = prepared.iter().map(|f| f.fixes).sum();
+    let files = |n: usize| if n == 1 { "file" } else { "files" };
+    let fixes_word = |n: usize| if n == 1 { "fix" } else { "fixes" };
+    if args.diff {
+        let mut out = String::new();
+        for f in &prepared {
+            let path = report.display_path(&f.path);
+            out.push_str(&crate::fix::unified_diff(&path, &f.old, &f.new));
+        }
+        print_out(&out)?;
+        eprintln!(
+            "Would apply {count} {} in {} {}.",
+            fixes_word(count),
+            prepared.len(),
+            files(prepared.len())
+        );
+        return Ok(Fixed::Diff(if count > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }));
+    }
+    let mut written = 0;
+    let mut first_error = None;
+    for f in &prepared {
+        match crate::fix::write(f) {
+            Ok(()) => written += f.fixes,
+            Err(e) => {
+                eprintln!("error: not fixed: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(Fixed::Written(written))
 }
 
 /// One Alembic environment's check: database, models, the engine; the report

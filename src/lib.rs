@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod engine;
 mod error;
+pub mod fix;
 pub mod fsutil;
 pub mod graph;
 pub mod graph_output;

@@ -108,6 +108,9 @@ pub struct Summary {
     pub checks: Vec<crate::checklist::Check>,
     #[serde(skip)]
     pub fail_on: FailOn,
+    /// Fixes `check --fix` wrote before this report was made.
+    #[serde(skip)]
+    pub fixed: usize,
 }
 
 impl Summary {
