@@ -409,7 +409,26 @@ fn scenario(server: Option<Server>) {
         p.alembic_ok(&["upgrade", "+1"]);
         states.push(p.inspect());
     }
+    // Each upgrade changes what the inspector sees: a downgrade that did nothing
+    // could not pass.
+    for i in 0..steps.len() {
+        assert_ne!(
+            states[i]["schema"],
+            states[i + 1]["schema"],
+            "{server:?}: step {i} changes nothing the inspector sees"
+        );
+    }
     let files = p.versions();
+    if std::env::var_os("MIGVERIFY_SHOW_FIXES").is_some() {
+        for f in &files {
+            let text = std::fs::read_to_string(f).unwrap();
+            println!(
+                "== {}\n{}",
+                f.display(),
+                &text[text.find("def upgrade").unwrap()..]
+            );
+        }
+    }
     for i in (0..steps.len()).rev() {
         p.alembic_ok(&["downgrade", "-1"]);
         let now = p.inspect();

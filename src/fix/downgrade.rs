@@ -203,6 +203,12 @@ fn plan(
                         l
                     }));
                 }
+                // Autogenerate leaves a blank line after each batch block.
+                lines.push(Line {
+                    depth: 0,
+                    continuation: false,
+                    code: Vec::new(),
+                });
             }
         }
     }

@@ -36,7 +36,8 @@ pub enum Piece {
 
 /// One generated line: its nesting below the function body (1 inside a batch
 /// block), whether it continues a call the way Alembic indents `alter_column`'s
-/// keywords (11 more spaces), and its code.
+/// keywords (11 spaces past the body, whatever the nesting), and its code (empty:
+/// a blank line).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
     pub depth: usize,
@@ -501,12 +502,19 @@ fn quote_style(f: tree_sitter::Node, text: &str) -> char {
 fn render_block(plan: &Plan, style: &Style) -> String {
     let mut out = String::new();
     let mut line = |depth: usize, continuation: bool, code: &str| {
-        out.push_str(&style.indent);
-        for _ in 0..depth {
-            out.push_str(&style.unit);
+        if code.is_empty() {
+            out.push_str(style.newline);
+            return;
         }
+        out.push_str(&style.indent);
+        // Alembic indents a call's continuation lines 11 spaces past the body,
+        // also inside a batch block.
         if continuation {
             out.push_str("           ");
+        } else {
+            for _ in 0..depth {
+                out.push_str(&style.unit);
+            }
         }
         out.push_str(code);
         out.push_str(style.newline);
