@@ -444,11 +444,15 @@ fn set_kwarg(args: &mut Vec<(Option<String>, Value)>, k: &str, v: Value) {
     }
 }
 
+/// A table-level constraint: its kind (`unique`, `foreignkey`, `check`,
+/// `primary`), its name, and its arguments.
+type Constraint<'v> = (&'static str, Option<Name>, &'v [(Option<String>, Value)]);
+
 /// A table-level constraint's kind and name.
 fn constraint_of<'v>(
     m: Option<&Migration>,
     v: &'v Value,
-) -> Option<(&'static str, Option<Name>, &'v [(Option<String>, Value)])> {
+) -> Option<Constraint<'v>> {
     let Value::Call { func, args } = v else {
         return None;
     };
