@@ -549,16 +549,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
             help: Some("pick it with --project NAME (or the path of its directory)".into()),
         });
     }
-    let mut reports = Vec::new();
-    for (name, project) in found.projects {
-        let report = check_project(registry, &args, project, &cwd)?;
-        reports.push((name, report));
-    }
-    let mut report = if several {
-        crate::report::merge(reports, cwd.clone())
-    } else {
-        reports.pop().expect("one project").1
-    };
+    let mut report = check_found(registry, &args, found, &cwd)?;
     if args.fix || args.diff {
         match apply_fixes(&args, &report)? {
             Fixed::Diff(code) => return Ok(code),
@@ -621,6 +612,16 @@ fn rerun(
         registry,
         args.project.as_deref(),
     )?;
+    check_found(registry, args, found, cwd)
+}
+
+/// Each environment found checked, the reports merged when there are several.
+fn check_found(
+    registry: &Registry,
+    args: &CheckArgs,
+    found: crate::project::Discovered,
+    cwd: &std::path::Path,
+) -> Result<crate::report::Report, crate::Error> {
     let several = found.projects.len() > 1;
     let mut reports = Vec::new();
     for (name, project) in found.projects {

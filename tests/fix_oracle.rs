@@ -230,19 +230,7 @@ impl Proj {
     }
 
     fn set_url(&mut self, url: String) {
-        let ini = self.dir.join("alembic.ini");
-        let text: String = std::fs::read_to_string(&ini)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                if l.starts_with("sqlalchemy.url") {
-                    format!("sqlalchemy.url = {url}\n")
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        std::fs::write(&ini, text).unwrap();
+        alembic::set_url(&self.dir, &url);
         self.url = url;
     }
 

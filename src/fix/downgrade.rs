@@ -449,10 +449,7 @@ fn set_kwarg(args: &mut Vec<(Option<String>, Value)>, k: &str, v: Value) {
 type Constraint<'v> = (&'static str, Option<Name>, &'v [(Option<String>, Value)]);
 
 /// A table-level constraint's kind and name.
-fn constraint_of<'v>(
-    m: Option<&Migration>,
-    v: &'v Value,
-) -> Option<Constraint<'v>> {
+fn constraint_of<'v>(m: Option<&Migration>, v: &'v Value) -> Option<Constraint<'v>> {
     let Value::Call { func, args } = v else {
         return None;
     };

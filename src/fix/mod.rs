@@ -122,19 +122,7 @@ pub fn resolve(plan: &Plan, src: &SourceFile) -> Result<Vec<Edit>, String> {
             if down.start_position().row + 1 != def_line {
                 return Err("the file changed since it was checked".into());
             }
-            let body = down
-                .child_by_field_name("body")
-                .ok_or("`downgrade()` has no body")?;
-            if body.start_position().row == down.start_position().row {
-                return Err("`downgrade()` is written on one line".into());
-            }
-            let indent = line_indent(text, line_start(body.start_position().row));
-            let style = Style {
-                quote,
-                unit: unit_of(&indent),
-                indent,
-                newline,
-            };
+            let (body, style) = body_style(down, "downgrade", src, quote, newline)?;
             // The lines to take out: no-op statements and autogenerate's markers,
             // each alone on its line.
             let mut removed: Vec<usize> = Vec::new();
@@ -202,19 +190,7 @@ pub fn resolve(plan: &Plan, src: &SourceFile) -> Result<Vec<Edit>, String> {
             if top_function(root, text, "downgrade").is_some() {
                 return Err("the file has a `downgrade()` already".into());
             }
-            let body = upgrade
-                .child_by_field_name("body")
-                .ok_or("`upgrade()` has no body")?;
-            if body.start_position().row == upgrade.start_position().row {
-                return Err("`upgrade()` is written on one line".into());
-            }
-            let indent = line_indent(text, line_start(body.start_position().row));
-            let style = Style {
-                quote,
-                unit: unit_of(&indent),
-                indent,
-                newline,
-            };
+            let (body, style) = body_style(upgrade, "upgrade", src, quote, newline)?;
             // After the function and any marker comment the parser left after it.
             let mut last = upgrade.end_position().row;
             while last + 1 < src.line_count() {
@@ -264,6 +240,32 @@ pub fn resolve(plan: &Plan, src: &SourceFile) -> Result<Vec<Edit>, String> {
             }])
         }
     }
+}
+
+/// A function's body and the style code written into it takes: its indentation.
+fn body_style<'t>(
+    f: tree_sitter::Node<'t>,
+    name: &str,
+    src: &SourceFile,
+    quote: char,
+    newline: &'static str,
+) -> Result<(tree_sitter::Node<'t>, Style), String> {
+    let body = f
+        .child_by_field_name("body")
+        .ok_or_else(|| format!("`{name}()` has no body"))?;
+    if body.start_position().row == f.start_position().row {
+        return Err(format!("`{name}()` is written on one line"));
+    }
+    let indent = line_indent(&src.text, src.line_start(body.start_position().row));
+    Ok((
+        body,
+        Style {
+            quote,
+            unit: unit_of(&indent),
+            indent,
+            newline,
+        },
+    ))
 }
 
 fn is_marker(t: &str) -> bool {
