@@ -200,13 +200,21 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "write_baseline")]
     pub baseline: Option<PathBuf>,
     /// Record every current finding in this baseline file and exit 0
-    #[arg(long, value_name = "FILE", conflicts_with = "changed_since")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["changed_since", "fix", "diff"])]
     pub write_baseline: Option<PathBuf>,
     /// Report on the files changed since the merge base of REF and HEAD (and the
     /// working tree's changes): file rules on those files, graph rules on problems
     /// involving them; database and drift rules as usual
     #[arg(long, value_name = "REF")]
     pub changed_since: Option<String>,
+    /// Apply the fixes migverify can write (generated downgrades), then report
+    /// what is left; the exit code follows what is left
+    #[arg(long, conflicts_with = "stdin_filename")]
+    pub fix: bool,
+    /// Print the fixes as a unified diff and write nothing (exit 1 when there is
+    /// something to fix)
+    #[arg(long, conflicts_with = "stdin_filename")]
+    pub diff: bool,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -310,7 +318,7 @@ fn run(cli: Cli) -> Result<ExitCode, crate::Error> {
                     rule: crate::text::truncate(&rule, 60),
                 });
             };
-            print_out(&crate::rules::render_doc(registry.get(i).meta()))?;
+            print_out(&crate::rules::render_rule_doc(registry.get(i)))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Clean(args) => clean(&registry, args),
@@ -477,6 +485,7 @@ fn print_rules(registry: &Registry, json: bool) -> Result<(), crate::Error> {
                 serde_json::json!({
                     "code": m.code, "name": m.name, "default": m.default_level(),
                     "severity": m.severity, "source": m.source.describe(), "summary": m.summary,
+                    "fix": r.fix_title(),
                 })
             })
             .collect();
@@ -500,17 +509,18 @@ fn print_rules(registry: &Registry, json: bool) -> Result<(), crate::Error> {
         width(&|m| m.source.describe(), 8),
     );
     let mut text = format!(
-        "{:<cw$} {:<nw$} {:<8} {:<sw$} summary\n",
-        "code", "name", "default", "source"
+        "{:<cw$} {:<nw$} {:<8} {:<sw$} {:<3} summary\n",
+        "code", "name", "default", "source", "fix"
     );
     for r in registry.rules() {
         let m = r.meta();
         text += &format!(
-            "{:<cw$} {:<nw$} {:<8} {:<sw$} {}\n",
+            "{:<cw$} {:<nw$} {:<8} {:<sw$} {:<3} {}\n",
             m.code,
             m.name,
             m.default_level(),
             m.source.describe(),
+            if r.fix_title().is_some() { "yes" } else { "-" },
             m.summary
         );
     }
@@ -597,28 +607,36 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
         .map(|(_, p)| p.only.clone())
         .collect::<Option<Vec<_>>>()
         .map(|lists| lists.concat());
-    let mut reports = Vec::new();
-    for (name, project) in found.projects {
-        let report = check_project(registry, &args, project, &cwd)?;
-        reports.push((name, report));
-    }
-    let mut report = if several {
-        crate::report::merge(reports, cwd.clone())
-    } else {
-        reports.pop().expect("one project").1
-    };
-    report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
+    let mut report = check_found(registry, &args, found, &cwd)?;
     if let Some(path) = &args.write_baseline {
         let entries = crate::baseline::write(path, &cwd, &report)?;
         print_out(&crate::baseline::written_note(path, &entries))?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(baseline) = &baseline {
-        crate::baseline::apply(&mut report, baseline, scope.as_deref());
+    // What a baseline or --changed-since leaves out is neither reported nor fixed
+    // (old migrations that ran in production stay as they are).
+    let leave_out = |report: &mut crate::report::Report| {
+        if let Some(baseline) = &baseline {
+            crate::baseline::apply(report, baseline, scope.as_deref());
+        }
+        if let Some(changed) = &changed {
+            crate::changed::filter(report, changed, registry);
+        }
+    };
+    leave_out(&mut report);
+    if args.fix || args.diff {
+        match apply_fixes(&args, &report)? {
+            Fixed::Diff(code) => return Ok(code),
+            Fixed::Written(0) => {}
+            Fixed::Written(n) => {
+                // Report what is left: the whole check again, on the fixed files.
+                report = rerun(registry, &args, &cwd)?;
+                leave_out(&mut report);
+                report.summary.fixed = n;
+            }
+        }
     }
-    if let Some(changed) = &changed {
-        crate::changed::filter(&mut report, changed, registry);
-    }
+    report.summary.fail_on = crate::report::FailOn(args.fail_on.threshold());
     if let Some(note) = report
         .summary
         .baseline
@@ -660,6 +678,109 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The check again, after `--fix` wrote files: every environment, merged as the
+/// first run was.
+fn rerun(
+    registry: &Registry,
+    args: &CheckArgs,
+    cwd: &std::path::Path,
+) -> Result<crate::report::Report, crate::Error> {
+    let found = crate::project::discover_environments(
+        &args.paths,
+        args.config.as_deref(),
+        &RuleSelection::from(&args.selection),
+        registry,
+        args.project.as_deref(),
+    )?;
+    check_found(registry, args, found, cwd)
+}
+
+/// Each environment found checked, the reports merged when there are several.
+fn check_found(
+    registry: &Registry,
+    args: &CheckArgs,
+    found: crate::project::Discovered,
+    cwd: &std::path::Path,
+) -> Result<crate::report::Report, crate::Error> {
+    let several = found.projects.len() > 1;
+    let mut reports = Vec::new();
+    for (name, project) in found.projects {
+        reports.push((name, check_project(registry, args, project, cwd)?));
+    }
+    Ok(if several {
+        crate::report::merge(reports, cwd.to_path_buf())
+    } else {
+        reports.pop().expect("one project").1
+    })
+}
+
+enum Fixed {
+    /// `--diff`: printed; the exit code (1 when there was something to fix).
+    Diff(ExitCode),
+    /// `--fix`: how many fixes were written.
+    Written(usize),
+}
+
+/// `--fix` / `--diff`: the fixes of the report's diagnostics, per file, carried out
+/// on each file read again (only where it is still the text checked, a regular file
+/// inside the project, and parses after the fix), then written (atomically, keeping
+/// permissions) or shown as a unified diff.
+fn apply_fixes(args: &CheckArgs, report: &crate::report::Report) -> Result<Fixed, crate::Error> {
+    let fixes = crate::fix::by_file(&report.diagnostics);
+    let mut roots = vec![report.root.clone()];
+    roots.extend(report.status.version_locations.iter().cloned());
+    let limit = report
+        .sources
+        .values()
+        .map(|s| s.text.len() as u64 * 2)
+        .fold(crate::bounded::DEFAULT_SOURCE_LIMIT, u64::max);
+    let (prepared, skipped) = crate::fix::prepare(&fixes, &report.sources, &roots, limit);
+    for s in &skipped {
+        eprintln!(
+            "warning: not fixed: {}: {}",
+            crate::text::escape_controls(&report.display_path(&s.path)),
+            s.reason
+        );
+    }
+    let count: usize = prepared.iter().map(|f| f.fixes).sum();
+    let files = |n: usize| if n == 1 { "file" } else { "files" };
+    let fixes_word = |n: usize| if n == 1 { "fix" } else { "fixes" };
+    if args.diff {
+        let mut out = String::new();
+        for f in &prepared {
+            let path = report.display_path(&f.path);
+            out.push_str(&crate::fix::unified_diff(&path, &f.old, &f.new));
+        }
+        print_out(&out)?;
+        eprintln!(
+            "Would apply {count} {} in {} {}.",
+            fixes_word(count),
+            prepared.len(),
+            files(prepared.len())
+        );
+        return Ok(Fixed::Diff(if count > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }));
+    }
+    let mut written = 0;
+    let mut first_error = None;
+    for f in &prepared {
+        match crate::fix::write(f) {
+            Ok(()) => written += f.fixes,
+            Err(e) => {
+                eprintln!("error: not fixed: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    Ok(Fixed::Written(written))
 }
 
 /// One Alembic environment's check: database, models, the engine; the report

@@ -109,6 +109,8 @@ pub struct Finding {
     pub message: String,
     pub related: Vec<Related>,
     pub help: Option<String>,
+    /// Code that fixes it, when the rule can write it ([`crate::fix`]).
+    pub fix: Option<crate::fix::Fix>,
 }
 
 impl Finding {
@@ -121,6 +123,7 @@ impl Finding {
             message: message.into(),
             related: Vec::new(),
             help: None,
+            fix: None,
         }
     }
 
@@ -193,6 +196,8 @@ pub struct Diagnostic {
     pub location: Location,
     pub related: Vec<Related>,
     pub help: Option<String>,
+    /// The rule's fix, resolved against the file's text (`check --fix`).
+    pub fix: Option<crate::fix::Fix>,
 }
 
 impl Diagnostic {

@@ -453,6 +453,8 @@ pub fn check_buffers(
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
     let mut raw: Vec<(usize, Finding)> = Vec::new();
+    // Rules with a fix that found something: (rule, first finding, how many).
+    let mut fixable: Vec<(usize, usize, usize)> = Vec::new();
     for &(ri, severity) in &project.settings.enabled {
         let rule = registry.get(ri);
         let meta = rule.meta();
@@ -470,8 +472,14 @@ pub fn check_buffers(
         });
         let mut out = Vec::new();
         rule.check(&ctx, &mut out);
+        if rule.fix_title().is_some() && !out.is_empty() {
+            fixable.push((ri, raw.len(), out.len()));
+        }
         raw.extend(out.into_iter().map(|f| (ri, f)));
     }
+    attach_fixes(
+        project, registry, opts, buffers, &queries, keep, &ctx, &fixable, &mut raw,
+    );
 
     // The safety pack (MV3xx) on history that cannot change: with a database whose
     // version table is known, only the migrations it has not applied are reported
@@ -535,6 +543,7 @@ pub fn check_buffers(
             location: f.location,
             related: f.related,
             help: f.help,
+            fix: f.fix,
         });
     };
     for (ri, f) in raw {
@@ -644,6 +653,7 @@ pub fn check_buffers(
             project.migrations.max_file_size(),
         )
     };
+    resolve_fixes(&mut diagnostics, &sources);
     for src in opts.models.iter().flat_map(|m| &m.sources) {
         sources
             .entry(src.path.clone())
@@ -669,6 +679,85 @@ pub fn check_buffers(
 }
 
 /// The built-in safety pack: migverify's own query rules MV3xx.
+/// Lets each rule with a fix attach it to its findings (`fixable`: the rule, its
+/// first finding in `raw`, how many). Fixes read `Migration::ops`: a run that did
+/// not load them (none of its rules reads them) loads them now, only because a
+/// fixable rule found something.
+#[allow(clippy::too_many_arguments)]
+fn attach_fixes(
+    project: &Project,
+    registry: &Registry,
+    opts: &CheckOptions,
+    buffers: &Buffers,
+    queries: &QuerySet,
+    keep: Keep,
+    ctx: &Context<'_>,
+    fixable: &[(usize, usize, usize)],
+    raw: &mut [(usize, Finding)],
+) {
+    if fixable.is_empty() {
+        return;
+    }
+    let reloaded;
+    let graph;
+    let with_ops;
+    let ctx = if keep.ops {
+        ctx
+    } else {
+        reloaded = load_with(
+            project,
+            opts.cache.as_deref(),
+            false,
+            Keep { ops: true, ..keep },
+            queries,
+            buffers,
+        );
+        graph = RevisionGraph::build(&reloaded.migrations);
+        with_ops = Context {
+            migrations: &reloaded.migrations,
+            graph: &graph,
+            ..*ctx
+        };
+        &with_ops
+    };
+    for &(ri, start, len) in fixable {
+        let mut findings: Vec<Finding> = raw[start..start + len]
+            .iter_mut()
+            .map(|(_, f)| std::mem::replace(f, Finding::new("", None, "")))
+            .collect();
+        registry.get(ri).attach_fixes(ctx, &mut findings);
+        for ((_, slot), f) in raw[start..start + len].iter_mut().zip(findings) {
+            *slot = f;
+        }
+    }
+}
+
+/// Resolves each diagnostic's fix against its file's text (where it goes, the
+/// file's quotes, indentation and line endings); a fix that does not fit the text
+/// is dropped and the help says why.
+fn resolve_fixes(diagnostics: &mut [Diagnostic], sources: &HashMap<PathBuf, Arc<SourceFile>>) {
+    for d in diagnostics.iter_mut() {
+        let Some(fix) = &mut d.fix else {
+            continue;
+        };
+        let outcome = match sources.get(&d.location.path) {
+            Some(src) => crate::fix::resolve(&fix.plan, src),
+            None => Err("the file changed since it was read".to_string()),
+        };
+        match outcome {
+            Ok(edits) => fix.edits = edits,
+            Err(why) => {
+                d.fix = None;
+                let note = format!("no automatic fix: {why}");
+                d.help = Some(match d.help.take() {
+                    Some(h) => format!("{h}; {note}"),
+                    None => note,
+                });
+            }
+        }
+    }
+}
+
 fn is_safety_rule(meta: &crate::rules::RuleMeta) -> bool {
     matches!(meta.source, crate::rules::RuleSource::Builtin) && meta.code.starts_with("MV3")
 }
@@ -1016,6 +1105,7 @@ mod tests {
             location: f.location,
             related: Vec::new(),
             help: None,
+            fix: None,
         };
         let by_path: HashMap<&PathBuf, usize> = [(&loaded.migrations[0].path, 0)].into();
         let sources = sources_for(

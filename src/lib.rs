@@ -13,6 +13,7 @@ pub mod emit;
 pub mod engine;
 mod error;
 pub mod fingerprint;
+pub mod fix;
 pub mod fsutil;
 pub mod graph;
 pub mod graph_output;

@@ -116,6 +116,9 @@ pub struct Summary {
     /// `None` without it.
     #[serde(skip)]
     pub changed: Option<crate::changed::Scope>,
+    /// Fixes `check --fix` wrote before this report was made.
+    #[serde(skip)]
+    pub fixed: usize,
 }
 
 impl Summary {

@@ -1,4 +1,4 @@
-//! `docs/rules/` is generated from the registry (`render_doc`), like ruff's rule
+//! `docs/rules/` is generated from the registry (`render_rule_doc`), like ruff's rule
 //! pages: `<CODE>.md` per rule and a `README.md` index. This test fails when a page
 //! is missing, stale or left over; `MIGVERIFY_UPDATE_DOCS=1 cargo test --test docs`
 //! rewrites them.
@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use migverify::rules::{Registry, render_doc};
+use migverify::rules::{Registry, render_rule_doc};
 
 const UPDATE_HINT: &str =
     "run `MIGVERIFY_UPDATE_DOCS=1 cargo test --test docs` to regenerate docs/rules/";
@@ -27,7 +27,7 @@ fn generated(registry: &Registry) -> BTreeMap<String, String> {
     );
     for rule in registry.rules() {
         let m = rule.meta();
-        pages.insert(format!("{}.md", m.code), render_doc(m));
+        pages.insert(format!("{}.md", m.code), render_rule_doc(rule.as_ref()));
         index.push_str(&format!(
             "| [{code}]({code}.md) | `{name}` | {default} | {summary} |\n",
             code = m.code,

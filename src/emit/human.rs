@@ -38,7 +38,31 @@ impl Emitter for Human {
         write_checks(report, out)?;
         write_scope(report, out)?;
         writeln!(out)?;
-        writeln!(out, "{}", summary_line(&report.summary, opts.color))
+        writeln!(out, "{}", summary_line(&report.summary, opts.color))?;
+        if let Some(line) = fix_line(report) {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `--fix` did or could do, as ruff says it: `Fixed 2 problems`, `[*] 1
+/// fixable with `migverify check --fix``.
+pub(crate) fn fix_line(report: &Report) -> Option<String> {
+    let fixable = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.fix.is_some())
+        .count();
+    let problems = |n: usize| if n == 1 { "problem" } else { "problems" };
+    match (report.summary.fixed, fixable) {
+        (0, 0) => None,
+        (0, n) => Some(format!("[*] {n} fixable with `migverify check --fix`")),
+        (f, 0) => Some(format!("Fixed {f} {}", problems(f))),
+        (f, n) => Some(format!(
+            "Fixed {f} {}; [*] {n} fixable with `migverify check --fix`",
+            problems(f)
+        )),
     }
 }
 
@@ -635,6 +659,7 @@ mod tests {
                 },
             ],
             help: Some("do something".into()),
+            fix: None,
         };
         let out = emit(&report_with(d, vec![src]), true);
         assert!(out.starts_with("MV001 duplicate-revision [error]"), "{out}");
@@ -661,6 +686,7 @@ mod tests {
             },
             related: Vec::new(),
             help: None,
+            fix: None,
         };
         let out = emit(&report_with(d, vec![src]), false);
         assert!(out.contains("╭─[a.py:1:5]"), "{out}");

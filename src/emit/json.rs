@@ -49,6 +49,39 @@ struct JsonDiagnostic<'a> {
     span: Option<JsonSpan>,
     related: Vec<JsonRelated<'a>>,
     help: Option<&'a str>,
+    /// The fix `check --fix` applies, when there is one (as ruff's `fix`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<JsonFix<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonFix<'a> {
+    message: &'a str,
+    /// Each replacement: the span it replaces (empty for an insertion) and its text.
+    edits: Vec<JsonEdit<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonEdit<'a> {
+    span: JsonSpan,
+    content: &'a str,
+}
+
+/// A diagnostic's fix with its edits located in the file's text.
+fn json_fix<'a>(report: &Report, d: &'a crate::diagnostic::Diagnostic) -> Option<JsonFix<'a>> {
+    let fix = d.fix.as_ref()?;
+    let src = report.sources.get(&d.location.path)?;
+    Some(JsonFix {
+        message: &fix.title,
+        edits: fix
+            .edits
+            .iter()
+            .map(|e| JsonEdit {
+                span: JsonSpan::from(src.span(e.start, e.end)),
+                content: &e.content,
+            })
+            .collect(),
+    })
 }
 
 /// A span as the JSON format shows it: lines and columns, no byte offsets.
@@ -169,6 +202,7 @@ impl Emitter for Json {
                         })
                         .collect(),
                     help: d.help.as_deref(),
+                    fix: json_fix(report, d),
                 })
                 .collect(),
             status: JsonStatus {

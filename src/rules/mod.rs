@@ -243,6 +243,18 @@ pub trait Rule: Send + Sync {
     fn reads_ops(&self) -> bool {
         true
     }
+
+    /// What the rule's fix does, when it has one (`migverify rules`, `explain`,
+    /// `check --fix`): its findings may then carry a [`crate::fix::Fix`].
+    fn fix_title(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Attaches fixes to this rule's findings: sets [`Finding::fix`], or says in
+    /// the help why there is none. The engine calls it only for a rule with a
+    /// [`Rule::fix_title`] that found something, with [`Migration::ops`] loaded
+    /// (so a clean run never pays for them).
+    fn attach_fixes(&self, _ctx: &Context<'_>, _findings: &mut [Finding]) {}
 }
 
 /// Every rule, built-in first, in code order, then the project's own.
@@ -391,6 +403,22 @@ pub fn render_doc(meta: &RuleMeta) -> String {
         source = meta.source.describe(),
         doc = meta.doc,
     )
+}
+
+/// [`render_doc`] with the rule's fix, when it has one, among the facts at the top.
+pub fn render_rule_doc(rule: &dyn Rule) -> String {
+    let doc = render_doc(rule.meta());
+    match rule.fix_title() {
+        Some(title) => {
+            let at = doc.find("\n- Source: ").map_or(0, |i| i + 1);
+            let line =
+                format!("- Fix: {title} (`migverify check --fix`; see [fixes](../fixes.md))\n");
+            let mut out = doc;
+            out.insert_str(at, &line);
+            out
+        }
+        None => doc,
+    }
 }
 
 #[cfg(test)]

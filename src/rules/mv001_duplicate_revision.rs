@@ -121,6 +121,7 @@ mod tests {
             location: found[0].location.clone(),
             related: found[0].related.clone(),
             help: None,
+            fix: None,
         };
         d.bound_related();
         assert_eq!(d.related.len(), crate::diagnostic::MAX_RELATED);

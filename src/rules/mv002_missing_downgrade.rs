@@ -37,6 +37,14 @@ def downgrade() -> None:
 ```
 or, when the change truly cannot be undone, `raise NotImplementedError("...")`
 (reported by MV011 as information).
+
+## Fix
+`migverify check --fix` writes the downgrade: the inverse of `upgrade()`'s operations
+in reverse order, as `alembic revision --autogenerate` writes them, with what the
+upgrade does not carry (a dropped table's columns, a column's previous type) read
+from the history. When an operation cannot be reversed statically (`op.execute`, a
+name that is not a literal), there is no fix and the help says which one. See
+[fixes](../fixes.md).
 "#,
     ),
     source: RuleSource::Builtin,
@@ -49,6 +57,14 @@ impl Rule for MissingDowngrade {
 
     fn reads_ops(&self) -> bool {
         false
+    }
+
+    fn fix_title(&self) -> Option<&'static str> {
+        Some(crate::fix::downgrade::TITLE)
+    }
+
+    fn attach_fixes(&self, ctx: &Context<'_>, findings: &mut [Finding]) {
+        crate::fix::downgrade::attach(ctx, findings, true);
     }
 
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {

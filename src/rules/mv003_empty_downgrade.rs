@@ -40,6 +40,14 @@ def downgrade() -> None:
     op.drop_column("users", "email")
 ```
 or `raise NotImplementedError("dropping email loses data")` when it must not be reversed.
+
+## Fix
+`migverify check --fix` writes the downgrade: the inverse of `upgrade()`'s operations
+in reverse order, as `alembic revision --autogenerate` writes them, with what the
+upgrade does not carry (a dropped table's columns, a column's previous type) read
+from the history. When an operation cannot be reversed statically (`op.execute`, a
+name that is not a literal), there is no fix and the help says which one. See
+[fixes](../fixes.md).
 "#,
     ),
     source: RuleSource::Builtin,
@@ -52,6 +60,14 @@ impl Rule for EmptyDowngrade {
 
     fn reads_ops(&self) -> bool {
         false
+    }
+
+    fn fix_title(&self) -> Option<&'static str> {
+        Some(crate::fix::downgrade::TITLE)
+    }
+
+    fn attach_fixes(&self, ctx: &Context<'_>, findings: &mut [Finding]) {
+        crate::fix::downgrade::attach(ctx, findings, false);
     }
 
     fn check(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {

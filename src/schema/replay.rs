@@ -621,7 +621,7 @@ pub(crate) fn is_type_expr(v: &Value) -> bool {
 
 /// The table a raw SQL statement names, when it is plain: `ALTER TABLE users ...`,
 /// `UPDATE users ...`, `INSERT INTO users ...`, `CREATE TABLE x`, `DROP TABLE x`.
-fn sql_table(sql: &str) -> Option<String> {
+pub(crate) fn sql_table(sql: &str) -> Option<String> {
     let words: Vec<&str> = sql.split_whitespace().collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let after = |i: usize| -> Option<String> {

@@ -1,5 +1,5 @@
-//! Code actions (suppress on this line, suppress in this file, and the hook for
-//! `--fix`'s quick fixes) and hover (the rule's documentation).
+//! Code actions (the fix `--fix` applies, suppress on this line, suppress in this
+//! file) and hover (the rule's documentation).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -47,7 +47,7 @@ pub fn code_actions(
     let mut out = Vec::new();
     for d in diagnostics {
         let Some(code) = code_of(d) else { continue };
-        out.extend(quick_fixes(uri, text, d));
+        out.extend(quick_fixes(uri, text, d, columns));
         // An unused suppression is fixed by deleting it, not by another one.
         if code == "MV012" {
             continue;
@@ -78,11 +78,77 @@ pub fn code_actions(
     out
 }
 
-/// The hook for the quick fixes `migverify check --fix` will apply (issue 13):
-/// none exist yet. When a rule gains a fix, turn its edits into a `CodeAction` of
-/// kind `QUICKFIX` here (with `is_preferred` set), so editors offer it first.
-fn quick_fixes(_uri: &Uri, _text: &str, _d: &lsp_types::Diagnostic) -> Vec<CodeAction> {
-    Vec::new()
+/// The fix `migverify check --fix` would apply (a generated downgrade), as a
+/// preferred quick fix: offered only while the document is the text the check
+/// read (`data.fix.text_hash`), its edits turned into protocol ranges.
+fn quick_fixes(
+    uri: &Uri,
+    text: &str,
+    d: &lsp_types::Diagnostic,
+    columns: Columns,
+) -> Vec<CodeAction> {
+    let Some(fix) = d.data.as_ref().and_then(|v| v.get("fix")) else {
+        return Vec::new();
+    };
+    if fix.get("text_hash").and_then(serde_json::Value::as_str)
+        != Some(convert::text_hash(text).as_str())
+    {
+        return Vec::new();
+    }
+    let mut edits = Vec::new();
+    for e in fix
+        .get("edits")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(start), Some(end), Some(content)) = (
+            e.get(0).and_then(serde_json::Value::as_u64),
+            e.get(1).and_then(serde_json::Value::as_u64),
+            e.get(2).and_then(serde_json::Value::as_str),
+        ) else {
+            return Vec::new();
+        };
+        let (start, end) = (start as usize, end as usize);
+        if start > end
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            return Vec::new();
+        }
+        edits.push(TextEdit::new(
+            Range::new(
+                position_of(text, start, columns),
+                position_of(text, end, columns),
+            ),
+            content.to_string(),
+        ));
+    }
+    if edits.is_empty() {
+        return Vec::new();
+    }
+    let title = fix
+        .get("title")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("Fix");
+    let title = title.replace('`', "");
+    let mut chars = title.chars();
+    let title = match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => "Fix".to_string(),
+    };
+    vec![CodeAction {
+        title,
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![d.clone()]),
+        edit: Some(WorkspaceEdit {
+            changes: Some(HashMap::from([(uri.clone(), edits)])),
+            ..WorkspaceEdit::default()
+        }),
+        is_preferred: Some(true),
+        ..CodeAction::default()
+    }]
 }
 
 /// The 0-based line's byte range in `text`, without its line ending.
@@ -239,7 +305,7 @@ pub fn hover(
         .filter_map(|c| {
             registries
                 .iter()
-                .find_map(|r| r.find(c).map(|i| crate::rules::render_doc(r.get(i).meta())))
+                .find_map(|r| r.find(c).map(|i| crate::rules::render_rule_doc(r.get(i))))
         })
         .collect();
     if docs.is_empty() {

@@ -175,11 +175,40 @@ pub fn diagnostic<'t>(
         related_information: (!related.is_empty()).then_some(related),
         // An unused suppression is dead text: editors fade it.
         tags: (d.code == "MV012").then(|| vec![DiagnosticTag::UNNECESSARY]),
-        data: Some(serde_json::json!({
-            "name": d.name,
-            "spanned": d.location.span.is_some(),
-        })),
+        data: Some(with_fix(
+            serde_json::json!({
+                "name": d.name,
+                "spanned": d.location.span.is_some(),
+            }),
+            d,
+            text,
+        )),
     }
+}
+
+/// The diagnostic's fix in `data` (for the quick fix): its title, its edits as
+/// byte offsets into the text the check read, and that text's hash, so an edit is
+/// offered only on the very text it was made for.
+fn with_fix(mut data: serde_json::Value, d: &Diagnostic, text: Option<&str>) -> serde_json::Value {
+    if let (Some(fix), Some(text)) = (&d.fix, text)
+        && !fix.edits.is_empty()
+    {
+        data["fix"] = serde_json::json!({
+            "title": fix.title,
+            "text_hash": text_hash(text),
+            "edits": fix
+                .edits
+                .iter()
+                .map(|e| serde_json::json!([e.start, e.end, e.content]))
+                .collect::<Vec<_>>(),
+        });
+    }
+    data
+}
+
+/// The hash a fix in `data` names its text by (hex, as JSON numbers lose bits).
+pub fn text_hash(text: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
 #[cfg(test)]

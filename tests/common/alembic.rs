@@ -56,6 +56,11 @@ pub fn alembic_ok(python: &str, dir: &Path, args: &[&str]) -> String {
 /// `alembic init alembic` in `dir`, with `sqlalchemy.url` set to `url`.
 pub fn init(python: &str, dir: &Path, url: &str) {
     alembic_ok(python, dir, &["init", "alembic"]);
+    set_url(dir, url);
+}
+
+/// `sqlalchemy.url` of `dir/alembic.ini` set to `url`.
+pub fn set_url(dir: &Path, url: &str) {
     let ini = dir.join("alembic.ini");
     let text: String = std::fs::read_to_string(&ini)
         .unwrap()
