@@ -110,7 +110,7 @@ pub struct Finding {
     pub related: Vec<Related>,
     pub help: Option<String>,
     /// Code that fixes it, when the rule can write it ([`crate::fix`]).
-    pub fix: Option<crate::fix::Fix>,
+    pub fix: Option<crate::edits::Fix>,
 }
 
 impl Finding {
@@ -197,7 +197,7 @@ pub struct Diagnostic {
     pub related: Vec<Related>,
     pub help: Option<String>,
     /// The rule's fix, resolved against the file's text (`check --fix`).
-    pub fix: Option<crate::fix::Fix>,
+    pub fix: Option<crate::edits::Fix>,
 }
 
 impl Diagnostic {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod diagnostic;
+pub mod edits;
 pub mod emit;
 pub mod engine;
 mod error;
