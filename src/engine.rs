@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
 use crate::migration::{self, Migration};
 use crate::project::Project;
-use crate::report::{Report, RuleRun, SkippedRule, Status, Summary};
+use crate::report::{NotChecked, Report, RuleRun, SkippedRule, Status, Summary};
 use crate::rules::mv012_unused_suppression::{self, SuppressionUse};
 use crate::rules::query::QuerySet;
 use crate::rules::{Context, Input, Registry};
@@ -452,6 +452,7 @@ pub fn check_buffers(
 
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
+    let mut not_checked = Vec::new();
     let mut raw: Vec<(usize, Finding)> = Vec::new();
     for &(ri, severity) in &project.settings.enabled {
         let rule = registry.get(ri);
@@ -471,6 +472,14 @@ pub fn check_buffers(
         let mut out = Vec::new();
         rule.check(&ctx, &mut out);
         raw.extend(out.into_iter().map(|f| (ri, f)));
+        if opts.verbose {
+            not_checked.extend(rule.notes(&ctx).into_iter().map(|n| NotChecked {
+                code: meta.code.to_string(),
+                line: n.location.span.map(|s| s.start_line),
+                path: n.location.path,
+                reason: n.message,
+            }));
+        }
     }
 
     // The safety pack (MV3xx) on history that cannot change: with a database whose
@@ -578,6 +587,7 @@ pub fn check_buffers(
     let mut summary = Summary {
         files: migrations.len(),
         skipped_rules: skipped,
+        not_checked,
         ..Summary::default()
     };
     for d in &diagnostics {
