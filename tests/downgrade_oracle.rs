@@ -278,5 +278,8 @@ fn mv205_fires_where_the_real_round_trip_does_not_restore() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The cases hold mistakes and correct pairs both.
-    assert!(fired_count > 5 && fired_count < CASES.len() - 5, "{fired_count}");
+    assert!(
+        fired_count > 5 && fired_count < CASES.len() - 5,
+        "{fired_count}"
+    );
 }

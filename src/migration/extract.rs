@@ -691,7 +691,9 @@ impl<'a> Extractor<'a> {
                     "return_statement" if stmt.named_child_count() == 0 && i + 1 == stmts.len() => {
                     }
                     "expression_statement" => {
-                        let Some(e) = stmt.named_child(0).filter(|_| stmt.named_child_count() == 1)
+                        let Some(e) = stmt
+                            .named_child(0)
+                            .filter(|_| stmt.named_child_count() == 1)
                         else {
                             return at("an expression statement".into());
                         };
@@ -755,7 +757,9 @@ impl<'a> Extractor<'a> {
                         }
                         match field(*stmt, "body") {
                             Some(b) if all_batch => stack.push((b, inner)),
-                            _ => return at("a `with` block other than `op.batch_alter_table`".into()),
+                            _ => {
+                                return at("a `with` block other than `op.batch_alter_table`".into());
+                            }
                         }
                     }
                     "if_statement" => return at("an `if` statement".into()),

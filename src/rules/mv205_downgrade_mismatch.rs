@@ -16,9 +16,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     enabled_by_default: true,
     inputs: &[Input::Migrations],
-    summary: Cow::Borrowed(
-        "`downgrade()` does not give back the schema `upgrade()` started from",
-    ),
+    summary: Cow::Borrowed("`downgrade()` does not give back the schema `upgrade()` started from"),
     doc: Cow::Borrowed(
         r#"## What it does
 A static round trip, without a database: over the schema replayed from the base up
@@ -131,7 +129,11 @@ fn round_trips(ctx: &Context<'_>) -> Outcome {
         let m = &ctx.migrations[node.migration];
         let before = parent_schema(ctx, n, &position, &mut after, &mut waiting, fold);
         let Some(mut before) = before else {
-            note(&mut out, m, "the schema before it is not known (a parent outside the replay)");
+            note(
+                &mut out,
+                m,
+                "the schema before it is not known (a parent outside the replay)",
+            );
             after[n] = Some(None);
             continue;
         };
@@ -150,7 +152,8 @@ fn round_trips(ctx: &Context<'_>) -> Outcome {
 }
 
 fn note(out: &mut Outcome, m: &Migration, why: &str) {
-    out.notes.push(Finding::new(m.path.clone(), m.anchor(), why.to_string()));
+    out.notes
+        .push(Finding::new(m.path.clone(), m.anchor(), why.to_string()));
 }
 
 /// The schema replayed from the base up to node `n`'s parents (and `depends_on`
@@ -196,7 +199,11 @@ fn parent_schema(
     let mut stack = vec![first];
     seen[first] = true;
     while let Some(x) = stack.pop() {
-        for &p in graph.nodes[x].parents.iter().chain(&graph.nodes[x].dependencies) {
+        for &p in graph.nodes[x]
+            .parents
+            .iter()
+            .chain(&graph.nodes[x].dependencies)
+        {
             if !seen[p] {
                 seen[p] = true;
                 stack.push(p);
@@ -218,7 +225,12 @@ fn parent_schema(
             return None;
         }
         extra.push(x);
-        stack.extend(graph.nodes[x].parents.iter().chain(&graph.nodes[x].dependencies));
+        stack.extend(
+            graph.nodes[x]
+                .parents
+                .iter()
+                .chain(&graph.nodes[x].dependencies),
+        );
     }
     extra.sort_by_key(|&x| position[x]);
     let mut r = Replay::new(std::mem::take(&mut schema), fold);
@@ -333,7 +345,11 @@ fn check_one(m: &Migration, before: &Schema, fold: Fold, dialect: Option<Dialect
                 Some(op.span),
                 format!("`downgrade()` would fail here: {}", c.message),
             )
-            .with_related(m.path.clone(), Some(up.name_span), "the `upgrade()` it should undo")
+            .with_related(
+                m.path.clone(),
+                Some(up.name_span),
+                "the `upgrade()` it should undo",
+            )
             .with_help(HELP);
             return Verdict::Found(vec![f]);
         }
@@ -483,7 +499,14 @@ enum Key {
     /// A named unique constraint, or an unnamed one by its (sorted) columns.
     Unique(TableName, Option<String>, Vec<String>),
     /// A foreign key by its signature, and its name when it has one.
-    ForeignKey(TableName, Vec<String>, TableName, Vec<String>, String, Option<String>),
+    ForeignKey(
+        TableName,
+        Vec<String>,
+        TableName,
+        Vec<String>,
+        String,
+        Option<String>,
+    ),
 }
 
 impl Key {
@@ -773,7 +796,11 @@ fn differences(before: &Facts, after: &Facts, dialect: Option<Dialect>) -> Vec<D
 /// Whether two constraint keys differ only in that one is named and the other not,
 /// the name being the one the database gives the unnamed one.
 fn same_but_name(a: &Key, b: &Key, dialect: Option<Dialect>) -> bool {
-    let named_alike = |table: &TableName, cols: &[String], x: &Option<String>, y: &Option<String>, suffix: &str| {
+    let named_alike = |table: &TableName,
+                       cols: &[String],
+                       x: &Option<String>,
+                       y: &Option<String>,
+                       suffix: &str| {
         let name = match (x, y) {
             (Some(n), None) | (None, Some(n)) => n,
             _ => return false,
@@ -797,10 +824,7 @@ fn same_but_name(a: &Key, b: &Key, dialect: Option<Dialect>) -> bool {
         (Key::Unique(t1, n1, c1), Key::Unique(t2, n2, c2)) => {
             t1 == t2 && c1 == c2 && named_alike(t1, c1, n1, n2, "key")
         }
-        (
-            Key::ForeignKey(t1, c1, r1, rc1, a1, n1),
-            Key::ForeignKey(t2, c2, r2, rc2, a2, n2),
-        ) => {
+        (Key::ForeignKey(t1, c1, r1, rc1, a1, n1), Key::ForeignKey(t2, c2, r2, rc2, a2, n2)) => {
             t1 == t2
                 && c1 == c2
                 && r1 == r2
@@ -868,7 +892,12 @@ fn changed(before: &Fact, after: &Fact) -> Option<(String, String)> {
             let mut b = c2.clone();
             a.sort();
             b.sort();
-            (a != b).then(|| (format!("on ({})", c1.join(", ")), format!("on ({})", c2.join(", "))))
+            (a != b).then(|| {
+                (
+                    format!("on ({})", c1.join(", ")),
+                    format!("on ({})", c2.join(", ")),
+                )
+            })
         }
         _ => None,
     }
@@ -886,7 +915,8 @@ mod tests {
     }
 
     const BASE_UP: &str = "    op.create_table('users',\n        sa.Column('id', sa.Integer(), nullable=False),\n        sa.Column('name', sa.String(50), nullable=False),\n        sa.Column('email', sa.String(120), nullable=False),\n        sa.PrimaryKeyConstraint('id'))\n    op.create_index('ix_users_email', 'users', ['email'], unique=False)";
-    const BASE_DOWN: &str = "    op.drop_index('ix_users_email', table_name='users')\n    op.drop_table('users')";
+    const BASE_DOWN: &str =
+        "    op.drop_index('ix_users_email', table_name='users')\n    op.drop_table('users')";
 
     fn with_base(up: &str, down: &str) -> Vec<Finding> {
         let a = file("a1", "None", BASE_UP, BASE_DOWN);
@@ -935,7 +965,9 @@ mod tests {
         );
         assert_eq!(
             messages(&f),
-            vec!["after `downgrade()`, column `users.name` is `sa.String(80)`; before `upgrade()` it was `sa.String(50)`"]
+            vec![
+                "after `downgrade()`, column `users.name` is `sa.String(80)`; before `upgrade()` it was `sa.String(50)`"
+            ]
         );
         let f = with_base(
             "    op.drop_column('users', 'name')",
@@ -943,7 +975,9 @@ mod tests {
         );
         assert_eq!(
             messages(&f),
-            vec!["after `downgrade()`, column `users.name` is nullable; before `upgrade()` it was NOT NULL"]
+            vec![
+                "after `downgrade()`, column `users.name` is nullable; before `upgrade()` it was NOT NULL"
+            ]
         );
         // Equivalent spellings, restored in another order.
         let f = with_base(
@@ -962,7 +996,9 @@ mod tests {
         );
         assert_eq!(
             messages(&f),
-            vec!["`downgrade()` does not restore index `ix_users_email` on `users` (`email`), which this `drop_column` removes"]
+            vec![
+                "`downgrade()` does not restore index `ix_users_email` on `users` (`email`), which this `drop_column` removes"
+            ]
         );
         // The wrong column: the right one stays, the other goes.
         let f = with_base(
@@ -977,7 +1013,9 @@ mod tests {
         );
         assert_eq!(
             messages(&f),
-            vec!["`downgrade()` would fail here: `drop_column`: column `users.agee` does not exist"]
+            vec![
+                "`downgrade()` would fail here: `drop_column`: column `users.agee` does not exist"
+            ]
         );
     }
 
@@ -1023,24 +1061,27 @@ mod tests {
         let a = file("a1", "None", BASE_UP, BASE_DOWN);
         let cases = [
             // MV003's
-            ("    op.add_column('users', sa.Column('x', sa.Integer()))", "    pass"),
+            (
+                "    op.add_column('users', sa.Column('x', sa.Integer()))",
+                "    pass",
+            ),
             // raw SQL
             (
                 "    op.add_column('users', sa.Column('x', sa.Integer()))\n    op.execute('UPDATE users SET x = 1')",
                 "    pass\n    op.execute('SELECT 1')",
             ),
             // data only
-            ("    op.bulk_insert(t, [])", "    op.execute('DELETE FROM users')"),
+            (
+                "    op.bulk_insert(t, [])",
+                "    op.execute('DELETE FROM users')",
+            ),
             // a condition
             (
                 "    if True:\n        op.add_column('users', sa.Column('x', sa.Integer()))",
                 "    op.drop_column('users', 'y')",
             ),
             // a helper
-            (
-                "    helper()",
-                "    op.drop_column('users', 'y')",
-            ),
+            ("    helper()", "    op.drop_column('users', 'y')"),
             // a name that is not a literal
             (
                 "    op.add_column('users', sa.Column(name, sa.Integer()))",
