@@ -758,7 +758,9 @@ impl<'a> Extractor<'a> {
                         match field(*stmt, "body") {
                             Some(b) if all_batch => stack.push((b, inner)),
                             _ => {
-                                return at("a `with` block other than `op.batch_alter_table`".into());
+                                return at(
+                                    "a `with` block other than `op.batch_alter_table`".into()
+                                );
                             }
                         }
                     }
@@ -1660,6 +1662,46 @@ mod test_corpus;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_replay_cannot_follow() {
+        let unfollowed = |body: &str| {
+            let m = parse(&format!(
+                "revision = 'a'\ndown_revision = None\n\ndef upgrade():\n{body}\n"
+            ));
+            m.upgrade
+                .unwrap()
+                .unfollowed
+                .map(|u| (u.value, u.span.start_line))
+        };
+        assert_eq!(
+            unfollowed(
+                "    \"\"\"doc\"\"\"\n    import sqlalchemy as sa\n    op.add_column('t', sa.Column('x', sa.Integer()))\n    with op.batch_alter_table('t') as b:\n        b.drop_column('y')\n    pass\n    return"
+            ),
+            None
+        );
+        assert_eq!(
+            unfollowed("    op.add_column('t', c)\n    if x:\n        op.drop_column('t', 'x')"),
+            Some(("an `if` statement".to_string(), 6))
+        );
+        assert_eq!(
+            unfollowed(
+                "    with op.batch_alter_table('t') as b:\n        b.drop_column('y')\n        helper(b)"
+            ),
+            Some(("a call to `helper`".to_string(), 7))
+        );
+        assert_eq!(
+            unfollowed("    conn = op.get_bind()"),
+            Some(("an assignment".to_string(), 5))
+        );
+        assert_eq!(
+            unfollowed("    with open('x') as f:\n        pass"),
+            Some((
+                "a `with` block other than `op.batch_alter_table`".to_string(),
+                5
+            ))
+        );
+    }
 
     fn parse(src: &str) -> Migration {
         parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec())

@@ -499,7 +499,7 @@ enum Key {
     /// A named unique constraint, or an unnamed one by its (sorted) columns.
     Unique(TableName, Option<String>, Vec<String>),
     /// A foreign key by its signature, and its name when it has one.
-    ForeignKey(
+    Foreign(
         TableName,
         Vec<String>,
         TableName,
@@ -516,14 +516,14 @@ impl Key {
             | Key::Column(t, _)
             | Key::Index(t, _)
             | Key::Unique(t, ..)
-            | Key::ForeignKey(t, ..) => t,
+            | Key::Foreign(t, ..) => t,
         }
     }
 
     /// The columns of the table it depends on.
     fn columns(&self) -> &[String] {
         match self {
-            Key::Unique(_, _, c) | Key::ForeignKey(_, c, ..) => c,
+            Key::Unique(_, _, c) | Key::Foreign(_, c, ..) => c,
             _ => &[],
         }
     }
@@ -641,7 +641,7 @@ fn facts(schema: &Schema, fold: Fold) -> Facts {
                     .unwrap_or_default()
             };
             out.insert(
-                Key::ForeignKey(
+                Key::Foreign(
                     name.clone(),
                     f.columns.iter().map(|c| col(c)).collect(),
                     tn(&f.referred),
@@ -824,7 +824,7 @@ fn same_but_name(a: &Key, b: &Key, dialect: Option<Dialect>) -> bool {
         (Key::Unique(t1, n1, c1), Key::Unique(t2, n2, c2)) => {
             t1 == t2 && c1 == c2 && named_alike(t1, c1, n1, n2, "key")
         }
-        (Key::ForeignKey(t1, c1, r1, rc1, a1, n1), Key::ForeignKey(t2, c2, r2, rc2, a2, n2)) => {
+        (Key::Foreign(t1, c1, r1, rc1, a1, n1), Key::Foreign(t2, c2, r2, rc2, a2, n2)) => {
             t1 == t2
                 && c1 == c2
                 && r1 == r2

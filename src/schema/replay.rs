@@ -619,23 +619,21 @@ pub fn unreadable(m: &Migration, op: &OpCall) -> Option<String> {
                 }
             }
         }
-        "add_column" => {
+        "add_column"
             if !op
                 .args
                 .iter()
                 .filter(|a| a.keyword.is_none())
                 .nth(rest)
-                .is_some_and(|a| column_ok(&a.value))
-            {
-                return not_literal("column");
-            }
+                .is_some_and(|a| column_ok(&a.value)) =>
+        {
+            return not_literal("column");
         }
-        "drop_column" | "alter_column" => {
+        "drop_column" | "alter_column"
             if name_at(rest, "column_name").is_none()
-                || c.kw("new_column_name").is_some_and(|v| c.name(v).is_none())
-            {
-                return not_literal("column name");
-            }
+                || c.kw("new_column_name").is_some_and(|v| c.name(v).is_none()) =>
+        {
+            return not_literal("column name");
         }
         "create_index" | "create_unique_constraint" => {
             let name = c.pos(0).or_else(|| c.kw("index_name"));
@@ -660,10 +658,8 @@ pub fn unreadable(m: &Migration, op: &OpCall) -> Option<String> {
                 return not_literal("name");
             }
         }
-        "rename_table" => {
-            if name_at(1, "new_table_name").is_none() {
-                return not_literal("new table name");
-            }
+        "rename_table" if name_at(1, "new_table_name").is_none() => {
+            return not_literal("new table name");
         }
         _ => {}
     }
