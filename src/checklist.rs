@@ -42,7 +42,7 @@ const CHECKS: &[(&str, &[&str])] = &[
     ("one head per branch", &["MV006", "MV010", "MV013"]),
     (
         "upgrades and downgrades present",
-        &["MV002", "MV003", "MV004", "MV005", "MV011"],
+        &["MV002", "MV003", "MV004", "MV005", "MV011", "MV205"],
     ),
     ("suppressions used", &["MV012"]),
     (DATABASE_REACHABLE, &[]),

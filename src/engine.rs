@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Finding};
 use crate::graph::RevisionGraph;
 use crate::migration::{self, Migration};
 use crate::project::Project;
-use crate::report::{Report, RuleRun, SkippedRule, Status, Summary};
+use crate::report::{NotChecked, Report, RuleRun, SkippedRule, Status, Summary};
 use crate::rules::mv012_unused_suppression::{self, SuppressionUse};
 use crate::rules::query::QuerySet;
 use crate::rules::{Context, Input, Registry};
@@ -452,6 +452,7 @@ pub fn check_buffers(
 
     let mut rules = Vec::new();
     let mut skipped = Vec::new();
+    let mut not_checked = Vec::new();
     let mut raw: Vec<(usize, Finding)> = Vec::new();
     // Rules with a fix that found something: (rule, first finding, how many).
     let mut fixable: Vec<(usize, usize, usize)> = Vec::new();
@@ -476,6 +477,14 @@ pub fn check_buffers(
             fixable.push((ri, raw.len(), out.len()));
         }
         raw.extend(out.into_iter().map(|f| (ri, f)));
+        if opts.verbose {
+            not_checked.extend(rule.notes(&ctx).into_iter().map(|n| NotChecked {
+                code: meta.code.to_string(),
+                line: n.location.span.map(|s| s.start_line),
+                path: n.location.path,
+                reason: n.message,
+            }));
+        }
     }
     attach_fixes(
         project, registry, opts, buffers, &queries, keep, &ctx, &fixable, &mut raw,
@@ -577,6 +586,7 @@ pub fn check_buffers(
     let mut summary = Summary {
         files: migrations.len(),
         skipped_rules: skipped,
+        not_checked,
         ..Summary::default()
     };
     for d in &diagnostics {

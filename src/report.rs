@@ -25,6 +25,16 @@ pub struct SkippedRule {
     pub reason: String,
 }
 
+/// A file a rule could not check, and why (listed under `--verbose`).
+#[derive(Clone, Debug, Serialize)]
+pub struct NotChecked {
+    pub code: String,
+    pub path: PathBuf,
+    /// 1-based line it concerns, when known.
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
 /// Where the project stands, like the status section of the Python script.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Status {
@@ -104,6 +114,9 @@ pub struct Summary {
     /// Migration files checked.
     pub files: usize,
     pub skipped_rules: Vec<SkippedRule>,
+    /// Files a rule skipped, and why; gathered under `--verbose` only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<NotChecked>,
     /// The checklist ([`crate::checklist`]).
     pub checks: Vec<crate::checklist::Check>,
     #[serde(skip)]
@@ -250,6 +263,7 @@ pub fn merge(reports: Vec<(Option<String>, Report)>, cwd: PathBuf) -> Report {
                 None => summary.checks.push(c),
             }
         }
+        summary.not_checked.extend(report.summary.not_checked);
         for skipped in report.summary.skipped_rules {
             if !summary.skipped_rules.iter().any(|k| k.code == skipped.code) {
                 summary.skipped_rules.push(skipped);

@@ -445,6 +445,19 @@ fn write_status(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
     }
+    if !report.summary.not_checked.is_empty() {
+        writeln!(out, "Not checked:")?;
+        for n in &report.summary.not_checked {
+            let line = n.line.map(|l| format!(":{l}")).unwrap_or_default();
+            writeln!(
+                out,
+                "  {} {}{line}: {}",
+                n.code,
+                e(&report.display_path(&n.path)),
+                e(&n.reason)
+            )?;
+        }
+    }
     Ok(())
 }
 

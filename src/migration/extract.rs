@@ -651,17 +651,131 @@ impl<'a> Extractor<'a> {
             _ => return,
         };
         let body = field(def, "body").map_or(BodyKind::Empty, |b| self.body_kind(b));
+        let unfollowed = field(def, "body").and_then(|b| self.unfollowed(b));
         let f = Function {
             name_span: self.span(name),
             def_line: def.start_position().row + 1,
             end_line: def.end_position().row + 1,
             body,
+            unfollowed,
         };
         if which {
             self.m.upgrade = Some(f);
         } else {
             self.m.downgrade = Some(f);
         }
+    }
+
+    /// The first statement of a function body that is not an operation call
+    /// (`op.<method>(...)`, or on the alias of an enclosing
+    /// `with op.batch_alter_table(...) as <alias>:`), such a `with` block, a
+    /// docstring, a comment, `pass` or a final bare `return`. Blocks are walked with
+    /// an explicit stack.
+    fn unfollowed(&self, body: Node) -> Option<Spanned<String>> {
+        let mut stack: Vec<(Node, Vec<String>)> = vec![(body, Vec::new())];
+        while let Some((block, aliases)) = stack.pop() {
+            let mut cursor = block.walk();
+            let stmts: Vec<Node> = block
+                .named_children(&mut cursor)
+                .filter(|c| kind(*c) != "comment")
+                .collect();
+            for (i, stmt) in stmts.iter().enumerate() {
+                let at = |what: String| {
+                    Some(Spanned {
+                        value: what,
+                        span: self.span(*stmt),
+                    })
+                };
+                match kind(*stmt) {
+                    "pass_statement" | "import_statement" | "import_from_statement" => {}
+                    "return_statement" if stmt.named_child_count() == 0 && i + 1 == stmts.len() => {
+                    }
+                    "expression_statement" => {
+                        let Some(e) = stmt
+                            .named_child(0)
+                            .filter(|_| stmt.named_child_count() == 1)
+                        else {
+                            return at("an expression statement".into());
+                        };
+                        match kind(e) {
+                            "string" | "concatenated_string" | "ellipsis" => {}
+                            "call" => {
+                                let func = field(e, "function");
+                                let receiver = func
+                                    .filter(|f| kind(*f) == "attribute")
+                                    .and_then(|f| field(f, "object"))
+                                    .filter(|o| kind(*o) == "identifier")
+                                    .map(|o| self.text(o));
+                                let known = receiver
+                                    .is_some_and(|r| r == "op" || aliases.iter().any(|a| a == r));
+                                if !known {
+                                    let name = func.map_or("", |f| self.text(f));
+                                    return at(format!(
+                                        "a call to `{}`",
+                                        crate::text::truncate(name, 60)
+                                    ));
+                                }
+                            }
+                            "assignment" | "augmented_assignment" => {
+                                return at("an assignment".into());
+                            }
+                            _ => return at("an expression statement".into()),
+                        }
+                    }
+                    "with_statement" => {
+                        let mut inner = aliases.clone();
+                        let mut wc = stmt.walk();
+                        let clause = stmt
+                            .named_children(&mut wc)
+                            .find(|c| kind(*c) == "with_clause");
+                        let mut all_batch = clause.is_some();
+                        if let Some(clause) = clause {
+                            let mut cc = clause.walk();
+                            for item in clause.named_children(&mut cc) {
+                                let alias = item
+                                    .named_child(0)
+                                    .filter(|p| kind(*p) == "as_pattern")
+                                    .and_then(|p| {
+                                        let call = p.named_child(0)?;
+                                        let func = field(call, "function")?;
+                                        if kind(call) != "call"
+                                            || self.text(func) != "op.batch_alter_table"
+                                        {
+                                            return None;
+                                        }
+                                        let mut pc = p.walk();
+                                        let target = p
+                                            .named_children(&mut pc)
+                                            .find(|c| kind(*c) == "as_pattern_target")?;
+                                        Some(self.text(target).trim().to_string())
+                                    });
+                                match alias {
+                                    Some(a) => inner.push(a),
+                                    None => all_batch = false,
+                                }
+                            }
+                        }
+                        match field(*stmt, "body") {
+                            Some(b) if all_batch => stack.push((b, inner)),
+                            _ => {
+                                return at(
+                                    "a `with` block other than `op.batch_alter_table`".into()
+                                );
+                            }
+                        }
+                    }
+                    "if_statement" => return at("an `if` statement".into()),
+                    "for_statement" | "while_statement" => return at("a loop".into()),
+                    "try_statement" => return at("a `try` block".into()),
+                    "raise_statement" => return at("a `raise` statement".into()),
+                    "return_statement" => return at("a `return` before the end".into()),
+                    other => {
+                        return at(format!("a `{}`", other.trim_end_matches("_statement")));
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn body_kind(&self, block: Node) -> BodyKind {
@@ -1537,6 +1651,46 @@ mod test_corpus;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_a_replay_cannot_follow() {
+        let unfollowed = |body: &str| {
+            let m = parse(&format!(
+                "revision = 'a'\ndown_revision = None\n\ndef upgrade():\n{body}\n"
+            ));
+            m.upgrade
+                .unwrap()
+                .unfollowed
+                .map(|u| (u.value, u.span.start_line))
+        };
+        assert_eq!(
+            unfollowed(
+                "    \"\"\"doc\"\"\"\n    import sqlalchemy as sa\n    op.add_column('t', sa.Column('x', sa.Integer()))\n    with op.batch_alter_table('t') as b:\n        b.drop_column('y')\n    pass\n    return"
+            ),
+            None
+        );
+        assert_eq!(
+            unfollowed("    op.add_column('t', c)\n    if x:\n        op.drop_column('t', 'x')"),
+            Some(("an `if` statement".to_string(), 6))
+        );
+        assert_eq!(
+            unfollowed(
+                "    with op.batch_alter_table('t') as b:\n        b.drop_column('y')\n        helper(b)"
+            ),
+            Some(("a call to `helper`".to_string(), 7))
+        );
+        assert_eq!(
+            unfollowed("    conn = op.get_bind()"),
+            Some(("an assignment".to_string(), 5))
+        );
+        assert_eq!(
+            unfollowed("    with open('x') as f:\n        pass"),
+            Some((
+                "a `with` block other than `op.batch_alter_table`".to_string(),
+                5
+            ))
+        );
+    }
 
     fn parse(src: &str) -> Migration {
         parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec())

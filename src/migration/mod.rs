@@ -157,6 +157,12 @@ pub struct Function {
     /// 1-based last line of the function.
     pub end_line: usize,
     pub body: BodyKind,
+    /// The first statement of the body a static replay cannot follow (a condition,
+    /// a loop, an assignment, a call that is not an operation): what it is and where.
+    /// `None` when the body is only operation calls, `batch_alter_table` blocks,
+    /// docstrings, comments and `pass` (what the round-trip rule, MV205, replays).
+    #[serde(default)]
+    pub unfollowed: Option<Spanned<String>>,
 }
 
 /// Which function an operation call stands in.

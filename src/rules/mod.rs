@@ -35,6 +35,7 @@ mod mv201_model_db_drift;
 mod mv202_migration_db_drift;
 mod mv203_model_migration_drift;
 mod mv204_upgrade_conflict;
+mod mv205_downgrade_mismatch;
 
 mod drift;
 
@@ -255,6 +256,12 @@ pub trait Rule: Send + Sync {
     /// [`Rule::fix_title`] that found something, with [`Migration::ops`] loaded
     /// (so a clean run never pays for them).
     fn attach_fixes(&self, _ctx: &Context<'_>, _findings: &mut [Finding]) {}
+
+    /// What the rule could not check and why (a file it skips), each located at
+    /// what it concerns. The engine asks only under `--verbose` and lists them.
+    fn notes(&self, _ctx: &Context<'_>) -> Vec<Finding> {
+        Vec::new()
+    }
 }
 
 /// Every rule, built-in first, in code order, then the project's own.
@@ -296,6 +303,7 @@ impl Registry {
             Box::new(mv202_migration_db_drift::MigrationDbDrift),
             Box::new(mv203_model_migration_drift::ModelMigrationDrift),
             Box::new(mv204_upgrade_conflict::UpgradeConflict),
+            Box::new(mv205_downgrade_mismatch::DowngradeMismatch),
         ];
         let mut rules: Vec<Arc<dyn Rule>> = rules.into_iter().map(Arc::from).collect();
         // The declarative ones (MV3xx), from `rules/`.

@@ -30,6 +30,9 @@ pub struct Replay {
     pub schema: Schema,
     pub conflicts: Vec<Conflict>,
     fold: Fold,
+    /// Dropping a column also drops the names of the indexes and constraints on it
+    /// ([`Replay::cascading`]).
+    cascade: bool,
 }
 
 impl Replay {
@@ -39,7 +42,28 @@ impl Replay {
             schema,
             conflicts: Vec::new(),
             fold,
+            cascade: false,
         }
+    }
+
+    /// This replay with the databases' cascade: a dropped column takes the indexes
+    /// and unique constraints on it with it, names included, so they can be created
+    /// again (what a downgrade restoring a column does).
+    pub fn cascading(mut self) -> Replay {
+        self.cascade = true;
+        self
+    }
+
+    /// Applies the `downgrade()` operations of `m`, in source order.
+    pub fn apply_downgrade(&mut self, m: &Migration) {
+        for op in m.ops.iter().filter(|o| o.phase == Phase::Downgrade) {
+            self.op(m, op);
+        }
+    }
+
+    /// Applies one operation of `m`.
+    pub fn apply_op(&mut self, m: &Migration, op: &OpCall) {
+        self.op(m, op);
     }
 
     /// Applies the `upgrade()` operations of `m`, in source order.
@@ -217,6 +241,7 @@ impl Replay {
     /// after the table name start (0 on a batch alias).
     fn table_op(&mut self, m: &Migration, c: &Call, loc: &Location, t: usize, rest: usize) {
         let fold = self.fold;
+        let cascade = self.cascade;
         let method = c.op.method.as_str();
         let tname = self.schema.tables[t].name.to_string();
         let column_arg = |k: &str| c.kw(k).or_else(|| c.pos(rest)).and_then(|v| c.name(v));
@@ -270,6 +295,9 @@ impl Replay {
                 };
                 if method == "drop_column" {
                     let old = table.columns.remove(ci).name;
+                    if cascade {
+                        drop_dependent_names(table, &old);
+                    }
                     table.objects.drop_column(&old);
                     return;
                 }
@@ -501,6 +529,141 @@ impl Replay {
             table: table.to_string(),
         });
     }
+}
+
+/// The names (in [`Table::indexes`]) of the indexes and unique constraints on
+/// column `col`, which the database drops with it.
+fn drop_dependent_names(table: &mut Table, col: &str) {
+    let o = &table.objects;
+    let on = |cols: &[String]| cols.iter().any(|c| c == col);
+    let gone: Vec<String> = o
+        .indexes
+        .iter()
+        .filter(|i| on(&i.columns))
+        .filter_map(|i| i.name.clone())
+        .chain(
+            o.uniques
+                .iter()
+                .filter(|u| on(&u.columns))
+                .filter_map(|u| u.name.clone()),
+        )
+        .collect();
+    table.indexes.retain(|n| !gone.contains(n));
+}
+
+/// Why the effect of `op` cannot be replayed exactly, if it cannot: an operation
+/// the replay does not model, or a name, column or list it cannot read. Operations
+/// that change nothing the schema model holds (`create_check_constraint`, table
+/// comments) are followed.
+pub fn unreadable(m: &Migration, op: &OpCall) -> Option<String> {
+    let c = Call { m, op };
+    let method = op.method.as_str();
+    let call = format!("`{}.{method}`", op.receiver);
+    if method == "batch_alter_table" || method == "create_check_constraint" {
+        return None;
+    }
+    if !MODELLED.contains(&method) {
+        return Some(match method {
+            "execute" => format!("raw SQL ({call}) cannot be replayed"),
+            _ => format!("{call} cannot be replayed statically"),
+        });
+    }
+    let name_at = |pos: usize, kw: &str| c.kw(kw).or_else(|| c.pos(pos)).and_then(|v| c.name(v));
+    let rest = if op.batch.is_some() {
+        let table = op.batch.as_ref().and_then(|b| {
+            b.iter()
+                .find(|a| a.keyword.as_deref() == Some("table_name"))
+                .or_else(|| b.iter().find(|a| a.keyword.is_none()))
+                .and_then(|a| c.name(&a.value))
+        });
+        if table.is_none() {
+            return Some("a `batch_alter_table` whose table name is not a literal".into());
+        }
+        0
+    } else {
+        let (pos, kw) = match method {
+            "create_index" | "create_unique_constraint" => (1, "table_name"),
+            "create_foreign_key" => (1, "source_table"),
+            "drop_index" => (usize::MAX, "table_name"),
+            "rename_table" => (0, "old_table_name"),
+            _ => (0, "table_name"),
+        };
+        if method != "drop_index" && name_at(pos, kw).is_none() {
+            return Some(format!("{call} on a table whose name is not a literal"));
+        }
+        1
+    };
+    let not_literal = |what: &str| Some(format!("{call} with a {what} that is not a literal"));
+    let nowhere = Location {
+        path: std::path::PathBuf::new(),
+        span: None,
+    };
+    let column_ok = |v: &Value| c.column(v, nowhere.clone()).is_some();
+    match method {
+        "create_table" => {
+            for a in op.args.iter().filter(|a| a.keyword.is_none()).skip(1) {
+                let ok = match &a.value {
+                    Value::Call { func, .. } if last(func) == "Column" => column_ok(&a.value),
+                    Value::Call { func, .. } => matches!(
+                        last(func),
+                        "PrimaryKeyConstraint"
+                            | "UniqueConstraint"
+                            | "ForeignKeyConstraint"
+                            | "CheckConstraint"
+                            | "Index"
+                    ),
+                    _ => false,
+                };
+                if !ok {
+                    return not_literal("column or constraint");
+                }
+            }
+        }
+        "add_column"
+            if !op
+                .args
+                .iter()
+                .filter(|a| a.keyword.is_none())
+                .nth(rest)
+                .is_some_and(|a| column_ok(&a.value)) =>
+        {
+            return not_literal("column");
+        }
+        "drop_column" | "alter_column"
+            if name_at(rest, "column_name").is_none()
+                || c.kw("new_column_name").is_some_and(|v| c.name(v).is_none()) =>
+        {
+            return not_literal("column name");
+        }
+        "create_index" | "create_unique_constraint" => {
+            let name = c.pos(0).or_else(|| c.kw("index_name"));
+            if method == "create_index" && name.and_then(|v| c.name(v)).is_none()
+                || name.is_some_and(|v| *v != Value::None && c.name(v).is_none())
+            {
+                return not_literal("name");
+            }
+            if !matches!(
+                c.kw("columns").or_else(|| c.pos(rest + 1)),
+                Some(Value::List(_) | Value::Tuple(_))
+            ) {
+                return not_literal("column list");
+            }
+        }
+        "drop_index" | "drop_constraint" => {
+            let name = c
+                .pos(0)
+                .or_else(|| c.kw("index_name"))
+                .or_else(|| c.kw("constraint_name"));
+            if name.and_then(|v| c.name(v)).is_none() {
+                return not_literal("name");
+            }
+        }
+        "rename_table" if name_at(1, "new_table_name").is_none() => {
+            return not_literal("new table name");
+        }
+        _ => {}
+    }
+    None
 }
 
 /// The operations the replay models (others do not change tables or columns).
