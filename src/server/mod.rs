@@ -94,6 +94,9 @@ struct Env {
     /// Open documents' paths that are not spelled as in `project.files` (a
     /// symlink), resolved once.
     aliases: HashMap<PathBuf, Option<PathBuf>>,
+    /// The disk's migrations between checks, when the client reports changes on
+    /// disk (`workspace/didChangeWatchedFiles`).
+    kept: engine::KeptMigrations,
 }
 
 impl Env {
@@ -146,6 +149,10 @@ struct DatabaseRead {
 
 struct Server<'c> {
     conn: &'c Connection,
+    /// What goes to the client, in order: a thread hands it to `lsp-server`'s
+    /// writer, so the loop never waits for the client to read (a change that
+    /// republishes a thousand files is written while the next edit is checked).
+    out: Sender<Message>,
     registry: Registry,
     columns: Columns,
     /// Workspace folders.
@@ -164,6 +171,10 @@ struct Server<'c> {
     shutdown: bool,
     /// Problems already shown to the user (not repeated on every reload).
     shown: HashSet<String>,
+    /// The client reports the files changed on disk (watchers registered): the
+    /// disk's migrations are kept in memory between checks and read again when
+    /// reported changed. Else every check reads the disk (and the cache) again.
+    watching: bool,
 }
 
 fn serve(conn: &Connection) -> Result<ExitCode, String> {
@@ -239,8 +250,18 @@ fn serve(conn: &Connection) -> Result<ExitCode, String> {
         .unwrap_or(false);
 
     let (db_tx, db_rx) = crossbeam_channel::unbounded();
+    let (out, queue) = crossbeam_channel::unbounded::<Message>();
+    let writer = conn.sender.clone();
+    std::thread::spawn(move || {
+        for m in queue {
+            if writer.send(m).is_err() {
+                break;
+            }
+        }
+    });
     let mut server = Server {
         conn,
+        out,
         registry: Registry::builtin(),
         columns,
         roots,
@@ -254,6 +275,7 @@ fn serve(conn: &Connection) -> Result<ExitCode, String> {
         next_id: 0,
         shutdown: false,
         shown: HashSet::new(),
+        watching: watch,
     };
     if watch {
         server.register_watchers()?;
@@ -305,8 +327,7 @@ impl Server<'_> {
     }
 
     fn send(&self, m: Message) -> Result<(), String> {
-        self.conn
-            .sender
+        self.out
             .send(m)
             .map_err(|_| "the client stopped reading".to_string())
     }
@@ -464,12 +485,20 @@ impl Server<'_> {
                 ) && let Some(path) = convert::uri_to_path(&p.text_document.uri)
                 {
                     // Its file's content on disk counts again.
+                    self.on_disk(&path);
                     self.edited(&path);
                     self.touched.remove(&path);
                     self.docs.remove(&path);
                 }
             }
-            notif::DidSaveTextDocument::METHOD => {}
+            notif::DidSaveTextDocument::METHOD => {
+                if let Ok(p) = n.extract::<lsp_types::DidSaveTextDocumentParams>(
+                    notif::DidSaveTextDocument::METHOD,
+                ) && let Some(path) = convert::uri_to_path(&p.text_document.uri)
+                {
+                    self.on_disk(&path);
+                }
+            }
             notif::DidChangeWatchedFiles::METHOD => {
                 if let Ok(p) = n.extract::<lsp_types::DidChangeWatchedFilesParams>(
                     notif::DidChangeWatchedFiles::METHOD,
@@ -522,6 +551,17 @@ impl Server<'_> {
         }
     }
 
+    /// The file at `path` was written (saved, or its buffer closed after changes
+    /// the watchers may not report): read again from the disk by the next check.
+    fn on_disk(&mut self, path: &Path) {
+        for i in 0..self.envs.len() {
+            if let Some(file) = self.envs[i].file_for(path) {
+                self.envs[i].kept.changed(&file);
+                self.dirty.insert(i);
+            }
+        }
+    }
+
     /// The environment whose migrations include `path`.
     fn owner(&mut self, path: &Path) -> Option<usize> {
         (0..self.envs.len()).find(|&i| self.envs[i].file_for(path).is_some())
@@ -542,8 +582,11 @@ impl Server<'_> {
             for i in 0..self.envs.len() {
                 let env = &mut self.envs[i];
                 if env.in_locations(&path) {
-                    if c.typ == FileChangeType::CHANGED && env.file_for(&path).is_some() {
-                        // Read again from the disk (or the cache) by the next check.
+                    if c.typ == FileChangeType::CHANGED
+                        && let Some(file) = env.file_for(&path)
+                    {
+                        // Read again from the disk by the next check.
+                        env.kept.changed(&file);
                         self.dirty.insert(i);
                     } else {
                         rediscover.insert(i);
@@ -669,6 +712,7 @@ impl Server<'_> {
             generation: self.generation,
             diagnostics: HashMap::new(),
             aliases: HashMap::new(),
+            kept: engine::KeptMigrations::default(),
         }))
     }
 
@@ -805,6 +849,9 @@ impl Server<'_> {
                 sends.push((uri.clone(), Vec::new(), Some(*version)));
             }
         }
+        // The edited documents first: the one being typed into is what the user
+        // waits for.
+        sends.sort_by_key(|(uri, _, _)| !touched.contains_key(uri.as_str()));
         self.published = want;
         for (uri, diagnostics, version) in sends {
             self.notify::<notif::PublishDiagnostics>(PublishDiagnosticsParams {
@@ -826,12 +873,25 @@ impl Server<'_> {
             }
         }
         // A bug in a rule must not take the editor's server down with it.
+        let watching = self.watching;
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers)
+            if watching {
+                engine::check_buffers_kept(
+                    &env.project,
+                    &self.registry,
+                    &env.opts,
+                    &buffers,
+                    &mut env.kept,
+                )
+            } else {
+                engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers)
+            }
         }));
         let report = match run {
             Ok(report) => report,
             Err(_) => {
+                // What is kept may hold a buffer in place of its file: read again.
+                env.kept = engine::KeptMigrations::default();
                 let root = env.project.root.display().to_string();
                 self.log(
                     MessageType::ERROR,
