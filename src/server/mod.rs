@@ -17,7 +17,7 @@
 mod actions;
 mod convert;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -252,13 +252,7 @@ fn serve(conn: &Connection) -> Result<ExitCode, String> {
     let (db_tx, db_rx) = crossbeam_channel::unbounded();
     let (out, queue) = crossbeam_channel::unbounded::<Message>();
     let writer = conn.sender.clone();
-    std::thread::spawn(move || {
-        for m in queue {
-            if writer.send(m).is_err() {
-                break;
-            }
-        }
-    });
+    std::thread::spawn(move || forward(&queue, &writer));
     let mut server = Server {
         conn,
         out,
@@ -998,6 +992,60 @@ impl Server<'_> {
         .map(CodeActionOrCommand::CodeAction)
         .collect()
     }
+}
+
+/// Hands what the loop sends to `lsp-server`'s writer, in order, leaving out a
+/// publication that a newer one for the same document superseded before it was
+/// written (a check that marks a thousand files, then the edit that clears them:
+/// the client reads the second set only).
+fn forward(queue: &Receiver<Message>, writer: &Sender<Message>) {
+    let mut pending: VecDeque<(Option<(String, u64)>, Message)> = VecDeque::new();
+    // The newest publication queued for each document.
+    let mut newest: HashMap<String, u64> = HashMap::new();
+    let mut seq = 0u64;
+    loop {
+        if pending.is_empty() {
+            match queue.recv() {
+                Ok(m) => pending.push_back((None, m)),
+                Err(_) => return,
+            }
+            let (_, m) = pending.pop_back().expect("just pushed");
+            pending.push_back((publication(&m, &mut newest, &mut seq), m));
+        }
+        for m in queue.try_iter() {
+            pending.push_back((publication(&m, &mut newest, &mut seq), m));
+        }
+        let Some((key, m)) = pending.pop_front() else {
+            continue;
+        };
+        if let Some((uri, n)) = &key
+            && newest.get(uri) != Some(n)
+        {
+            continue;
+        }
+        if writer.send(m).is_err() {
+            return;
+        }
+    }
+}
+
+/// For a `publishDiagnostics`, its document and its number in the queue, recorded
+/// as the newest for that document.
+fn publication(
+    m: &Message,
+    newest: &mut HashMap<String, u64>,
+    seq: &mut u64,
+) -> Option<(String, u64)> {
+    let Message::Notification(n) = m else {
+        return None;
+    };
+    if n.method != notif::PublishDiagnostics::METHOD {
+        return None;
+    }
+    let uri = n.params.get("uri")?.as_str()?.to_string();
+    *seq += 1;
+    newest.insert(uri.clone(), *seq);
+    Some((uri, *seq))
 }
 
 enum Event {
