@@ -5,15 +5,18 @@
 //! ```sh
 //! scripts/bench-lsp                       # release server, 1,000 files, 60 edits
 //! scripts/bench-lsp --files 10000 --edits 40
+//! scripts/bench-lsp --watch no            # a client that does not watch files
 //! ```
 //!
-//! The edits alternate: the head migration's revision id is changed to another
-//! file's (MV001 appears in both files, and the graph changes), then set back (both
-//! clear), then a line is added to its `upgrade()` body (the diagnostics stay, the
-//! edited document is published anyway). Each is timed from writing the
-//! notification to reading the publication for that document at that version.
-//! Warm-up edits run first, until the cache is written and trusted (its 3 s racy
-//! window has passed). Prints the median, p90, min and max per kind and overall.
+//! The client watches files for the server (as VS Code does) unless `--watch no`.
+//! The edits alternate: the head migration's revision id is changed to a base's
+//! (MV001, and the head descends from itself: MV008 marks every file of the
+//! cycle), then set back (all clear), then a line is added to its `upgrade()` body
+//! (the diagnostics stay, the edited document is published anyway). Each is timed
+//! from writing the notification to reading the publication for that document at
+//! that version. Warm-up edits run first, until the cache is written and trusted
+//! (its 3 s racy window has passed). Prints the median, p90, min and max per kind
+//! and overall, and the server's CPU time per edit (Linux).
 
 #[path = "../benches/common/corpus.rs"]
 mod corpus;
@@ -29,6 +32,7 @@ fn main() {
     let mut files = 1000usize;
     let mut edits = 60usize;
     let mut bin = PathBuf::from("target/release/migverify");
+    let mut watch = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().expect("a value");
@@ -36,6 +40,7 @@ fn main() {
             "--files" => files = v.parse().expect("--files N"),
             "--edits" => edits = v.parse().expect("--edits N"),
             "--bin" => bin = PathBuf::from(v),
+            "--watch" => watch = v == "yes",
             other => panic!("unknown argument {other}"),
         }
     }
@@ -75,6 +80,7 @@ fn main() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let pid = child.id();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut send = |v: Value| {
@@ -101,9 +107,17 @@ fn main() {
         serde_json::from_slice(&body).unwrap()
     };
 
+    // A client that watches files for the server (VS Code does), unless
+    // `--watch no`: then every check reads the disk (and the cache) again.
+    let capabilities = if watch {
+        json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}})
+    } else {
+        json!({})
+    };
     send(
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "processId": null, "rootUri": format!("file://{}", root.display()), "capabilities": {}}}),
+        "processId": null, "rootUri": format!("file://{}", root.display()),
+        "capabilities": capabilities}}),
     );
     while recv().get("id") != Some(&json!(1)) {}
     send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
@@ -123,6 +137,10 @@ fn main() {
         );
         loop {
             let m = recv();
+            if m["method"] == "client/registerCapability" {
+                send(json!({"jsonrpc": "2.0", "id": m["id"], "result": null}));
+                continue;
+            }
             if m["method"] == "textDocument/publishDiagnostics"
                 && m["params"]["uri"] == uri.as_str()
                 && m["params"]["version"] == version
@@ -147,6 +165,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); 3];
+    let cpu_before = cpu_time(pid);
     for i in 0..edits {
         let k = i % 3;
         let (t, n) = edit(kinds[k].1, &mut send, &mut recv);
@@ -159,6 +178,9 @@ fn main() {
         // A typist's pace: each edit is checked on its own, not coalesced.
         std::thread::sleep(Duration::from_millis(30));
     }
+    let cpu = cpu_before
+        .zip(cpu_time(pid))
+        .map(|(a, b)| (b - a) / edits as f64);
     send(json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": null}));
     send(json!({"jsonrpc": "2.0", "method": "exit", "params": null}));
     let status = child.wait().unwrap();
@@ -177,10 +199,11 @@ fn main() {
         );
     };
     println!(
-        "{} files ({:.1} MB), `{}`, exit status {status}\n",
+        "{} files ({:.1} MB), `{}`, watched files {}, exit status {status}\n",
         corpus.files.len(),
         corpus.total_bytes() as f64 / 1e6,
-        bin.display()
+        bin.display(),
+        if watch { "yes" } else { "no" }
     );
     println!("| edit | n | median | p90 | min / max |\n|---|---:|---:|---:|---:|");
     let mut all: Vec<Duration> = times.iter().flatten().copied().collect();
@@ -188,4 +211,18 @@ fn main() {
         row(name, &mut times[k]);
     }
     row("all", &mut all);
+    if let Some(cpu) = cpu {
+        println!("\nserver CPU time (user + system, all threads): {cpu:.1} ms per edit");
+    }
+}
+
+/// The CPU time a process has used so far, in milliseconds (Linux: `/proc`).
+fn cpu_time(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (in parentheses): utime and stime are
+    // the 14th and 15th of the line, in clock ticks (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0)
 }

@@ -107,6 +107,28 @@ fn load_with(
     queries: &QuerySet,
     buffers: &Buffers,
 ) -> LoadedMigrations {
+    let mut loaded = load_unresolved(project, cache_dir, verbose, keep, queries, buffers);
+    // Values that are not literals, resolved at every run (never cached: a helper
+    // module may change while no migration does).
+    resolve(project, &mut loaded.migrations);
+    loaded
+}
+
+/// Resolves the values that are not literals (`migration::resolve`), reading the
+/// project's helper modules.
+fn resolve(project: &Project, migrations: &mut [Migration]) {
+    migration::resolve::resolve_with(migrations, || project.python_path(), &project.root);
+}
+
+/// [`load_with`] without resolving the values that are not literals.
+fn load_unresolved(
+    project: &Project,
+    cache_dir: Option<&Path>,
+    verbose: bool,
+    keep: Keep,
+    queries: &QuerySet,
+    buffers: &Buffers,
+) -> LoadedMigrations {
     // `Project::files` is already deduplicated by real path (discovery and
     // `Project::for_files` both do it) and sorted, so a file is parsed once.
     let cache = cache_dir.map(|d| {
@@ -185,9 +207,6 @@ fn load_with(
         changed |= l.fresh;
         stored.extend(l.stored);
     }
-    // Values that are not literals, resolved at every run (never cached: a helper
-    // module may change while no migration does).
-    migration::resolve::resolve_with(&mut migrations, || project.python_path(), &project.root);
     if let Some(cache) = &cache {
         // The on-disk file's entry stays valid while its buffer is linted from stdin.
         let carried = project
@@ -405,38 +424,274 @@ pub fn check_buffers(
 ) -> Report {
     // A project with its own query rules resolved its settings against its registry.
     let registry = project.registry.as_ref().unwrap_or(registry);
-    let db = opts.database.as_ref();
-    let mut available = vec![Input::Migrations];
-    if db.is_some() {
-        available.push(Input::Database);
-    }
-    if opts.models.is_some() {
-        available.push(Input::Models);
-    }
-    let runs = |ri: usize| {
-        let meta = registry.get(ri).meta();
-        meta.inputs.iter().all(|i| available.contains(i))
-    };
-    let keep = Keep {
-        ops: project
-            .settings
-            .enabled
-            .iter()
-            .any(|&(ri, _)| runs(ri) && registry.get(ri).reads_ops()),
-        sources: false,
-    };
-    let queries = QuerySet::enabled(registry, &project.settings.enabled);
+    let plan = Plan::new(project, registry, opts);
     let LoadedMigrations { migrations, hashes } = load_with(
         project,
         opts.cache.as_deref(),
         opts.verbose,
-        keep,
-        &queries,
+        plan.keep,
+        &plan.queries,
         buffers,
     );
-    let graph = RevisionGraph::build(&migrations);
+    let report = check_loaded(
+        project,
+        registry,
+        opts,
+        &plan,
+        buffers,
+        &migrations,
+        &hashes,
+    );
+    // Freeing 10,000 migrations' argument trees is millions of `free`s: on all cores.
+    migrations.into_par_iter().for_each(drop);
+    report
+}
+
+/// What a check reads and runs, decided by the inputs there are and the rules
+/// enabled.
+struct Plan {
+    /// The inputs the rules may read (a rule needing another one is skipped).
+    available: Vec<Input>,
+    keep: Keep,
+    /// The enabled query rules.
+    queries: QuerySet,
+}
+
+impl Plan {
+    fn new(project: &Project, registry: &Registry, opts: &CheckOptions) -> Plan {
+        let mut available = vec![Input::Migrations];
+        if opts.database.is_some() {
+            available.push(Input::Database);
+        }
+        if opts.models.is_some() {
+            available.push(Input::Models);
+        }
+        let keep = Keep {
+            ops: project.settings.enabled.iter().any(|&(ri, _)| {
+                let rule = registry.get(ri);
+                rule.meta().inputs.iter().all(|i| available.contains(i)) && rule.reads_ops()
+            }),
+            sources: false,
+        };
+        let queries = QuerySet::enabled(registry, &project.settings.enabled);
+        Plan {
+            available,
+            keep,
+            queries,
+        }
+    }
+}
+
+/// The disk's migrations kept in memory between checks (the language server):
+/// read once from the disk and the cache, then only the files said to have changed
+/// ([`KeptMigrations::changed`]) are read again, and the buffers are parsed on
+/// every check. Kept as extracted, before the values that are not literals are
+/// resolved: those are resolved at every check, as [`check`] does.
+#[derive(Default)]
+pub struct KeptMigrations {
+    /// In [`Project::files`] order.
+    migrations: Vec<Migration>,
+    hashes: Vec<Option<u128>>,
+    /// What they were loaded with: `Keep::ops` and the query rules' fingerprint.
+    ops: bool,
+    fingerprint: u64,
+    /// Files to read again before the next check.
+    changed: HashSet<PathBuf>,
+}
+
+impl KeptMigrations {
+    /// The file at `path` changed on disk: read again by the next check.
+    pub fn changed(&mut self, path: &Path) {
+        self.changed.insert(path.to_path_buf());
+    }
+
+    /// Whether the migrations were loaded for `project` and `plan`.
+    fn fits(&self, project: &Project, plan: &Plan) -> bool {
+        self.ops == plan.keep.ops
+            && self.fingerprint == plan.queries.fingerprint()
+            && self.migrations.len() == project.files.len()
+            && project.files.iter().all(|f| self.index(f).is_some())
+    }
+
+    /// Where the migration of `path` is (they are sorted by path, as loaded).
+    fn index(&self, path: &Path) -> Option<usize> {
+        self.migrations
+            .binary_search_by(|m| m.path.as_path().cmp(path))
+            .ok()
+    }
+
+    /// Loads everything when what is kept does not fit, else reads the changed
+    /// files again.
+    fn refresh(&mut self, project: &Project, opts: &CheckOptions, plan: &Plan) {
+        if !self.fits(project, plan) {
+            let loaded = load_unresolved(
+                project,
+                opts.cache.as_deref(),
+                opts.verbose,
+                plan.keep,
+                &plan.queries,
+                &Buffers::new(),
+            );
+            *self = KeptMigrations {
+                migrations: loaded.migrations,
+                hashes: loaded.hashes,
+                ops: plan.keep.ops,
+                fingerprint: plan.queries.fingerprint(),
+                changed: HashSet::new(),
+            };
+            return;
+        }
+        let limit = project.migrations.max_file_size();
+        let changed: Vec<(usize, PathBuf)> = std::mem::take(&mut self.changed)
+            .into_iter()
+            .filter(|p| !is_stdin(project, p))
+            .filter_map(|p| Some((self.index(&p)?, p)))
+            .collect();
+        let fresh: Vec<(usize, LoadedFile)> = changed
+            .into_par_iter()
+            .map(|(i, path)| (i, load_plain(&path, plan.keep, &plan.queries, limit)))
+            .collect();
+        for (i, l) in fresh {
+            self.migrations[i] = l.migration;
+            self.hashes[i] = l.hash;
+        }
+    }
+}
+
+/// Whether `path` is the file whose content came from standard input.
+fn is_stdin(project: &Project, path: &Path) -> bool {
+    project.stdin.as_ref().is_some_and(|(p, _)| p == path)
+}
+
+/// [`check_buffers`] with the disk's migrations kept in `kept` between calls: the
+/// same report for the same text on disk and in the buffers, without reading the
+/// unchanged files (or their cache entries) again. The files that changed on disk
+/// must be told to `kept` ([`KeptMigrations::changed`]).
+pub fn check_buffers_kept(
+    project: &Project,
+    registry: &Registry,
+    opts: &CheckOptions,
+    buffers: &Buffers,
+    kept: &mut KeptMigrations,
+) -> Report {
+    let registry = project.registry.as_ref().unwrap_or(registry);
+    let plan = Plan::new(project, registry, opts);
+    kept.refresh(project, opts, &plan);
+    // The buffers in place of their files (their sources kept, as `load_with`
+    // keeps them), for this check only.
+    let parsed: Vec<(usize, Migration)> = buffers
+        .par_iter()
+        .filter_map(|(path, text)| {
+            let i = kept.index(path).filter(|_| !is_stdin(project, path))?;
+            let m = extract(
+                path.clone(),
+                text.clone().into_bytes(),
+                plan.keep,
+                &plan.queries,
+            );
+            let keep = Keep {
+                sources: true,
+                ..plan.keep
+            };
+            Some((i, strip(m, keep)))
+        })
+        .collect();
+    let mut disk: Vec<(usize, Migration, Option<u128>)> = Vec::with_capacity(parsed.len());
+    for (i, m) in parsed {
+        let old = std::mem::replace(&mut kept.migrations[i], m);
+        let hash = kept.hashes[i].take();
+        disk.push((i, old, hash));
+    }
+    // Resolution sets what it resolves: those few migrations are put back as
+    // extracted afterwards.
+    let unresolved: Vec<(usize, Extracted)> = kept
+        .migrations
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| !m.computed.is_empty())
+        .map(|(i, m)| (i, Extracted::of(m)))
+        .collect();
+    resolve(project, &mut kept.migrations);
+    let report = check_loaded(
+        project,
+        registry,
+        opts,
+        &plan,
+        buffers,
+        &kept.migrations,
+        &kept.hashes,
+    );
+    for (i, e) in unresolved {
+        e.put_back(&mut kept.migrations[i]);
+    }
+    // The sources read for the diagnostics (checked against the hash extracted
+    // from) are kept with their files: a problem that marks most files (a cycle)
+    // does not read them all again on every check.
+    for (path, src) in &report.sources {
+        if let Some(i) = kept.index(path)
+            && kept.hashes[i].is_some()
+            && Arc::ptr_eq(&kept.migrations[i].source, &SourceFile::empty())
+        {
+            kept.migrations[i].source = Arc::clone(src);
+        }
+    }
+    for (i, m, hash) in disk {
+        kept.migrations[i] = m;
+        kept.hashes[i] = hash;
+    }
+    report
+}
+
+/// What resolving the values that are not literals sets in a migration
+/// (`migration::resolve`), as extracted.
+struct Extracted {
+    revision: Option<migration::Spanned<String>>,
+    down_revision: Option<migration::RevisionList>,
+    branch_labels: Option<migration::RevisionList>,
+    depends_on: Option<migration::RevisionList>,
+    /// Resolution only adds to these.
+    unresolved: usize,
+    problems: usize,
+}
+
+impl Extracted {
+    fn of(m: &Migration) -> Extracted {
+        Extracted {
+            revision: m.revision.clone(),
+            down_revision: m.down_revision.clone(),
+            branch_labels: m.branch_labels.clone(),
+            depends_on: m.depends_on.clone(),
+            unresolved: m.unresolved.len(),
+            problems: m.problems.len(),
+        }
+    }
+
+    fn put_back(self, m: &mut Migration) {
+        m.revision = self.revision;
+        m.down_revision = self.down_revision;
+        m.branch_labels = self.branch_labels;
+        m.depends_on = self.depends_on;
+        m.unresolved.truncate(self.unresolved);
+        m.problems.truncate(self.problems);
+    }
+}
+
+/// The check of loaded (and resolved) migrations: the graph, the rules,
+/// suppressions and per-file ignores, the report.
+fn check_loaded(
+    project: &Project,
+    registry: &Registry,
+    opts: &CheckOptions,
+    plan: &Plan,
+    buffers: &Buffers,
+    migrations: &[Migration],
+    hashes: &[Option<u128>],
+) -> Report {
+    let db = opts.database.as_ref();
+    let available = &plan.available;
+    let graph = RevisionGraph::build(migrations);
     let ctx = Context {
-        migrations: &migrations,
+        migrations,
         graph: &graph,
         snapshot: db.map(|d| &d.snapshot),
         database_origin: db.and_then(|d| d.origin.as_ref()).map(|(loc, _)| loc),
@@ -487,7 +742,15 @@ pub fn check_buffers(
         }
     }
     attach_fixes(
-        project, registry, opts, buffers, &queries, keep, &ctx, &fixable, &mut raw,
+        project,
+        registry,
+        opts,
+        buffers,
+        &plan.queries,
+        plan.keep,
+        &ctx,
+        &fixable,
+        &mut raw,
     );
 
     // The safety pack (MV3xx) on history that cannot change: with a database whose
@@ -566,7 +829,7 @@ pub fn check_buffers(
             .iter()
             .filter_map(|r| registry.find(&r.meta.code))
             .collect();
-        for f in mv012_unused_suppression::unused(&migrations, &used, registry, &enabled) {
+        for f in mv012_unused_suppression::unused(migrations, &used, registry, &enabled) {
             keep(ri, f, &mut used);
         }
     }
@@ -657,8 +920,8 @@ pub fn check_buffers(
     } else {
         sources_for(
             &diagnostics,
-            &migrations,
-            &hashes,
+            migrations,
+            hashes,
             by_path(),
             project.migrations.max_file_size(),
         )
@@ -674,8 +937,6 @@ pub fn check_buffers(
             .entry(loc.path.clone())
             .or_insert_with(|| Arc::clone(src));
     }
-    // Freeing 10,000 migrations' argument trees is millions of `free`s: on all cores.
-    migrations.into_par_iter().for_each(drop);
     Report {
         root: project.root.clone(),
         cwd: opts.cwd.clone(),
@@ -688,7 +949,6 @@ pub fn check_buffers(
     }
 }
 
-/// The built-in safety pack: migverify's own query rules MV3xx.
 /// Lets each rule with a fix attach it to its findings (`fixable`: the rule, its
 /// first finding in `raw`, how many). Fixes read `Migration::ops`: a run that did
 /// not load them (none of its rules reads them) loads them now, only because a
@@ -768,6 +1028,7 @@ fn resolve_fixes(diagnostics: &mut [Diagnostic], sources: &HashMap<PathBuf, Arc<
     }
 }
 
+/// The built-in safety pack: migverify's own query rules MV3xx.
 fn is_safety_rule(meta: &crate::rules::RuleMeta) -> bool {
     matches!(meta.source, crate::rules::RuleSource::Builtin) && meta.code.starts_with("MV3")
 }
@@ -1218,5 +1479,108 @@ mod tests {
         );
         assert_eq!(report.summary.files, 1);
         assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    }
+}
+
+#[cfg(test)]
+mod kept_tests {
+    use super::*;
+
+    /// What a report says, in a form two reports can be compared by.
+    fn said(r: &Report) -> String {
+        let sources: std::collections::BTreeMap<_, _> =
+            r.sources.iter().map(|(p, s)| (p, &s.text)).collect();
+        format!(
+            "{:#?}\n{}\n{}\n{:?}",
+            r.diagnostics,
+            serde_json::to_string(&r.status).unwrap(),
+            serde_json::to_string(&r.summary).unwrap(),
+            sources
+        )
+    }
+
+    #[test]
+    fn kept_migrations_check_as_a_fresh_load_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mig = |head: &str, down: &str, body: &str| {
+            format!(
+                "{head}\ndown_revision = {down}\ndef upgrade():\n    {body}\ndef downgrade():\n    op.g()\n"
+            )
+        };
+        let files: Vec<PathBuf> = ["a1.py", "a2.py", "a3.py"]
+            .iter()
+            .map(|n| tmp.path().join(n))
+            .collect();
+        std::fs::write(&files[0], mig("revision = 'a1'", "None", "op.f()")).unwrap();
+        // A revision that is not a literal: resolved at every check, kept unresolved.
+        let computed = mig(
+            "BASE = 'a'\nREV = BASE + '2'\nrevision = REV",
+            "'a1'",
+            "op.f()",
+        );
+        std::fs::write(&files[1], &computed).unwrap();
+        std::fs::write(
+            &files[2],
+            mig(
+                "revision = 'a3'",
+                "'a2'",
+                "op.drop_column('t', 'c')  # migverify: ignore[MV999]",
+            ),
+        )
+        .unwrap();
+        let registry = Registry::builtin();
+        let project = Project::for_files(
+            tmp.path().to_path_buf(),
+            vec![tmp.path().to_path_buf()],
+            files.clone(),
+            crate::config::Settings::recommended(&registry),
+        );
+        let opts = CheckOptions {
+            verbose: false,
+            cwd: tmp.path().to_path_buf(),
+            cache: Some(tmp.path().join("cache")),
+            database: None,
+            models: None,
+        };
+        let mut kept = KeptMigrations::default();
+        let same = |buffers: &Buffers, kept: &mut KeptMigrations| {
+            let fresh = check_buffers(&project, &registry, &opts, buffers);
+            let from_kept = check_buffers_kept(&project, &registry, &opts, buffers, kept);
+            assert_eq!(said(&from_kept), said(&fresh));
+            from_kept
+        };
+        assert!(same(&Buffers::new(), &mut kept).diagnostics.is_empty());
+        // a3's buffer declares a2's id, which a2 computes: both are marked, again
+        // and again (the kept a2 is resolved anew each time, a3's file comes back).
+        let dup: Buffers = [(
+            files[2].clone(),
+            mig(
+                "revision = 'a2'",
+                "'a1'",
+                "op.f()  # migverify: ignore[MV001]",
+            ),
+        )]
+        .into();
+        for _ in 0..3 {
+            let r = same(&dup, &mut kept);
+            assert!(r.diagnostics.iter().any(|d| d.code == "MV001"), "{r:?}");
+            assert!(
+                r.diagnostics.iter().all(|d| d.code != "MV001"
+                    || d.location.path == files[1]
+                    || d.related.iter().any(|x| x.location.path == files[1])),
+                "{r:?}"
+            );
+            same(&Buffers::new(), &mut kept);
+        }
+        // A file changed on disk, and said so: read again.
+        std::fs::write(&files[0], mig("revision = 'a1'", "'gone'", "op.f()")).unwrap();
+        kept.changed(&files[0]);
+        let r = same(&dup, &mut kept);
+        assert!(r.diagnostics.iter().any(|d| d.location.path == files[0]));
+        same(&Buffers::new(), &mut kept);
+        // The a2 buffer that computes its id differently.
+        let other: Buffers = [(files[1].clone(), computed.replace("'2'", "'3'"))].into();
+        same(&other, &mut kept);
+        same(&Buffers::new(), &mut kept);
     }
 }

@@ -400,6 +400,39 @@ fn watched_files_and_configuration_changes_are_picked_up() {
     std::fs::remove_file(&b1).unwrap();
     c.watched(&[(&b1, 3)]);
     assert!(c.diagnostics_until(&a2, |d| d.is_empty()).is_empty());
+
+    // A file's content changes on disk (the server keeps the disk's migrations
+    // between edits): the change is what counts, open or not, as soon as it is
+    // reported, and edits that follow see it too.
+    let a1 = versions.join("a1.py");
+    std::fs::write(&a1, migration("a2", "None")).unwrap();
+    c.watched(&[(&a1, 2)]);
+    let d = c.diagnostics_until(&a2, |d| !d.is_empty());
+    assert!(codes(&d).contains(&"MV001".to_string()), "{d:#?}");
+    c.change(&a2, 2, &(migration("a2", "a1") + "\n"));
+    let d = c.diagnostics(&a2);
+    assert!(codes(&d).contains(&"MV001".to_string()), "{d:#?}");
+    std::fs::write(&a1, migration("a1", "None")).unwrap();
+    c.watched(&[(&a1, 2)]);
+    assert!(c.diagnostics_until(&a2, |d| d.is_empty()).is_empty());
+
+    // The open document saved with a duplicate, then closed: its disk content
+    // counts (a client may leave its own save unreported).
+    c.change(&a2, 3, &migration("a1", "None"));
+    c.diagnostics_until(&a2, |d| codes(d).contains(&"MV001".to_string()));
+    std::fs::write(&a2, migration("a1", "None")).unwrap();
+    c.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri(&a2)}}),
+    );
+    c.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": uri(&a2)}}),
+    );
+    c.diagnostics_until(&a1, |d| codes(d).contains(&"MV001".to_string()));
+    std::fs::write(&a2, migration("a2", "a1")).unwrap();
+    c.watched(&[(&a2, 2)]);
+    assert!(c.diagnostics_until(&a1, |d| d.is_empty()).is_empty());
     assert!(c.shutdown().success());
 }
 

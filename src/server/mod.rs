@@ -17,7 +17,7 @@
 mod actions;
 mod convert;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -94,6 +94,9 @@ struct Env {
     /// Open documents' paths that are not spelled as in `project.files` (a
     /// symlink), resolved once.
     aliases: HashMap<PathBuf, Option<PathBuf>>,
+    /// The disk's migrations between checks, when the client reports changes on
+    /// disk (`workspace/didChangeWatchedFiles`).
+    kept: engine::KeptMigrations,
 }
 
 impl Env {
@@ -146,6 +149,10 @@ struct DatabaseRead {
 
 struct Server<'c> {
     conn: &'c Connection,
+    /// What goes to the client, in order: a thread hands it to `lsp-server`'s
+    /// writer, so the loop never waits for the client to read (a change that
+    /// republishes a thousand files is written while the next edit is checked).
+    out: Sender<Message>,
     registry: Registry,
     columns: Columns,
     /// Workspace folders.
@@ -164,6 +171,10 @@ struct Server<'c> {
     shutdown: bool,
     /// Problems already shown to the user (not repeated on every reload).
     shown: HashSet<String>,
+    /// The client reports the files changed on disk (watchers registered): the
+    /// disk's migrations are kept in memory between checks and read again when
+    /// reported changed. Else every check reads the disk (and the cache) again.
+    watching: bool,
 }
 
 fn serve(conn: &Connection) -> Result<ExitCode, String> {
@@ -239,8 +250,12 @@ fn serve(conn: &Connection) -> Result<ExitCode, String> {
         .unwrap_or(false);
 
     let (db_tx, db_rx) = crossbeam_channel::unbounded();
+    let (out, queue) = crossbeam_channel::unbounded::<Message>();
+    let writer = conn.sender.clone();
+    std::thread::spawn(move || forward(&queue, &writer));
     let mut server = Server {
         conn,
+        out,
         registry: Registry::builtin(),
         columns,
         roots,
@@ -254,6 +269,7 @@ fn serve(conn: &Connection) -> Result<ExitCode, String> {
         next_id: 0,
         shutdown: false,
         shown: HashSet::new(),
+        watching: watch,
     };
     if watch {
         server.register_watchers()?;
@@ -305,8 +321,7 @@ impl Server<'_> {
     }
 
     fn send(&self, m: Message) -> Result<(), String> {
-        self.conn
-            .sender
+        self.out
             .send(m)
             .map_err(|_| "the client stopped reading".to_string())
     }
@@ -464,12 +479,20 @@ impl Server<'_> {
                 ) && let Some(path) = convert::uri_to_path(&p.text_document.uri)
                 {
                     // Its file's content on disk counts again.
+                    self.on_disk(&path);
                     self.edited(&path);
                     self.touched.remove(&path);
                     self.docs.remove(&path);
                 }
             }
-            notif::DidSaveTextDocument::METHOD => {}
+            notif::DidSaveTextDocument::METHOD => {
+                if let Ok(p) = n.extract::<lsp_types::DidSaveTextDocumentParams>(
+                    notif::DidSaveTextDocument::METHOD,
+                ) && let Some(path) = convert::uri_to_path(&p.text_document.uri)
+                {
+                    self.on_disk(&path);
+                }
+            }
             notif::DidChangeWatchedFiles::METHOD => {
                 if let Ok(p) = n.extract::<lsp_types::DidChangeWatchedFilesParams>(
                     notif::DidChangeWatchedFiles::METHOD,
@@ -522,6 +545,17 @@ impl Server<'_> {
         }
     }
 
+    /// The file at `path` was written (saved, or its buffer closed after changes
+    /// the watchers may not report): read again from the disk by the next check.
+    fn on_disk(&mut self, path: &Path) {
+        for i in 0..self.envs.len() {
+            if let Some(file) = self.envs[i].file_for(path) {
+                self.envs[i].kept.changed(&file);
+                self.dirty.insert(i);
+            }
+        }
+    }
+
     /// The environment whose migrations include `path`.
     fn owner(&mut self, path: &Path) -> Option<usize> {
         (0..self.envs.len()).find(|&i| self.envs[i].file_for(path).is_some())
@@ -542,8 +576,11 @@ impl Server<'_> {
             for i in 0..self.envs.len() {
                 let env = &mut self.envs[i];
                 if env.in_locations(&path) {
-                    if c.typ == FileChangeType::CHANGED && env.file_for(&path).is_some() {
-                        // Read again from the disk (or the cache) by the next check.
+                    if c.typ == FileChangeType::CHANGED
+                        && let Some(file) = env.file_for(&path)
+                    {
+                        // Read again from the disk by the next check.
+                        env.kept.changed(&file);
                         self.dirty.insert(i);
                     } else {
                         rediscover.insert(i);
@@ -669,6 +706,7 @@ impl Server<'_> {
             generation: self.generation,
             diagnostics: HashMap::new(),
             aliases: HashMap::new(),
+            kept: engine::KeptMigrations::default(),
         }))
     }
 
@@ -805,6 +843,9 @@ impl Server<'_> {
                 sends.push((uri.clone(), Vec::new(), Some(*version)));
             }
         }
+        // The edited documents first: the one being typed into is what the user
+        // waits for.
+        sends.sort_by_key(|(uri, _, _)| !touched.contains_key(uri.as_str()));
         self.published = want;
         for (uri, diagnostics, version) in sends {
             self.notify::<notif::PublishDiagnostics>(PublishDiagnosticsParams {
@@ -826,12 +867,25 @@ impl Server<'_> {
             }
         }
         // A bug in a rule must not take the editor's server down with it.
+        let watching = self.watching;
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers)
+            if watching {
+                engine::check_buffers_kept(
+                    &env.project,
+                    &self.registry,
+                    &env.opts,
+                    &buffers,
+                    &mut env.kept,
+                )
+            } else {
+                engine::check_buffers(&env.project, &self.registry, &env.opts, &buffers)
+            }
         }));
         let report = match run {
             Ok(report) => report,
             Err(_) => {
+                // What is kept may hold a buffer in place of its file: read again.
+                env.kept = engine::KeptMigrations::default();
                 let root = env.project.root.display().to_string();
                 self.log(
                     MessageType::ERROR,
@@ -938,6 +992,60 @@ impl Server<'_> {
         .map(CodeActionOrCommand::CodeAction)
         .collect()
     }
+}
+
+/// Hands what the loop sends to `lsp-server`'s writer, in order, leaving out a
+/// publication that a newer one for the same document superseded before it was
+/// written (a check that marks a thousand files, then the edit that clears them:
+/// the client reads the second set only).
+fn forward(queue: &Receiver<Message>, writer: &Sender<Message>) {
+    let mut pending: VecDeque<(Option<(String, u64)>, Message)> = VecDeque::new();
+    // The newest publication queued for each document.
+    let mut newest: HashMap<String, u64> = HashMap::new();
+    let mut seq = 0u64;
+    loop {
+        if pending.is_empty() {
+            match queue.recv() {
+                Ok(m) => pending.push_back((None, m)),
+                Err(_) => return,
+            }
+            let (_, m) = pending.pop_back().expect("just pushed");
+            pending.push_back((publication(&m, &mut newest, &mut seq), m));
+        }
+        for m in queue.try_iter() {
+            pending.push_back((publication(&m, &mut newest, &mut seq), m));
+        }
+        let Some((key, m)) = pending.pop_front() else {
+            continue;
+        };
+        if let Some((uri, n)) = &key
+            && newest.get(uri) != Some(n)
+        {
+            continue;
+        }
+        if writer.send(m).is_err() {
+            return;
+        }
+    }
+}
+
+/// For a `publishDiagnostics`, its document and its number in the queue, recorded
+/// as the newest for that document.
+fn publication(
+    m: &Message,
+    newest: &mut HashMap<String, u64>,
+    seq: &mut u64,
+) -> Option<(String, u64)> {
+    let Message::Notification(n) = m else {
+        return None;
+    };
+    if n.method != notif::PublishDiagnostics::METHOD {
+        return None;
+    }
+    let uri = n.params.get("uri")?.as_str()?.to_string();
+    *seq += 1;
+    newest.insert(uri.clone(), *seq);
+    Some((uri, *seq))
 }
 
 enum Event {
