@@ -281,6 +281,7 @@ mod tests {
             },
             related: Vec::new(),
             help: None,
+            fix: None,
         };
         recount(&mut checks, &[left]);
         let got: Vec<(Outcome, Option<&str>)> = checks

@@ -170,7 +170,7 @@ pub struct CheckArgs {
     /// Print diagnostics only, no status block or summary
     #[arg(long, short)]
     pub quiet: bool,
-    /// Enable the schema drift rules (MV2xx), as the Python script's --check-schema did
+    /// Enable the schema rules (MV2xx: drift, and MV205 downgrade-mismatch), as the Python script's --check-schema did
     #[arg(long)]
     pub check_schema: bool,
     /// Enable every rule

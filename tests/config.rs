@@ -562,12 +562,14 @@ fn severity_layers_and_off() {
 
 #[test]
 fn flags_from_full_and_check_schema_never_fail() {
-    // --check-schema adds MV2 (no rule yet): a rule family, not an error.
+    // --check-schema adds the MV2 family: the drift rules (on already) and MV205,
+    // off by default.
     let s = settings_of("", &sel(&[], &["MV2"], &[], &[])).unwrap();
     assert_eq!(
         s.enabled.len(),
-        Settings::recommended(&Registry::builtin()).enabled.len()
+        Settings::recommended(&Registry::builtin()).enabled.len() + 1
     );
+    assert!(codes(&s).contains(&"MV205".into()));
     let s = settings_of("", &sel(&["ALL"], &[], &[], &[])).unwrap();
     assert_eq!(s.enabled.len(), Registry::builtin().len());
 }
