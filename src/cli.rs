@@ -561,13 +561,7 @@ fn check(registry: &Registry, mut args: CheckArgs) -> Result<ExitCode, crate::Er
     {
         args.paths = vec![dir];
     }
-    let found = crate::project::discover_environments(
-        &args.paths,
-        args.config.as_deref(),
-        &RuleSelection::from(&args.selection),
-        registry,
-        args.project.as_deref(),
-    )?;
+    let found = discover(registry, &args)?;
     let several = found.projects.len() > 1;
     if several
         && (args.database_url.is_some() || args.snapshot.is_some() || args.stdin_filename.is_some())
@@ -687,14 +681,21 @@ fn rerun(
     args: &CheckArgs,
     cwd: &std::path::Path,
 ) -> Result<crate::report::Report, crate::Error> {
-    let found = crate::project::discover_environments(
+    check_found(registry, args, discover(registry, args)?, cwd)
+}
+
+/// The Alembic environments `check`'s paths, config and `--project` name.
+fn discover(
+    registry: &Registry,
+    args: &CheckArgs,
+) -> Result<crate::project::Discovered, crate::Error> {
+    crate::project::discover_environments(
         &args.paths,
         args.config.as_deref(),
         &RuleSelection::from(&args.selection),
         registry,
         args.project.as_deref(),
-    )?;
-    check_found(registry, args, found, cwd)
+    )
 }
 
 /// Each environment found checked, the reports merged when there are several.

@@ -591,11 +591,20 @@ fn safety_rules_report_only_what_the_database_has_not_applied() {
     let p = dir.path();
     common::alembic::init(&py, p, "sqlite:///app.db");
     // Each migration creates its table and drops the previous one's: MV301 in r2, r3.
+    // Their downgrades put the dropped table back (MV205, on with --full, is quiet).
     let with_drop = |rev: &str, down: &str| {
-        migration(rev, Some(down)).replace(
-            "def upgrade():\n",
-            &format!("def upgrade():\n    op.drop_table(\"t_{down}\")\n"),
-        )
+        migration(rev, Some(down))
+            .replace(
+                "def upgrade():\n",
+                &format!("def upgrade():\n    op.drop_table(\"t_{down}\")\n"),
+            )
+            .replace(
+                &format!("    op.drop_table(\"t_{rev}\")\n"),
+                &format!(
+                    "    op.drop_table(\"t_{rev}\")\n    op.create_table(\"t_{down}\", \
+                     sa.Column(\"id\", sa.Integer, primary_key=True))\n"
+                ),
+            )
     };
     write(p, "alembic/versions/r1_first.py", &migration("r1", None));
     write(p, "alembic/versions/r2_second.py", &with_drop("r2", "r1"));
