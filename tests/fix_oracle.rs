@@ -151,6 +151,12 @@ fn steps() -> Vec<(String, Option<(&'static str, &'static str)>)> {
             "    op.rename_table('posts', 'articles')\n",
         ),
         Step::Auto("USERS_V6 ARTICLES_V7 TAGS_V8"),
+        // One table dropped per step: when one step removes two tables joined by a
+        // foreign key, the order autogenerate writes the drops in varies from run to
+        // run, and sometimes `drop_table("articles")` comes before
+        // `drop_table("tags")`: an upgrade PostgreSQL refuses (seen twice in CI; not
+        // a downgrade of ours).
+        Step::Auto("USERS_V6 ARTICLES_V7"),
         Step::Auto("USERS_V6"),
     ];
     let expand = |names: &str| -> String {
