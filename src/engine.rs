@@ -727,19 +727,22 @@ fn check_loaded(
             severity,
         });
         let mut out = Vec::new();
-        rule.check(&ctx, &mut out);
+        let mut notes = Vec::new();
+        if opts.verbose {
+            rule.check_with_notes(&ctx, &mut out, &mut notes);
+        } else {
+            rule.check(&ctx, &mut out);
+        }
         if rule.fix_title().is_some() && !out.is_empty() {
             fixable.push((ri, raw.len(), out.len()));
         }
         raw.extend(out.into_iter().map(|f| (ri, f)));
-        if opts.verbose {
-            not_checked.extend(rule.notes(&ctx).into_iter().map(|n| NotChecked {
-                code: meta.code.to_string(),
-                line: n.location.span.map(|s| s.start_line),
-                path: n.location.path,
-                reason: n.message,
-            }));
-        }
+        not_checked.extend(notes.into_iter().map(|n| NotChecked {
+            code: meta.code.to_string(),
+            line: n.location.span.map(|s| s.start_line),
+            path: n.location.path,
+            reason: n.message,
+        }));
     }
     attach_fixes(
         project,

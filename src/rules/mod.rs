@@ -257,10 +257,16 @@ pub trait Rule: Send + Sync {
     /// (so a clean run never pays for them).
     fn attach_fixes(&self, _ctx: &Context<'_>, _findings: &mut [Finding]) {}
 
-    /// What the rule could not check and why (a file it skips), each located at
-    /// what it concerns. The engine asks only under `--verbose` and lists them.
-    fn notes(&self, _ctx: &Context<'_>) -> Vec<Finding> {
-        Vec::new()
+    /// [`Rule::check`], also saying in `notes` what the rule could not check and
+    /// why (a file it skips), each located at what it concerns. The engine calls
+    /// it instead of `check` only under `--verbose`, and lists the notes.
+    fn check_with_notes(
+        &self,
+        ctx: &Context<'_>,
+        out: &mut Vec<Finding>,
+        _notes: &mut Vec<Finding>,
+    ) {
+        self.check(ctx, out);
     }
 }
 

@@ -101,8 +101,15 @@ impl Rule for DowngradeMismatch {
         out.extend(round_trips(ctx).findings);
     }
 
-    fn notes(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        round_trips(ctx).notes
+    fn check_with_notes(
+        &self,
+        ctx: &Context<'_>,
+        out: &mut Vec<Finding>,
+        notes: &mut Vec<Finding>,
+    ) {
+        let outcome = round_trips(ctx);
+        out.extend(outcome.findings);
+        notes.extend(outcome.notes);
     }
 }
 
