@@ -311,3 +311,75 @@ fn nesting_limits_agree_with_cpython() {
         disagreements.join("\n")
     );
 }
+
+/// Logical lines (issue 19): which lines end a statement, which open a block and
+/// which continue the one before, as CPython's tokenizer decides it. Every
+/// sequence of three lines drawn from pieces that end in `:`, `=`, an open or a
+/// closing bracket, `\`, a string or a comment, at three indentations, inside a
+/// function: migverify reports nothing exactly where CPython compiles the file.
+#[test]
+fn logical_lines_agree_with_cpython() {
+    let Some(python) = python() else { return };
+    let pieces = [
+        "x = 1",
+        "x =",
+        "x = y = \\",
+        "x = (",
+        "1)",
+        "if x:",
+        "else:",
+        "pass",
+        "# c :",
+        "y = 'a:'  # =",
+        "f(a=",
+        "return x ==",
+        "z = {1:",
+        "2}[1:]",
+        "w = lambda: ...",
+        "class C: pass",
+    ];
+    let indents = ["", "    ", "        "];
+    let lines: Vec<String> = pieces
+        .iter()
+        .flat_map(|p| indents.iter().map(move |i| format!("    {i}{p}\n")))
+        .collect();
+    let head = "revision = 'r1'\ndown_revision = None\n\n\ndef upgrade():\n";
+    let tail = "\n\ndef downgrade():\n    pass\n";
+    let mut programs = Vec::new();
+    for a in &lines {
+        for b in &lines {
+            for c in lines.iter().step_by(2) {
+                programs.push(format!("{head}{a}{b}{c}{tail}"));
+            }
+        }
+    }
+    let verdicts = cpython_verdicts(&python, &programs);
+    assert_eq!(verdicts.len(), programs.len());
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut false_errors = Vec::new();
+    let mut missed = Vec::new();
+    for (src, (verdict, theirs)) in programs.iter().zip(&verdicts) {
+        *counts.entry(verdict.as_str()).or_default() += 1;
+        let m = migverify::migration::parse_source(PathBuf::from("m.py"), src.as_bytes().to_vec());
+        let ours: Vec<&str> = m.problems.iter().map(|p| p.message.as_str()).collect();
+        let body = &src[head.len()..src.len() - tail.len()];
+        if verdict == "ok" && !ours.is_empty() {
+            false_errors.push(format!("{body:?}: CPython compiles it, migverify {ours:?}"));
+        } else if verdict != "ok" && ours.is_empty() {
+            missed.push(format!(
+                "{body:?}: CPython {verdict} {theirs:?}, migverify nothing"
+            ));
+        }
+    }
+    println!("{} programs, CPython verdicts {counts:?}", programs.len());
+    assert!(counts.get("ok").is_some_and(|&n| n > 500), "{counts:?}");
+    assert!(
+        false_errors.is_empty() && missed.is_empty(),
+        "{} false errors, {} missed, of {} programs:\n{}\n{}",
+        false_errors.len(),
+        missed.len(),
+        programs.len(),
+        false_errors.join("\n"),
+        missed.join("\n")
+    );
+}

@@ -173,11 +173,12 @@ pub fn parse_python(text: &str) -> Option<Tree> {
 
 /// Parses Python source (model files, `migverify tree`) within bounds: nesting
 /// CPython refuses is an error before tree-sitter sees it (its scanner aborts the
-/// process on a few hundred indentation levels), long runs of comment-only lines go
-/// to the parser as spaces ([`super::depth::Scan::comment_runs`]), and the parse is
-/// bounded ([`parse_budget`]). The error says why, with the line.
+/// process on a few hundred indentation levels), the parser reads the text of
+/// [`super::tokenize::Scan::parser_text`] (long runs of comment-only lines as
+/// spaces, shallow continuation lines deep enough), and the parse is bounded
+/// ([`parse_budget`]). The error says why, with the line.
 pub fn parse_python_checked(text: &str) -> Result<Tree, String> {
-    let scan = super::depth::scan(text);
+    let scan = super::tokenize::scan(text);
     if let Some(deep) = scan.too_deep {
         let line = text[..deep.start.min(text.len())].matches('\n').count() + 1;
         return Err(format!(
@@ -185,14 +186,7 @@ pub fn parse_python_checked(text: &str) -> Result<Tree, String> {
             deep.message
         ));
     }
-    if scan.comment_runs.is_empty() {
-        return parse_bounded(text);
-    }
-    let mut bytes = text.as_bytes().to_vec();
-    for &(s, e) in &scan.comment_runs {
-        bytes[s..e].fill(b' ');
-    }
-    parse_bounded(&String::from_utf8(bytes).unwrap_or_default())
+    parse_bounded(&scan.parser_text(text))
 }
 
 /// The text is handed to tree-sitter in chunks of this size, so that what its
@@ -357,7 +351,7 @@ fn extract(
     }
     // Nesting CPython refuses before parsing, and which would abort or stall the
     // parser: the file is not parsed at all.
-    let scan = super::depth::scan(&source.text);
+    let scan = super::tokenize::scan(&source.text);
     if let Some(deep) = scan.too_deep {
         let (line, col) = source.line_col(deep.start);
         m.problems.push(Problem {
@@ -366,20 +360,10 @@ fn extract(
         });
         return m;
     }
-    // Long runs of comment-only lines go to the parser as spaces (offsets kept).
-    let hidden;
-    let parsed_text: &str = if scan.comment_runs.is_empty() {
-        &source.text
-    } else {
-        let mut bytes = source.text.clone().into_bytes();
-        for &(s, e) in &scan.comment_runs {
-            bytes[s..e].fill(b' ');
-        }
-        // Whole comments (ASCII `#` to a line break) became spaces: still UTF-8.
-        hidden = String::from_utf8(bytes).unwrap_or_default();
-        &hidden
-    };
-    let tree = match parse_bounded(parsed_text) {
+    // Long runs of comment-only lines and shallow continuation lines go to the
+    // parser changed (offsets kept).
+    let parsed_text = scan.parser_text(&source.text);
+    let tree = match parse_bounded(&parsed_text) {
         Ok(tree) => tree,
         Err(why) => {
             m.problems.push(Problem {
@@ -395,7 +379,7 @@ fn extract(
         down_revision_assigned: false,
         prune,
         ops,
-        hidden_comments: &scan.comment_runs,
+        scan: &scan,
     };
     ex.module(tree.root_node());
     ex.walk(tree.root_node());
@@ -420,8 +404,10 @@ struct Extractor<'a> {
     prune: bool,
     /// Extract `op.*` calls.
     ops: bool,
-    /// Comments the parser did not see ([`super::depth::Scan::comment_runs`]).
-    hidden_comments: &'a [(usize, usize)],
+    /// The tokenizer's pass over the file: the comments the parser did not see
+    /// ([`super::tokenize::Scan::comment_runs`]) and what CPython refuses that
+    /// the parser accepts.
+    scan: &'a super::tokenize::Scan,
 }
 
 /// An active `with op.batch_alter_table(...) as alias:` block.
@@ -877,8 +863,8 @@ impl<'a> Extractor<'a> {
         }
 
         // The comments hidden from the parser, read here, in order with the others.
-        if !self.hidden_comments.is_empty() {
-            for &(s, e) in self.hidden_comments {
+        if !self.scan.comment_runs.is_empty() {
+            for &(s, e) in &self.scan.comment_runs {
                 comments.push((s, e));
                 self.comment(s, e);
             }
@@ -886,10 +872,11 @@ impl<'a> Extractor<'a> {
             self.m.suppressions.items.sort_by_key(|s| s.span.start);
         }
 
-        // Indentation CPython's tokenizer refuses and the parser accepts: tabs and
-        // spaces mixed so that the width of a tab matters (TabError), an indent no
-        // block expects, a dedent to no open level (IndentationError).
-        let indent_error = super::indent::refused_indentation(root, &self.src.text);
+        // Indentation CPython refuses and the parser accepts: tabs and spaces mixed
+        // so that the width of a tab matters (TabError), an indent no block
+        // expects, none where one is expected, a dedent to no open level
+        // (IndentationError); a statement that ends after `=`.
+        let indent_error = self.scan.refusal;
 
         // CPython decodes before it parses: bytes that are not UTF-8 outside comments
         // are the error, and the parse error their replacement causes on the same
@@ -924,14 +911,12 @@ impl<'a> Extractor<'a> {
         let generic = first_error.is_some()
             || matches!(
                 indent_error,
-                Some((_, _, super::indent::Refusal::LineBreak))
+                Some((_, _, super::tokenize::Refusal::LineBreak))
             );
-        let bracket = generic
-            .then(|| super::brackets::bracket_error(&self.src.text))
-            .flatten();
+        let bracket = self.scan.bracket.as_ref().filter(|_| generic);
         // At most one of the three stands: the first in CPython's order.
         let syntax = match (bracket, indent_error, first_error) {
-            (Some(b), _, _) => Some((b.at, b.at + 1, b.message)),
+            (Some(b), _, _) => Some((b.at, b.at + 1, b.message.clone())),
             (None, Some((start, end, refusal)), _) => Some((start, end, refusal.message().into())),
             (None, None, Some(err)) => Some(self.parser_error(err)),
             (None, None, None) => None,

@@ -1,11 +1,9 @@
 //! The migration model: what migverify knows about one Alembic migration file,
 //! extracted statically from a tree-sitter-python parse (see [`extract`]).
 
-mod brackets;
-mod depth;
 mod extract;
-mod indent;
 pub mod resolve;
+mod tokenize;
 mod value;
 pub mod walk;
 

@@ -18,12 +18,20 @@ Reports `.py` files in a version location that cannot be read as a migration:
 - a Python syntax error (pointing at it), including the indentation CPython
   refuses: tabs and spaces mixed so that the width of a tab changes the blocks
   (`TabError`), an indent no block expects, a dedent to no open level, a block with
-  nothing in it (`IndentationError`), and an assignment whose value starts on the
-  next line with no bracket or `\` to continue it; a bracket never closed, closed
-  twice or closed by the wrong one gets CPython's message at the bracket (`'(' was
-  never closed`); nesting CPython's tokenizer refuses, checked before the file is
-  parsed: a 100th indentation level (`too many levels of indentation`) or a 201st
-  open bracket (`too many nested parentheses`);
+  nothing in it (`IndentationError`), and a statement that ends after `=` (an
+  assignment whose value starts on the next line with no bracket or `\` to
+  continue it); a bracket never closed, closed twice or closed by the wrong one
+  gets CPython's message at the bracket (`'(' was never closed`); nesting
+  CPython's tokenizer refuses, checked before the file is parsed: a 100th
+  indentation level (`too many levels of indentation`) or a 201st open bracket
+  (`too many nested parentheses`). These come from one pass of CPython's
+  tokenizer rules over the file (logical lines, their indentation, brackets),
+  checked against CPython itself (`tests/indentation_oracle.rs`). A continuation
+  line's indentation does not matter to Python, nor to migverify, with one
+  exception the parser imposes: a continuation line with no indentation at all,
+  inside a block, after a token no closing bracket may follow and not starting
+  with a string (`f(a=` or `n +`, then `1)` at column 0), is reported as a
+  syntax error;
 - bytes Python rejects: invalid UTF-8 in code or in a string literal (CPython accepts
   them inside comments, and so does migverify), or NUL bytes (a binary file);
 - no top-level `revision` assignment, or no `down_revision` assignment;
