@@ -707,6 +707,13 @@ mod tests {
         let src = "def f():\n        g(a=\n    1, b=\n\t2, c=\n3)\n        x = \\\n  4\n";
         let s = scan(src);
         assert_eq!(s.refusal, None);
+        // An annotation across lines, then its value: the line break is inside
+        // brackets (the statement walk this pass replaced reported it, on real
+        // projects' class attributes).
+        assert_eq!(
+            refusal("class C:\n    RESOURCE: ClassVar[\n        int | None] = None\n"),
+            None
+        );
         // `    1` and `  4` are shallower than the statement's 8 columns; `\t2`
         // is not (a tab is 8 for the parser), and `3)` has no spaces to turn.
         let lines: Vec<&str> = s
