@@ -1676,3 +1676,88 @@ fn several_environments_in_one_repository() {
     let (code, out, err) = migverify_in(&root.join("core"), &["check", "--format", "concise"]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+/// Flask-Migrate's layout, written by real `flask db init`: `migrations/alembic.ini`
+/// with no `script_location` (Flask-Migrate sets it in code), `env.py` and
+/// `versions/` beside it, and the application's own `.py` files at the repository
+/// root. Run at the root or inside `migrations/`, migverify reads
+/// `migrations/versions` and finds the heads `flask db heads` prints; it used to
+/// read the root (or `migrations/`) as a directory of migrations and report
+/// `app.py`, `manage.py` and `env.py` as invalid migrations (MV009).
+#[test]
+fn flask_migrate_layout_as_flask_db_init_writes_it() {
+    let Some(python) = python() else {
+        return;
+    };
+    let repo = write_tree(&[
+        (
+            "app.py",
+            "from flask import Flask\nfrom flask_migrate import Migrate\n\
+             from flask_sqlalchemy import SQLAlchemy\n\napp = Flask(__name__)\n\
+             app.config[\"SQLALCHEMY_DATABASE_URI\"] = \"sqlite:///app.db\"\n\
+             db = SQLAlchemy(app)\nmigrate = Migrate(app, db)\n"
+                .into(),
+        ),
+        (
+            "manage.py",
+            "from app import app\n\nif __name__ == \"__main__\":\n    app.run()\n".into(),
+        ),
+    ]);
+    let root = repo.path();
+    let flask = |args: &[&str]| -> String {
+        let out = std::process::Command::new(python)
+            .args(["-m", "flask", "--app", "app", "db"])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .expect("run flask");
+        assert!(
+            out.status.success(),
+            "flask db {args:?} (is Flask-Migrate installed? scripts/python-env installs it):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    flask(&["init"]);
+    flask(&["revision", "-m", "first", "--rev-id", "a1"]);
+    flask(&["revision", "-m", "second", "--rev-id", "a2"]);
+    flask(&[
+        "revision", "-m", "fork", "--rev-id", "b2", "--head", "a1", "--splice",
+    ]);
+    let mut theirs: Vec<String> = flask(&["heads"])
+        .lines()
+        .filter_map(|l| l.strip_suffix(" (head)").map(str::to_string))
+        .collect();
+    theirs.sort();
+    assert_eq!(theirs, ["a2", "b2"]);
+
+    for dir in [root.to_path_buf(), root.join("migrations")] {
+        let (code, out, err) = migverify_in(&dir, &["graph", "--format", "json"]);
+        assert_eq!(code, 0, "{}: {err}", dir.display());
+        assert_eq!(
+            graph_as_alembic(&out)["heads"],
+            serde_json::json!(theirs),
+            "{}",
+            dir.display()
+        );
+        let (code, out, err) = migverify_in(
+            &dir,
+            &[
+                "check",
+                "--no-database",
+                "--format",
+                "concise",
+                "--no-cache",
+            ],
+        );
+        assert_eq!(code, 1, "{}: {out}\n{err}", dir.display());
+        assert!(
+            lines_with(&out, "MV009").is_empty(),
+            "{}: {out}",
+            dir.display()
+        );
+        let mv006 = lines_with(&out, "MV006");
+        assert_eq!(mv006.len(), 1, "{}: {out}", dir.display());
+        assert!(mv006[0].contains("versions/"), "{out}");
+    }
+}

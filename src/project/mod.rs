@@ -8,7 +8,9 @@
 //! 3. Alembic's settings ([`alembic`]): the nearest directory between PATH and the
 //!    root holding `alembic.ini` or `pyproject.toml` `[tool.alembic]`.
 //! 4. Version locations: `[migrations]` keys first, then Alembic's; with only a
-//!    `script_location`, `<script_location>/versions`.
+//!    `script_location`, `<script_location>/versions`; with neither, where Alembic's
+//!    config sits in a script directory (`env.py`, `versions/`: Flask-Migrate's
+//!    layout), its `versions/`.
 //! 5. Files ([`files`]): as Alembic lists them, minus `exclude`, each real file once.
 
 pub mod alembic;
@@ -261,7 +263,10 @@ pub fn discover_environments(
                 .as_ref()
                 .and_then(|f| f.options.migrations.as_ref())
                 .is_some_and(|m| m.script_location.is_some() || m.version_locations.is_some());
-            if own_locations || inside || has_migration_files(&start) {
+            // Environments below come before reading the directory itself as
+            // one of migration files: a repository root with `manage.py` and a
+            // Flask-Migrate `migrations/alembic.ini` is that environment.
+            if own_locations || inside {
                 Vec::new()
             } else {
                 environments::find(&start)
@@ -608,6 +613,14 @@ fn configured_locations(
         script_dir_must_exist(&dir, s, alembic_source(a))?;
         return Ok(vec![dir.join("versions")]);
     }
+    if let Some(a) = alembic
+        && is_script_directory(&a.dir)
+    {
+        // Flask-Migrate's layout (`flask db init`): `alembic.ini` inside the script
+        // directory, with no `script_location`; Flask-Migrate sets it in code to
+        // that directory (`Migrate(app, db, directory="migrations")`).
+        return Ok(vec![a.dir.join("versions")]);
+    }
     Ok(Vec::new())
 }
 
@@ -713,6 +726,11 @@ fn find_same_file<'a>(files: &'a [PathBuf], path: &Path) -> Option<&'a PathBuf> 
     files
         .iter()
         .find(|f| std::fs::canonicalize(f).ok().as_ref() == Some(&real))
+}
+
+/// An Alembic script directory: `env.py` and `versions/`.
+fn is_script_directory(dir: &Path) -> bool {
+    dir.join("env.py").is_file() && dir.join("versions").is_dir()
 }
 
 /// A directory holding `__init__.py` (a regular Python package).
