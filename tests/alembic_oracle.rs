@@ -1761,3 +1761,133 @@ fn flask_migrate_layout_as_flask_db_init_writes_it() {
         assert!(mv006[0].contains("versions/"), "{out}");
     }
 }
+
+/// One `alembic.ini` for several environments, as Alembic's cookbook shows ("Run
+/// Multiple Alembic Environments from one .ini file"): `[alembic]` names no
+/// location, `[core]` and `[tenant]` each set `script_location`, and Alembic runs
+/// them with `--name`. From the repository root and from the ini's directory,
+/// migverify checks each section as an environment, with the heads `alembic --name
+/// NAME heads` prints; it used to read the ini's directory as one of migrations and
+/// report its other `.py` files (MV009).
+#[test]
+fn named_ini_sections_are_environments() {
+    let Some(python) = python() else {
+        return;
+    };
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "app/alembic.ini".into(),
+            "[alembic]\nfile_template = %%(rev)s_%%(slug)s\n\n[core]\nscript_location = \
+             %(here)s/revisions/core\n\n[tenant]\nscript_location = %(here)s/revisions/tenant\n\n\
+             [loggers]\nkeys = root\n"
+                .into(),
+        ),
+        ("app/api.py".into(), "def create_app():\n    pass\n".into()),
+        ("app/config.py".into(), "DEBUG = False\n".into()),
+        ("manage.py".into(), "print('manage')\n".into()),
+    ];
+    for env in ["core", "tenant"] {
+        files.push((format!("app/revisions/{env}/env.py"), env_py()));
+        files.push((
+            format!("app/revisions/{env}/versions/a1_first.py"),
+            migration("a1", "None"),
+        ));
+        files.push((
+            format!("app/revisions/{env}/versions/a2_second.py"),
+            migration("a2", "'a1'"),
+        ));
+    }
+    files.push((
+        "app/revisions/tenant/versions/b2_fork.py".into(),
+        migration("b2", "'a1'"),
+    ));
+    let files: Vec<(&str, String)> = files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+    let repo = write_tree(&files);
+    let root = repo.path();
+
+    let alembic_heads = |name: &str| -> Vec<String> {
+        let out = std::process::Command::new(python)
+            .args(["-m", "alembic", "--name", name, "heads"])
+            .current_dir(root.join("app"))
+            .output()
+            .expect("run alembic");
+        assert!(
+            out.status.success(),
+            "alembic --name {name} heads:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut heads: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_suffix(" (head)").map(str::to_string))
+            .collect();
+        heads.sort();
+        heads
+    };
+    let core = alembic_heads("core");
+    let tenant = alembic_heads("tenant");
+    assert_eq!(core, ["a2"]);
+    assert_eq!(tenant, ["a2", "b2"]);
+
+    for (dir, prefix) in [(root.to_path_buf(), "app:"), (root.join("app"), "")] {
+        for (name, heads) in [("core", &core), ("tenant", &tenant)] {
+            let project = format!("{prefix}{name}");
+            let (code, out, err) =
+                migverify_in(&dir, &["graph", "--format", "json", "--project", &project]);
+            assert_eq!(code, 0, "{project}: {err}");
+            assert_eq!(
+                graph_as_alembic(&out)["heads"],
+                serde_json::json!(heads),
+                "{project}"
+            );
+        }
+        let (code, out, err) = migverify_in(
+            &dir,
+            &[
+                "check",
+                "--no-database",
+                "--format",
+                "concise",
+                "--no-cache",
+            ],
+        );
+        assert_eq!(code, 1, "{}: {out}\n{err}", dir.display());
+        assert!(
+            lines_with(&out, "MV009").is_empty(),
+            "{}: {out}",
+            dir.display()
+        );
+        let mv006 = lines_with(&out, "MV006");
+        assert_eq!(mv006.len(), 1, "{out}");
+        assert!(
+            mv006[0].contains(&format!("[{prefix}tenant] 2 heads")),
+            "{out}"
+        );
+        assert!(lines_with(&out, "MV001").is_empty(), "{out}");
+    }
+    // A file of one section's history (as an editor or a hook names it) is checked
+    // in that history.
+    let (code, out, err) = migverify_in(
+        root,
+        &[
+            "check",
+            "--no-database",
+            "--format",
+            "concise",
+            "app/revisions/core/versions/a2_second.py",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = migverify_in(
+        root,
+        &[
+            "check",
+            "--no-database",
+            "--format",
+            "concise",
+            "app/revisions/tenant/versions/a2_second.py",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(lines_with(&out, "MV006").len(), 1, "{out}");
+    assert!(lines_with(&out, "MV009").is_empty(), "{out}");
+}

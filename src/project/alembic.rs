@@ -28,21 +28,34 @@ pub struct AlembicConfig {
     /// `prepend_sys_path`, split and interpolated: where Alembic's Python looks for
     /// the package of a `package:path` location first.
     pub prepend_sys_path: Vec<String>,
+    /// The ini section read: `alembic`, or the one `alembic --name NAME` reads.
+    pub section: String,
+    /// The other sections of `alembic.ini` that set `script_location`, in file
+    /// order: environments Alembic runs with `--name` (one ini file for several
+    /// environments, as Alembic's cookbook shows).
+    pub named_sections: Vec<String>,
 }
 
 impl AlembicConfig {
     /// Reads `alembic.ini` and `pyproject.toml` `[tool.alembic]` in `dir`; `None`
     /// when neither is there.
     pub fn read(dir: &Path) -> Result<Option<AlembicConfig>, Error> {
+        Self::read_section(dir, MAIN_SECTION)
+    }
+
+    /// [`AlembicConfig::read`] with `section` of `alembic.ini` in place of
+    /// `[alembic]` (Alembic's `--name`); `[tool.alembic]` is read only for the
+    /// main section.
+    pub fn read_section(dir: &Path, section: &str) -> Result<Option<AlembicConfig>, Error> {
         let ini_path = dir.join("alembic.ini");
         let ini = if ini_path.is_file() {
             let text = read(&ini_path)?;
-            Some(Ini::parse(&ini_path, text)?)
+            Some(Ini::parse(&ini_path, text, section)?)
         } else {
             None
         };
         let toml_path = dir.join("pyproject.toml");
-        let toml = if toml_path.is_file() {
+        let toml = if toml_path.is_file() && section == MAIN_SECTION {
             tool_alembic(&toml_path)?
         } else {
             None
@@ -55,6 +68,11 @@ impl AlembicConfig {
             dir: dir.to_path_buf(),
             ini_path: ini.as_ref().map(|_| ini_path.clone()),
             pyproject_path: toml.as_ref().map(|_| toml_path.clone()),
+            section: section.to_string(),
+            named_sections: ini
+                .as_ref()
+                .map(|i| i.named_sections.clone())
+                .unwrap_or_default(),
             ..AlembicConfig::default()
         };
         let ini_get = |key: &str| -> Result<Option<String>, Error> {
@@ -436,20 +454,25 @@ fn percent_format(
 struct Ini {
     name: String,
     text: String,
-    /// `[alembic]` options: key → (raw value, span of the value).
+    /// The read section's options (`[alembic]`, or `--name`'s): key → (raw value,
+    /// span of the value).
     alembic: HashMap<String, (String, Range<usize>)>,
     defaults: HashMap<String, (String, Range<usize>)>,
+    /// Sections other than `[alembic]` that set `script_location`.
+    named_sections: Vec<String>,
 }
 
 const MAIN_SECTION: &str = "alembic";
 
 impl Ini {
-    fn parse(path: &Path, text: String) -> Result<Ini, Error> {
+    fn parse(path: &Path, text: String, section: &str) -> Result<Ini, Error> {
         let name = path.display().to_string();
         let mut alembic: HashMap<String, (String, Range<usize>)> = HashMap::new();
         let mut defaults: HashMap<String, (String, Range<usize>)> = HashMap::new();
         // Which map the current section feeds (None: a section we don't read).
         let mut current: Option<&str> = None;
+        let mut header_name = String::new();
+        let mut named_sections: Vec<String> = Vec::new();
         let mut seen_section = false;
         let mut option: Option<String> = None;
         let mut indent_level = 0usize;
@@ -463,7 +486,7 @@ impl Ini {
                 if stripped.is_empty()
                     && let (Some(sec), Some(opt)) = (current, &option)
                 {
-                    let map = if sec == MAIN_SECTION {
+                    let map = if sec == section {
                         &mut alembic
                     } else {
                         &mut defaults
@@ -477,7 +500,7 @@ impl Ini {
             let indent = line.len() - line.trim_start().len();
             if option.is_some() && indent > indent_level {
                 if let (Some(sec), Some(opt)) = (current, &option) {
-                    let map = if sec == MAIN_SECTION {
+                    let map = if sec == section {
                         &mut alembic
                     } else {
                         &mut defaults
@@ -495,11 +518,14 @@ impl Ini {
                 let header = &stripped[1..stripped.len() - 1];
                 seen_section = true;
                 option = None;
-                current = match header {
-                    MAIN_SECTION => Some(MAIN_SECTION),
-                    "DEFAULT" => Some("DEFAULT"),
-                    _ => None,
+                current = if header == section {
+                    Some(section)
+                } else if header == "DEFAULT" {
+                    Some("DEFAULT")
+                } else {
+                    None
                 };
+                header_name = header.to_string();
                 continue;
             }
             if !seen_section {
@@ -530,8 +556,14 @@ impl Ini {
                     .filter(|_| !value.is_empty())
                     .unwrap_or(line.len());
             let span = value_start..value_start + value.len();
+            if key == "script_location"
+                && !matches!(header_name.as_str(), MAIN_SECTION | "DEFAULT")
+                && !named_sections.contains(&header_name)
+            {
+                named_sections.push(header_name.clone());
+            }
             if let Some(sec) = current {
-                let map = if sec == MAIN_SECTION {
+                let map = if sec == section {
                     &mut alembic
                 } else {
                     &mut defaults
@@ -552,6 +584,7 @@ impl Ini {
             text,
             alembic,
             defaults,
+            named_sections,
         })
     }
 
@@ -636,7 +669,7 @@ mod tests {
     use super::*;
 
     fn ini(text: &str) -> Ini {
-        Ini::parse(Path::new("alembic.ini"), text.to_string()).unwrap()
+        Ini::parse(Path::new("alembic.ini"), text.to_string(), MAIN_SECTION).unwrap()
     }
 
     #[test]

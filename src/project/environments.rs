@@ -28,6 +28,52 @@ pub struct Environment {
     pub name: String,
     /// The directory holding its `alembic.ini` / `[tool.alembic]`.
     pub dir: PathBuf,
+    /// The section of `alembic.ini` it is configured in, when not `[alembic]`
+    /// (Alembic's `--name`).
+    pub section: Option<String>,
+}
+
+/// The named sections of `dir`'s `alembic.ini` that are environments of their own:
+/// those setting `script_location`, when `[alembic]` itself names no location (as
+/// in Alembic's cookbook recipe "Run Multiple Alembic Environments from one .ini
+/// file", run with `alembic --name NAME`). Empty otherwise, and when the file
+/// cannot be read (the error is reported when the environment is checked).
+pub fn named_sections(dir: &Path) -> Vec<String> {
+    match super::AlembicConfig::read(dir) {
+        Ok(Some(a))
+            if a.script_location.is_none()
+                && a.version_locations.is_none()
+                && !super::is_script_directory(dir) =>
+        {
+            a.named_sections
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The environments configured in `dir`, named after `name`: one, or one per
+/// [`named_sections`] (`name:section`, or the section alone when `name` is `.`).
+pub fn in_dir(dir: &Path, name: String) -> Vec<Environment> {
+    let sections = named_sections(dir);
+    if sections.is_empty() {
+        return vec![Environment {
+            name,
+            dir: dir.to_path_buf(),
+            section: None,
+        }];
+    }
+    sections
+        .into_iter()
+        .map(|section| Environment {
+            name: if name == "." {
+                section.clone()
+            } else {
+                format!("{name}:{section}")
+            },
+            dir: dir.to_path_buf(),
+            section: Some(section),
+        })
+        .collect()
 }
 
 /// Whether `dir` holds Alembic's configuration.
@@ -78,7 +124,11 @@ pub fn configured(file: &ConfigFile) -> Result<Option<Vec<Environment>>, Error> 
                 Some("give each [[projects]] entry its own `name`".into()),
             ));
         }
-        out.push(Environment { name, dir });
+        out.push(Environment {
+            name,
+            dir,
+            section: None,
+        });
     }
     Ok(Some(out))
 }
@@ -116,14 +166,12 @@ pub fn find(start: &Path) -> Vec<Environment> {
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            out.push(Environment {
-                name: if rel.is_empty() {
-                    ".".into()
-                } else {
-                    rel.join("/")
-                },
-                dir: dir.to_path_buf(),
-            });
+            let name = if rel.is_empty() {
+                ".".into()
+            } else {
+                rel.join("/")
+            };
+            out.extend(in_dir(dir, name));
         }
     }
     out

@@ -247,11 +247,14 @@ pub fn discover_environments(
         .as_ref()
         .and_then(|f| f.path.as_deref())
         .and_then(Path::parent);
-    // A run inside one environment is that project alone, as always.
-    let inside = start
+    // A run inside one environment is that project alone, as always (unless the
+    // run is in the directory of an `alembic.ini` whose named sections are the
+    // environments).
+    let inside_dir = start
         .ancestors()
         .take_while(|d| stop.is_none_or(|s| d.starts_with(s)))
-        .any(environments::is_environment);
+        .find(|d| environments::is_environment(d));
+    let inside = inside_dir.is_some();
     let configured = match &user {
         Some(file) if !inside || pick.is_some() => environments::configured(file)?,
         _ => None,
@@ -266,10 +269,13 @@ pub fn discover_environments(
             // Environments below come before reading the directory itself as
             // one of migration files: a repository root with `manage.py` and a
             // Flask-Migrate `migrations/alembic.ini` is that environment.
-            if own_locations || inside {
-                Vec::new()
-            } else {
-                environments::find(&start)
+            match inside_dir {
+                _ if own_locations => Vec::new(),
+                Some(dir) if dir == start && !environments::named_sections(dir).is_empty() => {
+                    environments::in_dir(dir, ".".into())
+                }
+                Some(_) => Vec::new(),
+                None => environments::find(&start),
             }
         }
     };
@@ -287,12 +293,13 @@ pub fn discover_environments(
     let several = envs.len() > 1;
     let mut projects = Vec::new();
     for env in envs {
-        let project = discover_from(
+        let project = discover_section(
             &cwd,
             std::slice::from_ref(&env.dir),
             config,
             selection,
             registry,
+            env.section.as_deref(),
         )?;
         projects.push((several.then_some(env.name), project));
     }
@@ -307,6 +314,19 @@ pub fn discover_from(
     config: Option<&Path>,
     selection: &RuleSelection,
     registry: &Registry,
+) -> Result<Project, Error> {
+    discover_section(cwd, paths, config, selection, registry, None)
+}
+
+/// [`discover_from`] with Alembic's settings read from `section` of `alembic.ini`
+/// (Alembic's `--name`) instead of `[alembic]`.
+fn discover_section(
+    cwd: &Path,
+    paths: &[PathBuf],
+    config: Option<&Path>,
+    selection: &RuleSelection,
+    registry: &Registry,
+    section: Option<&str>,
 ) -> Result<Project, Error> {
     let cwd = clean(&std::path::absolute(cwd).unwrap_or_else(|_| cwd.to_path_buf()));
     let paths: Vec<PathBuf> = paths.iter().map(|p| clean(&cwd.join(p))).collect();
@@ -366,9 +386,36 @@ pub fn discover_from(
         vec![root.as_path()]
     };
     for dir in candidates {
-        if let Some(a) = AlembicConfig::read(dir)? {
+        let read = match section {
+            Some(section) => AlembicConfig::read_section(dir, section)?,
+            None => AlembicConfig::read(dir)?,
+        };
+        if let Some(a) = read {
             alembic = Some(a);
             break;
+        }
+    }
+
+    // Inside the script directory of one of `alembic.ini`'s named sections (a
+    // file or folder of it given, or the language server's start), that section.
+    if section.is_none()
+        && let Some(a) = &alembic
+        && a.script_location.is_none()
+        && a.version_locations.is_none()
+        && !a.named_sections.is_empty()
+    {
+        let own = a
+            .named_sections
+            .iter()
+            .filter_map(|name| AlembicConfig::read_section(&a.dir, name).ok().flatten())
+            .find(|b| {
+                b.script_location.as_ref().is_some_and(|loc| {
+                    b.locate(loc, &package_roots(&b.dir, &root))
+                        .is_ok_and(|dir| start.starts_with(clean(&dir)))
+                })
+            });
+        if own.is_some() {
+            alembic = own;
         }
     }
 
@@ -729,7 +776,7 @@ fn find_same_file<'a>(files: &'a [PathBuf], path: &Path) -> Option<&'a PathBuf> 
 }
 
 /// An Alembic script directory: `env.py` and `versions/`.
-fn is_script_directory(dir: &Path) -> bool {
+pub(crate) fn is_script_directory(dir: &Path) -> bool {
     dir.join("env.py").is_file() && dir.join("versions").is_dir()
 }
 
