@@ -13,6 +13,21 @@ use crate::diagnostic::{Finding, Location, Severity};
 use crate::graph::RevisionGraph;
 use crate::migration::Migration;
 
+/// The "## Fix" section MV002 and MV003 share (both are fixed by generating the
+/// downgrade), for `concat!` in their docs.
+macro_rules! generated_downgrade_doc {
+    () => {
+        r#"## Fix
+`migverify check --fix` writes the downgrade: the inverse of `upgrade()`'s operations
+in reverse order, as `alembic revision --autogenerate` writes them, with what the
+upgrade does not carry (a dropped table's columns, a column's previous type) read
+from the history. When an operation cannot be reversed statically (`op.execute`, a
+name that is not a literal), there is no fix and the help says which one. See
+[fixes](../fixes.md).
+"#
+    };
+}
+
 mod mv001_duplicate_revision;
 mod mv002_missing_downgrade;
 mod mv003_empty_downgrade;

@@ -12,7 +12,7 @@ static META: RuleMeta = RuleMeta {
     enabled_by_default: true,
     inputs: &[Input::Migrations],
     summary: Cow::Borrowed("The migration has no top-level `def downgrade`"),
-    doc: Cow::Borrowed(
+    doc: Cow::Borrowed(concat!(
         r#"## What it does
 Finds migration modules without a top-level `downgrade()` function.
 
@@ -38,15 +38,9 @@ def downgrade() -> None:
 or, when the change truly cannot be undone, `raise NotImplementedError("...")`
 (reported by MV011 as information).
 
-## Fix
-`migverify check --fix` writes the downgrade: the inverse of `upgrade()`'s operations
-in reverse order, as `alembic revision --autogenerate` writes them, with what the
-upgrade does not carry (a dropped table's columns, a column's previous type) read
-from the history. When an operation cannot be reversed statically (`op.execute`, a
-name that is not a literal), there is no fix and the help says which one. See
-[fixes](../fixes.md).
 "#,
-    ),
+        generated_downgrade_doc!()
+    )),
     source: RuleSource::Builtin,
 };
 

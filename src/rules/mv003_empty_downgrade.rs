@@ -13,7 +13,7 @@ static META: RuleMeta = RuleMeta {
     enabled_by_default: true,
     inputs: &[Input::Migrations],
     summary: Cow::Borrowed("`downgrade()` does nothing while `upgrade()` changes the schema"),
-    doc: Cow::Borrowed(
+    doc: Cow::Borrowed(concat!(
         r#"## What it does
 Finds migrations whose `downgrade()` has no effect (its body is only `pass`, `...`,
 string literals, comments or a bare `return`) while `upgrade()` does something.
@@ -41,15 +41,9 @@ def downgrade() -> None:
 ```
 or `raise NotImplementedError("dropping email loses data")` when it must not be reversed.
 
-## Fix
-`migverify check --fix` writes the downgrade: the inverse of `upgrade()`'s operations
-in reverse order, as `alembic revision --autogenerate` writes them, with what the
-upgrade does not carry (a dropped table's columns, a column's previous type) read
-from the history. When an operation cannot be reversed statically (`op.execute`, a
-name that is not a literal), there is no fix and the help says which one. See
-[fixes](../fixes.md).
 "#,
-    ),
+        generated_downgrade_doc!()
+    )),
     source: RuleSource::Builtin,
 };
 
