@@ -28,9 +28,10 @@
 //! [`Scan::parser_text`] is the text handed to tree-sitter: the same bytes at the
 //! same offsets and lines, with those two changes.
 //!
-//! f-strings are read as plain strings (as Python before 3.12 reads them), so
-//! quotes nested inside their replacement fields can end them early; the string's
-//! pieces still hold no line break the file did not have.
+//! f-strings (and t-strings) are read as Python 3.12 reads them (PEP 701): their
+//! replacement fields are expressions, which may hold strings in the same quotes,
+//! brackets, `#` and line breaks. On valid code of older Pythons this reads the
+//! same as before, since those could not nest the quotes.
 
 /// CPython's `MAXINDENT`: the 100th level is refused.
 const MAX_INDENT_LEVELS: usize = 99;
@@ -213,7 +214,7 @@ impl Tokenizer<'_> {
                     self.continuation(i);
                 }
                 q @ (b'"' | b'\'') => {
-                    i = skip_string(b, i, q);
+                    i = skip_string_at(b, i, q, 0);
                     self.last = q;
                 }
                 c @ (b'(' | b'[' | b'{') => {
@@ -440,6 +441,103 @@ fn line_end(b: &[u8], i: usize) -> usize {
         .iter()
         .position(|&c| c == b'\n' || c == b'\r')
         .map_or(b.len(), |n| i + n)
+}
+
+/// How deep f-strings may nest in one another's replacement fields before the
+/// scan reads the rest as plain strings (CPython 3.12 refuses past 150).
+const MAX_FSTRING_LEVEL: usize = 150;
+
+/// The offset just past the string whose quote `q` is at `i`, read by its prefix
+/// (the letters just before the quote): an f-string or t-string as PEP 701 reads
+/// it, any other as a plain string. `level`: how many f-strings it is inside.
+fn skip_string_at(b: &[u8], i: usize, q: u8, level: usize) -> usize {
+    let mut j = i;
+    while j > 0 && i - j < 3 && b[j - 1].is_ascii_alphabetic() {
+        j -= 1;
+    }
+    let word_start = j == 0 || !(b[j - 1].is_ascii_alphanumeric() || b[j - 1] == b'_');
+    let prefix = &b[j..i];
+    let formatted = word_start
+        && prefix.iter().all(|c| b"rRbBuUfFtT".contains(c))
+        && prefix.iter().any(|c| b"fFtT".contains(c));
+    if formatted && level < MAX_FSTRING_LEVEL {
+        skip_fstring(b, i, q, level + 1)
+    } else {
+        skip_string(b, i, q)
+    }
+}
+
+/// The offset just past the f-string whose quote `q` is at `i`: literal text (as
+/// in [`skip_string`], `{{` an escaped brace) and replacement fields
+/// ([`skip_field`]).
+fn skip_fstring(b: &[u8], mut i: usize, q: u8, level: usize) -> usize {
+    let triple = b[i..].starts_with(&[q, q, q]);
+    i += if triple { 3 } else { 1 };
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'{' if b.get(i + 1) == Some(&b'{') => i += 2,
+            b'{' => i = skip_field(b, i + 1, level),
+            c if c == q => {
+                if !triple {
+                    return i + 1;
+                }
+                if b[i..].starts_with(&[q, q, q]) {
+                    return i + 3;
+                }
+                i += 1;
+            }
+            b'\n' | b'\r' if !triple => return i,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// The offset just past the replacement field whose expression starts at `i`
+/// (its closing `}`): strings in any quotes, brackets, comments and line breaks,
+/// then an optional format spec after `:` or `!` (text with fields of its own).
+fn skip_field(b: &[u8], mut i: usize, level: usize) -> usize {
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'') => i = skip_string_at(b, i, q, level),
+            b'#' => i = line_end(b, i),
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'}' if depth > 0 => {
+                depth -= 1;
+                i += 1;
+            }
+            b'}' => return i + 1,
+            b'!' if depth == 0 && b.get(i + 1) != Some(&b'=') => return skip_spec(b, i + 1, level),
+            b':' if depth == 0 => return skip_spec(b, i + 1, level),
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// The offset just past a replacement field's conversion and format spec, which
+/// start at `i`: text up to the field's `}`, with nested fields.
+fn skip_spec(b: &[u8], mut i: usize, level: usize) -> usize {
+    while i < b.len() {
+        match b[i] {
+            // Nested fields count as levels too, so no input nests the scan deeper
+            // than MAX_FSTRING_LEVEL calls.
+            b'{' if level < MAX_FSTRING_LEVEL => i = skip_field(b, i + 1, level + 1),
+            b'}' => return i + 1,
+            b'\n' | b'\r' => return i,
+            _ => i += 1,
+        }
+    }
+    b.len()
 }
 
 /// The offset just past the string whose quote `q` is at `i`: a triple-quoted
@@ -737,5 +835,39 @@ mod tests {
             scan("x = (1,\n     2)\n").parser_text("x = (1,\n     2)\n"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    /// Python 3.12 f-strings nest the quote they are in, and their fields may
+    /// hold brackets, `#` and line breaks (PEP 701): read as 3.12 reads them,
+    /// nothing in them is a bracket mistake, a comment or a line of its own.
+    #[test]
+    fn nested_fstring_quotes_invent_no_refusal() {
+        for src in [
+            r#"x = f'{a!r:>{w}} {b != c} {d:{e}}' + f'{g("}")}'
+y = (1,
+ 2)
+"#,
+            r#"x = f'''{
+  a  # (
+}''' + rf'{b}\\' + F"{c['(']}"
+"#,
+            "def f():\n    x = f\"{d[\"(\"]}\"\n    if x:\n        y = 1\n",
+            "def f():\n    if a:\n        x = f\"{d[\")\"]}\"\n    y = 1\n",
+            "def f():\n    if a:\n        x = f\"{d[\"#\"]}\" + g(a=\n  1)\n    y = 1\n",
+        ] {
+            let s = scan(src);
+            assert_eq!((s.refusal, s.bracket), (None, None), "{src:?}");
+        }
+    }
+
+    /// f-strings nested in fields, and fields nested in format specs, 100,000
+    /// deep: the scan's recursion stops at CPython's limit, not the stack's.
+    #[test]
+    fn deeply_nested_fstrings_do_not_overflow() {
+        let n = 100_000;
+        let nested = format!("x = {}1{}\n", "f'{".repeat(n), "}'".repeat(n));
+        let _ = scan(&nested);
+        let specs = format!("x = f'{{a:{}{}'\n", "{b:".repeat(n), "}".repeat(n + 1));
+        let _ = scan(&specs);
     }
 }
