@@ -1724,11 +1724,7 @@ fn flask_migrate_layout_as_flask_db_init_writes_it() {
     flask(&[
         "revision", "-m", "fork", "--rev-id", "b2", "--head", "a1", "--splice",
     ]);
-    let mut theirs: Vec<String> = flask(&["heads"])
-        .lines()
-        .filter_map(|l| l.strip_suffix(" (head)").map(str::to_string))
-        .collect();
-    theirs.sort();
+    let theirs = printed_heads(&flask(&["heads"]));
     assert_eq!(theirs, ["a2", "b2"]);
 
     for dir in [root.to_path_buf(), root.join("migrations")] {
@@ -1740,25 +1736,8 @@ fn flask_migrate_layout_as_flask_db_init_writes_it() {
             "{}",
             dir.display()
         );
-        let (code, out, err) = migverify_in(
-            &dir,
-            &[
-                "check",
-                "--no-database",
-                "--format",
-                "concise",
-                "--no-cache",
-            ],
-        );
-        assert_eq!(code, 1, "{}: {out}\n{err}", dir.display());
-        assert!(
-            lines_with(&out, "MV009").is_empty(),
-            "{}: {out}",
-            dir.display()
-        );
-        let mv006 = lines_with(&out, "MV006");
-        assert_eq!(mv006.len(), 1, "{}: {out}", dir.display());
-        assert!(mv006[0].contains("versions/"), "{out}");
+        let mv006 = the_fork(&dir);
+        assert!(mv006.contains("versions/"), "{mv006}");
     }
 }
 
@@ -1816,12 +1795,7 @@ fn named_ini_sections_are_environments() {
             "alembic --name {name} heads:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut heads: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_suffix(" (head)").map(str::to_string))
-            .collect();
-        heads.sort();
-        heads
+        printed_heads(&String::from_utf8_lossy(&out.stdout))
     };
     let core = alembic_heads("core");
     let tenant = alembic_heads("tenant");
@@ -1840,29 +1814,11 @@ fn named_ini_sections_are_environments() {
                 "{project}"
             );
         }
-        let (code, out, err) = migverify_in(
-            &dir,
-            &[
-                "check",
-                "--no-database",
-                "--format",
-                "concise",
-                "--no-cache",
-            ],
-        );
-        assert_eq!(code, 1, "{}: {out}\n{err}", dir.display());
+        let mv006 = the_fork(&dir);
         assert!(
-            lines_with(&out, "MV009").is_empty(),
-            "{}: {out}",
-            dir.display()
+            mv006.contains(&format!("[{prefix}tenant] 2 heads")),
+            "{mv006}"
         );
-        let mv006 = lines_with(&out, "MV006");
-        assert_eq!(mv006.len(), 1, "{out}");
-        assert!(
-            mv006[0].contains(&format!("[{prefix}tenant] 2 heads")),
-            "{out}"
-        );
-        assert!(lines_with(&out, "MV001").is_empty(), "{out}");
     }
     // A file of one section's history (as an editor or a hook names it) is checked
     // in that history.
@@ -1890,4 +1846,43 @@ fn named_ini_sections_are_environments() {
     assert_eq!(code, 1, "{out}\n{err}");
     assert_eq!(lines_with(&out, "MV006").len(), 1, "{out}");
     assert!(lines_with(&out, "MV009").is_empty(), "{out}");
+}
+
+/// The revisions `alembic heads` (or `flask db heads`) prints, sorted.
+fn printed_heads(stdout: &str) -> Vec<String> {
+    let mut heads: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(" (head)").map(str::to_string))
+        .collect();
+    heads.sort();
+    heads
+}
+
+/// `migverify check` run in `dir` (no database): exit 1, no invalid migration, no
+/// duplicated revision, and one MV006 line, returned.
+fn the_fork(dir: &Path) -> String {
+    let (code, out, err) = migverify_in(
+        dir,
+        &[
+            "check",
+            "--no-database",
+            "--format",
+            "concise",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(code, 1, "{}: {out}\n{err}", dir.display());
+    assert!(
+        lines_with(&out, "MV009").is_empty(),
+        "{}: {out}",
+        dir.display()
+    );
+    assert!(
+        lines_with(&out, "MV001").is_empty(),
+        "{}: {out}",
+        dir.display()
+    );
+    let mv006 = lines_with(&out, "MV006");
+    assert_eq!(mv006.len(), 1, "{}: {out}", dir.display());
+    mv006[0].to_string()
 }

@@ -460,38 +460,8 @@ fn skip_string_at(b: &[u8], i: usize, q: u8, level: usize) -> usize {
     let formatted = word_start
         && prefix.iter().all(|c| b"rRbBuUfFtT".contains(c))
         && prefix.iter().any(|c| b"fFtT".contains(c));
-    if formatted && level < MAX_FSTRING_LEVEL {
-        skip_fstring(b, i, q, level + 1)
-    } else {
-        skip_string(b, i, q)
-    }
-}
-
-/// The offset just past the f-string whose quote `q` is at `i`: literal text (as
-/// in [`skip_string`], `{{` an escaped brace) and replacement fields
-/// ([`skip_field`]).
-fn skip_fstring(b: &[u8], mut i: usize, q: u8, level: usize) -> usize {
-    let triple = b[i..].starts_with(&[q, q, q]);
-    i += if triple { 3 } else { 1 };
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'{' if b.get(i + 1) == Some(&b'{') => i += 2,
-            b'{' => i = skip_field(b, i + 1, level),
-            c if c == q => {
-                if !triple {
-                    return i + 1;
-                }
-                if b[i..].starts_with(&[q, q, q]) {
-                    return i + 3;
-                }
-                i += 1;
-            }
-            b'\n' | b'\r' if !triple => return i,
-            _ => i += 1,
-        }
-    }
-    b.len()
+    let fields = (formatted && level < MAX_FSTRING_LEVEL).then_some(level + 1);
+    skip_string(b, i, q, fields)
 }
 
 /// The offset just past the replacement field whose expression starts at `i`
@@ -542,15 +512,18 @@ fn skip_spec(b: &[u8], mut i: usize, level: usize) -> usize {
 
 /// The offset just past the string whose quote `q` is at `i`: a triple-quoted
 /// string runs to its closing triple quote, another to its quote or the end of the
-/// line (unterminated: CPython's error, not ours); `\` escapes the next byte.
-/// Prefixes (r, b, f, u) are letters before the quote, which the scan already
-/// passed; a raw string still cannot end at an escaped quote.
-fn skip_string(b: &[u8], mut i: usize, q: u8) -> usize {
+/// line (unterminated: CPython's error, not ours); `\` escapes the next byte (a
+/// raw string still cannot end at an escaped quote). With `fields` (an f-string,
+/// `fields` levels deep), `{{` is an escaped brace and `{` opens a replacement
+/// field ([`skip_field`]).
+fn skip_string(b: &[u8], mut i: usize, q: u8, fields: Option<usize>) -> usize {
     let triple = b[i..].starts_with(&[q, q, q]);
     i += if triple { 3 } else { 1 };
     while i < b.len() {
         match b[i] {
             b'\\' => i += 2,
+            b'{' if fields.is_some() && b.get(i + 1) == Some(&b'{') => i += 2,
+            b'{' if let Some(level) = fields => i = skip_field(b, i + 1, level),
             c if c == q => {
                 if !triple {
                     return i + 1;
