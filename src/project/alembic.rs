@@ -28,8 +28,6 @@ pub struct AlembicConfig {
     /// `prepend_sys_path`, split and interpolated: where Alembic's Python looks for
     /// the package of a `package:path` location first.
     pub prepend_sys_path: Vec<String>,
-    /// The ini section read: `alembic`, or the one `alembic --name NAME` reads.
-    pub section: String,
     /// The other sections of `alembic.ini` that set `script_location`, in file
     /// order: environments Alembic runs with `--name` (one ini file for several
     /// environments, as Alembic's cookbook shows).
@@ -68,7 +66,6 @@ impl AlembicConfig {
             dir: dir.to_path_buf(),
             ini_path: ini.as_ref().map(|_| ini_path.clone()),
             pyproject_path: toml.as_ref().map(|_| toml_path.clone()),
-            section: section.to_string(),
             named_sections: ini
                 .as_ref()
                 .map(|i| i.named_sections.clone())

@@ -271,8 +271,15 @@ pub fn discover_environments(
             // Flask-Migrate `migrations/alembic.ini` is that environment.
             match inside_dir {
                 _ if own_locations => Vec::new(),
-                Some(dir) if dir == start && !environments::named_sections(dir).is_empty() => {
-                    environments::in_dir(dir, ".".into())
+                // The run's own project, unless the ini's named sections are the
+                // environments.
+                Some(dir) if dir == start => {
+                    let envs = environments::in_dir(dir, ".".into());
+                    if envs.iter().any(|e| e.section.is_some()) {
+                        envs
+                    } else {
+                        Vec::new()
+                    }
                 }
                 Some(_) => Vec::new(),
                 None => environments::find(&start),
